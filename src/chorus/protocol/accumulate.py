@@ -1,0 +1,222 @@
+"""Fold stream events into the final :class:`Message`, with no I/O.
+
+``message = accumulate(events)`` is the whole idea; :class:`Accumulator` is the
+same fold one event at a time, for drivers that also forward deltas as they
+arrive. Text and thinking deltas are kept as lists of parts and joined once,
+so a long reply costs linear time. Tool input is the concatenation of the
+``input_json_delta`` fragments, parsed once when its block stops.
+
+A block whose stop never arrived, or whose JSON does not parse (the stream was
+cut, or ``max_tokens`` struck inside a ``tool_use``), is listed in
+:attr:`Accumulator.incomplete`: a caller must never execute such a tool call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from chorus.errors import ProtocolError, StreamError
+from chorus.protocol.types import (
+    CitationsDelta,
+    ContentBlockDeltaEvent,
+    ContentBlockStartEvent,
+    ContentBlockStopEvent,
+    ErrorEvent,
+    InputJSONDelta,
+    KnownBlock,
+    Message,
+    MessageDeltaEvent,
+    MessageStartEvent,
+    MessageStopEvent,
+    ServerToolUseBlock,
+    SignatureDelta,
+    StreamEvent,
+    TextBlock,
+    TextDelta,
+    ThinkingBlock,
+    ThinkingDelta,
+    ToolUseBlock,
+    Usage,
+)
+
+__all__ = ["Accumulator", "accumulate"]
+
+_json_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+class _Slot:
+    """One content block under construction."""
+
+    __slots__ = ("block", "citations", "done", "json_ok", "parts")
+
+    def __init__(self, block: KnownBlock) -> None:
+        self.block = block
+        self.parts: list[str] = []
+        self.citations: list[dict[str, Any]] | None = None
+        self.done = False
+        self.json_ok = True
+
+
+class Accumulator:
+    """Events in, a message snapshot out at any time."""
+
+    def __init__(self) -> None:
+        self._message: Message | None = None
+        self._slots: list[_Slot] = []
+        self.done = False
+        self.request_id: str | None = None
+
+    # ----------------------------------------------------------------- input
+
+    def add(self, event: StreamEvent) -> None:
+        """Apply one event. Raises :class:`StreamError` on an ``error`` event."""
+        match event:
+            case ContentBlockDeltaEvent(index=index, delta=delta):
+                slot = self._slot(index)
+                if isinstance(delta, TextDelta | InputJSONDelta | ThinkingDelta):
+                    slot.parts.append(
+                        delta.text
+                        if isinstance(delta, TextDelta)
+                        else delta.partial_json
+                        if isinstance(delta, InputJSONDelta)
+                        else delta.thinking
+                    )
+                elif isinstance(delta, SignatureDelta):
+                    if isinstance(slot.block, ThinkingBlock):
+                        slot.block.signature = delta.signature
+                elif isinstance(delta, CitationsDelta):
+                    if slot.citations is None:
+                        slot.citations = []
+                    slot.citations.append(delta.citation)
+                # Unknown delta types are ignored, as the API asks.
+            case MessageStartEvent(message=message):
+                if self._message is not None:
+                    raise ProtocolError("a second message_start in one stream")
+                self._message = message
+            case ContentBlockStartEvent(index=index, content_block=block):
+                self._require_start("content_block_start")
+                if index != len(self._slots):
+                    raise ProtocolError(
+                        f"content_block_start index {index}, expected {len(self._slots)}"
+                    )
+                slot = _Slot(block)
+                if isinstance(block, TextBlock) and block.text:
+                    slot.parts.append(block.text)
+                elif isinstance(block, ThinkingBlock) and block.thinking:
+                    slot.parts.append(block.thinking)
+                self._slots.append(slot)
+            case ContentBlockStopEvent(index=index):
+                slot = self._slot(index)
+                slot.done = True
+                if isinstance(slot.block, ToolUseBlock | ServerToolUseBlock):
+                    self._finish_tool_input(slot)
+            case MessageDeltaEvent(delta=delta, usage=usage):
+                message = self._require_start("message_delta")
+                message.stop_reason = delta.stop_reason
+                message.stop_sequence = delta.stop_sequence
+                u = message.usage
+                u.output_tokens = usage.output_tokens
+                if usage.input_tokens is not None:
+                    u.input_tokens = usage.input_tokens
+                if usage.cache_creation_input_tokens is not None:
+                    u.cache_creation_input_tokens = usage.cache_creation_input_tokens
+                if usage.cache_read_input_tokens is not None:
+                    u.cache_read_input_tokens = usage.cache_read_input_tokens
+            case MessageStopEvent():
+                self._require_start("message_stop")
+                self.done = True
+            case ErrorEvent(error=error):
+                raise StreamError(error.message, type=error.type, request_id=self.request_id)
+            case _:
+                pass  # ping and unknown events carry nothing to fold
+
+    # ----------------------------------------------------------------- output
+
+    @property
+    def started(self) -> bool:
+        return self._message is not None
+
+    @property
+    def incomplete(self) -> list[int]:
+        """Indices of blocks that must not be trusted: never stopped, or bad tool JSON."""
+        return [i for i, s in enumerate(self._slots) if not s.done or not s.json_ok]
+
+    @property
+    def text(self) -> str:
+        """Text received so far across all text blocks."""
+        return "".join(
+            "".join(s.parts) for s in self._slots if isinstance(s.block, TextBlock)
+        )
+
+    @property
+    def message(self) -> Message:
+        """A snapshot of the message as received so far."""
+        base = self._require_start("snapshot")
+        content: list[KnownBlock] = []
+        for slot in self._slots:
+            block = slot.block
+            if isinstance(block, TextBlock):
+                block = TextBlock(text="".join(slot.parts), citations=slot.citations)
+            elif isinstance(block, ThinkingBlock):
+                block = ThinkingBlock(thinking="".join(slot.parts), signature=block.signature)
+            elif isinstance(block, ToolUseBlock | ServerToolUseBlock) and not slot.done:
+                block = type(block)(id=block.id, name=block.name, input=_partial(slot))
+            content.append(block)
+        return Message(
+            id=base.id,
+            model=base.model,
+            content=content,
+            usage=Usage(
+                input_tokens=base.usage.input_tokens,
+                output_tokens=base.usage.output_tokens,
+                cache_creation_input_tokens=base.usage.cache_creation_input_tokens,
+                cache_read_input_tokens=base.usage.cache_read_input_tokens,
+                cache_creation=base.usage.cache_creation,
+                service_tier=base.usage.service_tier,
+            ),
+            stop_reason=base.stop_reason,
+            stop_sequence=base.stop_sequence,
+        )
+
+    # ----------------------------------------------------------------- helpers
+
+    def _require_start(self, what: str) -> Message:
+        if self._message is None:
+            raise ProtocolError(f"{what} before message_start")
+        return self._message
+
+    def _slot(self, index: int) -> _Slot:
+        if not 0 <= index < len(self._slots):
+            raise ProtocolError(f"event for block {index}, which has not started")
+        return self._slots[index]
+
+    def _finish_tool_input(self, slot: _Slot) -> None:
+        block = slot.block
+        assert isinstance(block, ToolUseBlock | ServerToolUseBlock)
+        raw = "".join(slot.parts)
+        if not raw.strip():
+            block.input = block.input or {}
+            return
+        try:
+            block.input = _json_decoder.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            slot.json_ok = False
+            block.input = {}
+
+
+def _partial(slot: _Slot) -> dict[str, Any]:
+    try:
+        return _json_decoder.decode("".join(slot.parts))
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return {}
+
+
+def accumulate(events: Iterable[StreamEvent]) -> Message:
+    """Fold a whole event list into the final message."""
+    acc = Accumulator()
+    for event in events:
+        acc.add(event)
+    return acc.message
