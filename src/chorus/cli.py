@@ -153,7 +153,9 @@ Point the official SDK (or anything that speaks the Messages API) at it:
 
   export ANTHROPIC_BASE_URL={base_url}
   export ANTHROPIC_API_KEY=sk-sim-any-key
-  python -c "import anthropic; m = anthropic.Anthropic().messages.create(model='claude-sonnet-4-5', max_tokens=256, messages=[{{'role': 'user', 'content': 'Hello, simulator'}}]); print(m.content[0].text)"
+  python -c "import anthropic; print(anthropic.Anthropic().messages.create(
+      model='claude-sonnet-4-5', max_tokens=256,
+      messages=[{{'role': 'user', 'content': 'Hello, simulator'}}]).content[0].text)"
 
 Models: GET {base_url}/v1/models   Attempt ledger: GET {base_url}/_chorus/ledger
 Inject faults per request with the header  x-chorus-fault: 529;429(retry_after=1);ok

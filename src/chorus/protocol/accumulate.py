@@ -147,9 +147,7 @@ class Accumulator:
     @property
     def text(self) -> str:
         """Text received so far across all text blocks."""
-        return "".join(
-            "".join(s.parts) for s in self._slots if isinstance(s.block, TextBlock)
-        )
+        return "".join("".join(s.parts) for s in self._slots if isinstance(s.block, TextBlock))
 
     @property
     def message(self) -> Message:

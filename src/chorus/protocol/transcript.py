@@ -29,6 +29,7 @@ USER_BLOCKS = frozenset({"text", "image", "document", "tool_result", "search_res
 ASSISTANT_BLOCKS = frozenset(
     {
         "text",
+        "document",  # refused under anthropic-version 2026-10-21 (checked by the caller)
         "tool_use",
         "thinking",
         "redacted_thinking",
@@ -167,7 +168,9 @@ def _check_tool_pairing(
             answered = set()
             if t + 1 < len(turns):
                 answered = {
-                    b.get("tool_use_id") for _, _, b in turns[t + 1][1] if b["type"] == "tool_result"
+                    b.get("tool_use_id")
+                    for _, _, b in turns[t + 1][1]
+                    if b["type"] == "tool_result"
                 }
             missing = [tid for tid in pending if tid not in answered]
             if missing:

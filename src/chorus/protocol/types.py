@@ -70,7 +70,10 @@ StopReason: TypeAlias = Literal[
 
 
 class _Block(msgspec.Struct, tag_field="type", omit_defaults=True):
-    pass
+    @property
+    def type(self) -> str:
+        """The wire ``type`` tag, as the official SDK's objects expose it."""
+        return str(self.__struct_config__.tag)
 
 
 class TextBlock(_Block, tag="text"):
@@ -190,7 +193,10 @@ class Message(msgspec.Struct):
 
 
 class _Delta(msgspec.Struct, tag_field="type"):
-    pass
+    @property
+    def type(self) -> str:
+        """The wire ``type`` tag, as the official SDK's objects expose it."""
+        return str(self.__struct_config__.tag)
 
 
 class TextDelta(_Delta, tag="text_delta"):
@@ -228,7 +234,10 @@ Delta: TypeAlias = KnownDelta | UnknownDelta
 
 
 class _Event(msgspec.Struct, tag_field="type"):
-    pass
+    @property
+    def type(self) -> str:
+        """The wire ``type`` tag, as the official SDK's objects expose it."""
+        return str(self.__struct_config__.tag)
 
 
 class MessageStartEvent(_Event, tag="message_start"):
@@ -325,7 +334,8 @@ def block_from_dict(data: dict[str, Any]) -> ContentBlock:
     """A typed block from its wire dict; unknown types are kept verbatim."""
     if data.get("type") not in _KNOWN_BLOCK_TAGS:
         return UnknownBlock(data)
-    return msgspec.convert(data, KnownBlock)
+    block: KnownBlock = msgspec.convert(data, KnownBlock)
+    return block
 
 
 def decode_message(data: bytes) -> Message:

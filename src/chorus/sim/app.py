@@ -151,7 +151,10 @@ class SimulatorApp:
         self, request: web.Request, request_id: str, entry: LedgerEntry
     ) -> tuple[Any, bytes, FaultStep]:
         """Size, auth, version, JSON and the fault plan; returns (body, raw, fault)."""
-        if request.content_length is not None and request.content_length > self.config.max_body_bytes:
+        if (
+            request.content_length is not None
+            and request.content_length > self.config.max_body_bytes
+        ):
             raise SimError(413, _STATUS_MESSAGES[413])
         try:
             raw = await request.read()
@@ -178,7 +181,9 @@ class SimulatorApp:
         try:
             body = _decode(raw) if raw else None
         except msgspec.DecodeError as exc:
-            raise SimError(400, f"There was an error parsing the body of your request: {exc}") from exc
+            raise SimError(
+                400, f"There was an error parsing the body of your request: {exc}"
+            ) from exc
         model = body.get("model") if isinstance(body, dict) else None
         entry.model = model if isinstance(model, str) else None
         fault, attempt, digest = self.faults.pick(
@@ -280,7 +285,9 @@ class SimulatorApp:
                 "last_id": data[-1]["id"] if data else None,
             }
             return web.Response(
-                body=_encode(body), content_type="application/json", headers=self._headers(request_id)
+                body=_encode(body),
+                content_type="application/json",
+                headers=self._headers(request_id),
             )
         except SimError as err:
             return self._error(request_id, err)
@@ -289,7 +296,9 @@ class SimulatorApp:
         request_id = self.new_id("req_")
         spec = self.lookup(request.match_info["model_id"])
         if spec is None:
-            return self._error(request_id, SimError(404, f"model: {request.match_info['model_id']}"))
+            return self._error(
+                request_id, SimError(404, f"model: {request.match_info['model_id']}")
+            )
         return web.Response(
             body=_encode(model_info(spec)),
             content_type="application/json",
@@ -328,7 +337,9 @@ class SimulatorApp:
         segs = segments(tools=req.tools, system=req.system, messages=req.messages)
         total = REQUEST_OVERHEAD + sum(s.tokens for s in segs)
         if total > req.model.context_window:
-            raise SimError(400, f"prompt is too long: {total} tokens > {req.model.context_window} maximum")
+            raise SimError(
+                400, f"prompt is too long: {total} tokens > {req.model.context_window} maximum"
+            )
 
         ttft = self._ttft()
         cache = self.cache.apply(
@@ -397,7 +408,9 @@ class SimulatorApp:
         response.enable_chunked_encoding()
         await response.prepare(request)
         try:
-            await self._stream(request, response, events, fault, ttft, entry)
+            await self._stream(
+                request, response, events, fault, ttft, entry, rendered.output_tokens
+            )
         except (ConnectionResetError, ConnectionError):
             entry.outcome = "client_gone"
         except _Reset:
@@ -413,6 +426,7 @@ class SimulatorApp:
         fault: FaultStep,
         ttft: float,
         entry: LedgerEntry,
+        output_tokens: int,
     ) -> None:
         limit = len(events)
         stop_kind = ""
@@ -420,12 +434,13 @@ class SimulatorApp:
             limit = min(limit, fault.int_param("after", 3))
             stop_kind = fault.kind
         stall_at = fault.int_param("after", 3) if fault.kind == "stall_mid" else -1
-        tps = self._latency.tokens_per_second
+        generation = self._generation_time(output_tokens)
+        total_chars = sum(n for _, n in events) or 1
         clock = self.clock
         start = clock.monotonic()
         await self._pause(response, ttft)
         pending: list[bytes] = []
-        tokens = 0
+        chars = 0
         for i in range(limit):
             data, n = events[i]
             if i == stall_at:
@@ -433,9 +448,10 @@ class SimulatorApp:
                     await response.write(b"".join(pending))
                     pending.clear()
                 await clock.sleep(fault.float_param("seconds", 30.0))
-            if n and tps > 0:
-                tokens += n
-                due = start + ttft + tokens / tps
+            if n and generation > 0:
+                # Output arrives at the configured rate, spread over the deltas by size.
+                chars += n
+                due = start + ttft + generation * chars / total_chars
                 wait = due - clock.monotonic()
                 if wait > 0:
                     if pending:
@@ -506,4 +522,3 @@ def _abort(request: web.Request) -> None:
     if transport is not None:
         with contextlib.suppress(Exception):
             transport.abort()
-

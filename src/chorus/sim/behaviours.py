@@ -174,14 +174,22 @@ def _from_rule(rule: ScriptRule, request: MessagesRequest, text: str) -> Plan:
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    "a an and are as at be by can could did do does for from get give has have how i if in "
-    "into is it its me my of on or our please should tell than that the their them then there "
-    "these this to use was we what when where which who why will with would you your".split()
+    """a an and are as at be by can could did do does for from get give has have how i if in
+    into is it its me my of on or our please should tell than that the their them then there
+    these this to use was we what when where which who why will with would you your""".split()
 )
 
 
 def _words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower().replace("'s ", " ")) if w not in _STOP]
+    """Content words, lower-cased, with a plural or third-person "s" folded away."""
+    out = []
+    for w in _WORD.findall(text.lower().replace("'s", " ")):
+        if w in _STOP:
+            continue
+        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]
+        out.append(w)
+    return out
 
 
 def tools(request: MessagesRequest, config: SimConfig) -> Plan | None:
@@ -206,17 +214,17 @@ def tools(request: MessagesRequest, config: SimConfig) -> Plan | None:
             ranked = _rank_tools(list(offered.values()), text)
             if ranked:
                 best = ranked[0][0]
-                names = [name for score, name in ranked if score == best]
+                tied = [name for score, name in ranked if score == best]
                 parallel = not (request.tool_choice or {}).get("disable_parallel_tool_use")
-                for name in names[: 4 if parallel else 1]:
+                for name in tied[: 4 if parallel else 1]:
                     chosen.append((name, synthesize(offered[name], text)))
             elif choice == "any":
                 first = next(iter(offered))
                 chosen = [(first, synthesize(offered[first], text))]
     if not chosen:
         return None
-    names = ", ".join(name for name, _ in chosen)
-    blocks = [PlannedBlock("text", f"I'll use {names} for this.")]
+    listed = ", ".join(name for name, _ in chosen)
+    blocks = [PlannedBlock("text", f"I'll use {listed} for this.")]
     blocks += [PlannedBlock("tool_use", name=name, input=args) for name, args in chosen]
     return Plan(blocks, "tool_use")
 
@@ -281,14 +289,14 @@ def _value(schema: dict[str, Any], text: str, key: str, root: dict[str, Any], de
         return None
     if "const" in schema:
         return schema["const"]
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         lowered = text.lower()
         for option in schema["enum"]:
             if str(option).lower() in lowered:
                 return option
         return schema["enum"][0]
     for combo in ("anyOf", "oneOf", "allOf"):
-        if combo in schema and schema[combo]:
+        if schema.get(combo):
             options = [o for o in schema[combo] if _resolve(o, root).get("type") != "null"]
             return _value((options or schema[combo])[0], text, key, root, depth + 1)
     kind = schema.get("type", "object" if "properties" in schema else "string")
@@ -318,7 +326,9 @@ def _value(schema: dict[str, Any], text: str, key: str, root: dict[str, Any], de
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _QUOTED = re.compile(r"[\"“']([^\"”']{1,200})[\"”']")
-_AFTER_PREP = re.compile(r"\b(?:in|for|at|about|of|near|from|to)\s+([A-Z][\w.-]*(?:[ ,]+[A-Z][\w.-]*)*)")
+_AFTER_PREP = re.compile(
+    r"\b(?:in|for|at|about|of|near|from|to)\s+([A-Z][\w.-]*(?:[ ,]+[A-Z][\w.-]*)*)"
+)
 _CAPITALIZED = re.compile(r"\b([A-Z][\w-]+(?:\s+[A-Z][\w-]+)*)")
 
 
@@ -329,7 +339,7 @@ def _number(schema: dict[str, Any], text: str, integer: bool) -> int | float:
         value = max(value, float(schema["minimum"]))
     if "maximum" in schema:
         value = min(value, float(schema["maximum"]))
-    return int(math.floor(value)) if integer else value
+    return math.floor(value) if integer else value
 
 
 def _string(schema: dict[str, Any], text: str, key: str) -> str:

@@ -30,7 +30,7 @@ class _Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pass
 
 
-class LatencyConfig(_Frozen):
+class LatencyConfig(_Frozen, frozen=True, forbid_unknown_fields=True):
     """How long replies take. All zero means "as fast as possible"."""
 
     ttft: float = 0.0  # median seconds before the first token
@@ -39,7 +39,7 @@ class LatencyConfig(_Frozen):
     ping_interval: float = 0.0  # keep-alive pings during long pauses (0 = none)
 
 
-class RateLimitConfig(_Frozen):
+class RateLimitConfig(_Frozen, frozen=True, forbid_unknown_fields=True):
     """Per-model token buckets (reference §6.4); 0 disables a bucket."""
 
     rpm: int = 0
@@ -49,7 +49,7 @@ class RateLimitConfig(_Frozen):
     count_cache_reads: bool = False
 
 
-class Burst(_Frozen):
+class Burst(_Frozen, frozen=True, forbid_unknown_fields=True):
     """A recurring window in which every request gets ``fault``."""
 
     fault: str = "529"
@@ -58,14 +58,14 @@ class Burst(_Frozen):
     every: float = 0.0  # 0 = once
 
 
-class StochasticFaults(_Frozen):
+class StochasticFaults(_Frozen, frozen=True, forbid_unknown_fields=True):
     """Seeded random faults: ``rates`` maps a fault step to its probability."""
 
     rates: dict[str, float] = {}
     bursts: tuple[Burst, ...] = ()
 
 
-class ScriptRule(_Frozen):
+class ScriptRule(_Frozen, frozen=True, forbid_unknown_fields=True):
     """A scripted reply, matched on the last user message."""
 
     match: str = ""  # substring (case-insensitive); "re:<pattern>" for a regex; "" = any
@@ -76,7 +76,7 @@ class ScriptRule(_Frozen):
     thinking: str | None = None
 
 
-class ToolRule(_Frozen):
+class ToolRule(_Frozen, frozen=True, forbid_unknown_fields=True):
     """Call ``tool`` with ``input`` when the last user message contains ``when``."""
 
     when: str
@@ -84,7 +84,7 @@ class ToolRule(_Frozen):
     input: dict[str, Any] = {}
 
 
-class SimConfig(_Frozen):
+class SimConfig(_Frozen, frozen=True, forbid_unknown_fields=True):
     seed: int = 0
     behaviour: str = "auto"  # auto | echo | template | script | tools | recall
     template: str = "You said: {last_user}"

@@ -66,7 +66,9 @@ class Limiter:
         if config.otpm:
             self.buckets["output"] = TokenBucket(config.otpm, now)
 
-    def admit(self, *, model: str, input_tokens: int, max_tokens: int, now: float) -> Refusal | None:
+    def admit(
+        self, *, model: str, input_tokens: int, max_tokens: int, now: float
+    ) -> Refusal | None:
         """Debit one request, or refuse it without debiting anything."""
         need = {
             "requests": 1.0,

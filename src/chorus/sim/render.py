@@ -22,7 +22,7 @@ __all__ = ["Rendered", "render", "sse_events", "to_json"]
 
 _encode = msgspec.json.Encoder().encode
 _PIECE = re.compile(r"\s*\S+|\s+")
-_JSON_CHUNK = 16
+_JSON_CHUNK = 10
 
 
 @dataclass(slots=True)
@@ -173,7 +173,7 @@ _DELTA_HEAD = b'event: content_block_delta\ndata: {"type":"content_block_delta",
 def sse_events(
     r: Rendered, *, message_id: str, model: str, usage: dict[str, Any]
 ) -> list[tuple[bytes, int]]:
-    """Every event of the stream with the output tokens it carries (for pacing)."""
+    """Every event of the stream with the characters of output it carries (for pacing)."""
     start_usage = dict(usage)
     start_usage["output_tokens"] = 1
     out: list[tuple[bytes, int]] = [
@@ -236,7 +236,7 @@ def sse_events(
                         + b',"delta":{"type":"input_json_delta","partial_json":'
                         + _encode(piece)
                         + b"}}\n\n",
-                        text_tokens(piece),
+                        len(piece),
                     )
                 )
         else:
@@ -254,7 +254,7 @@ def sse_events(
                         + b'":'
                         + _encode(piece)
                         + b"}}\n\n",
-                        text_tokens(piece),
+                        len(piece),
                     )
                 )
             if b.kind == "thinking":

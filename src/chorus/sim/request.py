@@ -69,7 +69,12 @@ class SimError(Exception):
     """A refusal in the API's own shape."""
 
     def __init__(
-        self, status: int, message: str, *, type: str | None = None, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -97,7 +102,7 @@ class MessagesRequest:
 
     @property
     def wants_thinking(self) -> bool:
-        return bool(self.thinking) and self.thinking.get("type") in ("enabled", "adaptive")  # type: ignore[union-attr]
+        return self.thinking is not None and self.thinking.get("type") in ("enabled", "adaptive")
 
 
 def parse_messages(body: Any, *, version: str, lookup: Any) -> MessagesRequest:
@@ -132,7 +137,9 @@ def parse_messages(body: Any, *, version: str, lookup: Any) -> MessagesRequest:
     if thinking and thinking.get("type") == "enabled":
         budget = thinking.get("budget_tokens")
         if not isinstance(budget, int) or budget < 1024:
-            raise bad("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+            raise bad(
+                "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+            )
         if budget >= max_tokens:
             raise bad("`max_tokens` must be greater than `thinking.budget_tokens`")
     spec = _model(model_name, lookup)
@@ -202,7 +209,9 @@ def _model(name: str, lookup: Any) -> ModelSpec:
 
 def _common(
     body: dict[str, Any], version: str
-) -> tuple[list[dict[str, Any]], Any, list[dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:
+) -> tuple[
+    list[dict[str, Any]], Any, list[dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None
+]:
     messages = body["messages"]
     found = transcript.problems(messages, first_only=True)
     if found:
@@ -277,7 +286,9 @@ def _common(
         if isinstance(content, list):
             for j, block in enumerate(content):
                 if "cache_control" in block:
-                    _cache_control(block["cache_control"], f"messages.{i}.content.{j}.cache_control")
+                    _cache_control(
+                        block["cache_control"], f"messages.{i}.content.{j}.cache_control"
+                    )
                     breakpoints += 1
     if breakpoints > 4:
         raise bad(f"A maximum of 4 blocks with cache_control may be provided. Found {breakpoints}.")

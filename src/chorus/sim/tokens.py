@@ -91,8 +91,10 @@ def _block_tokens(block: Any, current_turn: bool) -> int:
     if kind == "text":
         return text_tokens(str(block.get("text", "")))
     if kind == "tool_use":
-        return 4 + text_tokens(str(block.get("name", ""))) + text_tokens(
-            _encode(block.get("input", {})).decode()
+        return (
+            4
+            + text_tokens(str(block.get("name", "")))
+            + text_tokens(_encode(block.get("input", {})).decode())
         )
     if kind == "tool_result":
         return 4 + _content_tokens(block.get("content", ""))
