@@ -1,0 +1,55 @@
+"""The suite's network guard and the pinned public surface."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+import chorus
+
+
+def test_network_beyond_loopback_is_refused() -> None:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s,
+        pytest.raises(ConnectionRefusedError, match="loopback only"),
+    ):
+        s.connect(("10.0.0.1", 80))
+
+
+PUBLIC = {
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "Accumulator",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChorusError",
+    "Clock",
+    "ConfigError",
+    "EventDecoder",
+    "FakeClock",
+    "InternalServerError",
+    "Message",
+    "NotFoundError",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "PromptTooLongError",
+    "ProtocolError",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "SimConfig",
+    "Simulator",
+    "StreamError",
+    "SystemClock",
+    "Usage",
+    "__version__",
+    "accumulate",
+}
+
+
+def test_public_surface_changes_only_on_purpose() -> None:
+    assert set(chorus.__all__) == PUBLIC
+    for name in chorus.__all__:
+        assert hasattr(chorus, name), name
