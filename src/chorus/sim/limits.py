@@ -12,36 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from chorus.policy.ratelimit import TokenBucket
 from chorus.protocol.headers import format_reset
 from chorus.sim.config import RateLimitConfig
 
-__all__ = ["Limiter", "TokenBucket"]
-
-
-class TokenBucket:
-    __slots__ = ("level", "limit", "rate", "stamp")
-
-    def __init__(self, limit: int, now: float) -> None:
-        self.limit = limit
-        self.rate = limit / 60.0
-        self.level = float(limit)
-        self.stamp = now
-
-    def refill(self, now: float) -> None:
-        if now > self.stamp:
-            self.level = min(self.limit, self.level + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def wait_for(self, amount: float) -> float:
-        """Seconds until ``amount`` fits (0 when it fits now, inf when it never can)."""
-        if amount <= self.level:
-            return 0.0
-        if amount > self.limit:
-            return math.inf
-        return (amount - self.level) / self.rate
-
-    def reset_at(self, now: float) -> float:
-        return now + (self.limit - self.level) / self.rate
+__all__ = ["Limiter"]
 
 
 @dataclass(slots=True)
@@ -77,8 +52,7 @@ class Limiter:
         }
         worst, which = 0.0, ""
         for name, bucket in self.buckets.items():
-            bucket.refill(now)
-            wait = bucket.wait_for(need[name])
+            wait = bucket.wait_for(need[name], now)
             if wait > worst:
                 worst, which = wait, name
         if which:
@@ -87,9 +61,9 @@ class Limiter:
             return Refusal(
                 retry,
                 f"This request would exceed your organization's rate limit of "
-                f"{bucket.limit:,} {_NAMES[which]} per minute (model: {model}). You can see the "
-                "response headers for current usage. Please reduce the prompt length or the "
-                "maximum tokens requested, or try again later.",
+                f"{int(bucket.limit):,} {_NAMES[which]} per minute (model: {model}). "
+                "You can see the response headers for current usage. Please reduce the prompt "
+                "length or the maximum tokens requested, or try again later.",
             )
         for name, bucket in self.buckets.items():
             if name != "output" or self.config.output_estimate == "max_tokens":
@@ -117,12 +91,12 @@ class Limiter:
                 share = bucket.level / bucket.limit
                 if tightest is None or share < tightest[0]:
                     tightest = (share, bucket)
-            out[prefix + "-limit"] = str(bucket.limit)
+            out[prefix + "-limit"] = str(int(bucket.limit))
             out[prefix + "-remaining"] = str(remaining)
             out[prefix + "-reset"] = format_reset(bucket.reset_at(now))
         if tightest is not None:
             bucket = tightest[1]
-            out["anthropic-ratelimit-tokens-limit"] = str(bucket.limit)
+            out["anthropic-ratelimit-tokens-limit"] = str(int(bucket.limit))
             out["anthropic-ratelimit-tokens-remaining"] = str(round(max(0, int(bucket.level)), -3))
             out["anthropic-ratelimit-tokens-reset"] = format_reset(bucket.reset_at(now))
         return out

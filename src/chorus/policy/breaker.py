@@ -1,0 +1,109 @@
+"""A circuit breaker per model: stop calling a model that is failing, probe it, come back.
+
+States: ``closed`` (calls flow; outcomes counted in a sliding window),
+``open`` (calls refused until ``open_until``), ``half_open`` (a few probe calls
+decide: success closes, failure reopens for twice as long, up to ``max_open``).
+
+It opens when, within ``window`` seconds, at least ``min_calls`` calls saw a
+failure rate of ``failure_ratio`` or more, or after ``consecutive`` failures in
+a row. Only health failures count (529, 5xx, timeouts, connection errors):
+a 429 shapes traffic through the rate limiter and says nothing about health.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Literal
+
+__all__ = ["CircuitBreaker"]
+
+State = Literal["closed", "open", "half_open"]
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        *,
+        window: float = 10.0,
+        min_calls: int = 20,
+        failure_ratio: float = 0.5,
+        consecutive: int = 5,
+        open_for: float = 5.0,
+        max_open: float = 60.0,
+        probes: int = 1,
+    ) -> None:
+        self.window = window
+        self.min_calls = min_calls
+        self.failure_ratio = failure_ratio
+        self.consecutive = consecutive
+        self.base_open = open_for
+        self.max_open = max_open
+        self.probes = probes
+        self.state: State = "closed"
+        self.open_until = 0.0
+        self._open_for = open_for
+        self._calls: deque[tuple[float, bool]] = deque()
+        self._failures = 0
+        self._streak = 0
+        self._probes_out = 0
+        self.opened = 0  # times it opened, for metrics
+
+    def allow(self, now: float) -> bool:
+        """May a call go to this model now? A True in half-open takes a probe slot."""
+        if self.state == "open":
+            if now < self.open_until:
+                return False
+            self.state = "half_open"
+            self._probes_out = 0
+        if self.state == "half_open":
+            if self._probes_out >= self.probes:
+                return False
+            self._probes_out += 1
+        return True
+
+    def retry_in(self, now: float) -> float:
+        """Seconds until the breaker lets a call through (0 if it does now)."""
+        return max(0.0, self.open_until - now) if self.state == "open" else 0.0
+
+    def record(self, ok: bool, now: float) -> None:
+        """Count one finished call (health outcome only; see the module doc)."""
+        if self.state == "half_open":
+            if ok:
+                self._close()
+            else:
+                self._trip(now, longer=True)
+            return
+        self._calls.append((now, ok))
+        if not ok:
+            self._failures += 1
+            self._streak += 1
+        else:
+            self._streak = 0
+        horizon = now - self.window
+        while self._calls and self._calls[0][0] < horizon:
+            _, was_ok = self._calls.popleft()
+            if not was_ok:
+                self._failures -= 1
+        if self.state == "closed" and (
+            self._streak >= self.consecutive
+            or (
+                len(self._calls) >= self.min_calls
+                and self._failures >= self.failure_ratio * len(self._calls)
+            )
+        ):
+            self._trip(now, longer=False)
+
+    def _trip(self, now: float, *, longer: bool) -> None:
+        if longer:
+            self._open_for = min(self.max_open, self._open_for * 2)
+        self.state = "open"
+        self.open_until = now + self._open_for
+        self.opened += 1
+        self._calls.clear()
+        self._failures = self._streak = 0
+
+    def _close(self) -> None:
+        self.state = "closed"
+        self._open_for = self.base_open
+        self._calls.clear()
+        self._failures = self._streak = 0

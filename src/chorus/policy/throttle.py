@@ -1,0 +1,58 @@
+"""Adaptive client-side throttling (Google SRE book, "Handling Overload").
+
+Over a sliding window the client counts ``requests`` it attempted and
+``accepts`` the backend took (anything but 429/529). When the backend starts
+refusing, new requests are rejected locally with probability
+``max(0, (requests - k * accepts) / (requests + 1))``, so an overloaded API
+sees a bounded trickle instead of a retry storm, and traffic recovers on its
+own as accepts return. The random draw is injected for deterministic tests.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+
+__all__ = ["AdaptiveThrottle"]
+
+
+class AdaptiveThrottle:
+    def __init__(
+        self, *, k: float = 2.0, window: float = 120.0, rng: random.Random | None = None
+    ) -> None:
+        if k < 1:
+            raise ValueError("k below 1 would throttle a healthy backend")
+        self.k = k
+        self.window = window
+        self.rng = rng or random.Random()
+        self._events: deque[tuple[float, bool]] = deque()
+        self.requests = 0
+        self.accepts = 0
+        self.rejected = 0
+
+    def _trim(self, now: float) -> None:
+        horizon = now - self.window
+        while self._events and self._events[0][0] < horizon:
+            _, accepted = self._events.popleft()
+            self.requests -= 1
+            if accepted:
+                self.accepts -= 1
+
+    def reject_probability(self, now: float) -> float:
+        self._trim(now)
+        return max(0.0, (self.requests - self.k * self.accepts) / (self.requests + 1))
+
+    def allow(self, now: float) -> bool:
+        """Should this request go to the backend? False means reject it locally."""
+        if self.rng.random() < self.reject_probability(now):
+            self.rejected += 1
+            return False
+        return True
+
+    def record(self, accepted: bool, now: float) -> None:
+        """Count a request that went out; ``accepted`` is False for 429 and 529."""
+        self._trim(now)
+        self._events.append((now, accepted))
+        self.requests += 1
+        if accepted:
+            self.accepts += 1
