@@ -7,7 +7,9 @@
     ├── ProtocolError                  bytes from the API that break the wire protocol
     └── APIError                       anything the Messages API (or the way to it) answered
         ├── APIConnectionError         no response: refused, reset, DNS
-        │   └── APITimeoutError        no response in time
+        │   ├── APITimeoutError        no response (or no next event) in time
+        │   │   └── DeadlineExceededError   the call's own deadline passed
+        │   └── ConnectionCutError     the connection dropped in the middle of a body
         ├── APIStatusError             an HTTP error status with the API's error body
         │   ├── BadRequestError              400 invalid_request_error
         │   │   └── PromptTooLongError       400 "prompt is too long: N tokens > M maximum"
@@ -20,7 +22,12 @@
         │   ├── RateLimitError               429 rate_limit_error
         │   └── InternalServerError          >= 500 (api_error, timeout_error)
         │       └── OverloadedError          529 overloaded_error
-        └── StreamError                an ``event: error`` inside a 200 stream
+        ├── StreamError                an ``event: error`` inside a 200 stream
+        ├── IncompleteResponseError    a stream failed after output reached the caller;
+        │                              carries the partial message
+        └── ShedError                  chorus refused the call locally (breaker open,
+                                       throttled, queue full, rate-limit wait past the
+                                       deadline) to protect the API or the deadline
 
 Status errors carry ``status``, ``type``, ``message``, ``request_id`` and the
 response headers, so retry decisions and logs never re-parse the body. The
@@ -47,6 +54,9 @@ __all__ = [
     "ChorusError",
     "ConfigError",
     "ConflictError",
+    "ConnectionCutError",
+    "DeadlineExceededError",
+    "IncompleteResponseError",
     "InternalServerError",
     "NotFoundError",
     "OverloadedError",
@@ -55,6 +65,7 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "RequestTooLargeError",
+    "ShedError",
     "StreamError",
     "error_type_for_status",
     "status_error",
@@ -88,6 +99,14 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """No response (or no next event) within the allowed time."""
+
+
+class DeadlineExceededError(APITimeoutError):
+    """The call's deadline passed; no further attempt was possible."""
+
+
+class ConnectionCutError(APIConnectionError):
+    """The connection dropped (or went silent) in the middle of a response body."""
 
 
 class APIStatusError(APIError):
@@ -175,6 +194,27 @@ class StreamError(APIError):
 
     def __str__(self) -> str:
         return f"stream error {self.type}: {self.message}"
+
+
+class IncompleteResponseError(APIError):
+    """A stream failed after part of the reply had reached the caller.
+
+    Retrying blindly would repeat what the caller already has, so the partial
+    message is handed over instead (``partial``); the cause is ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, partial: Any, request_id: str | None = None) -> None:
+        super().__init__(message, request_id=request_id)
+        self.partial = partial
+
+
+class ShedError(APIError):
+    """chorus refused the call locally; ``retry_after`` says when trying again makes sense."""
+
+    def __init__(self, message: str, *, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after
 
 
 _PROMPT_TOO_LONG = re.compile(r"prompt is too long: (\d+) tokens > (\d+) maximum")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from chorus.protocol.headers import RateLimitInfo
 
-__all__ = ["ModelLimits", "TokenBucket"]
+__all__ = ["Grant", "ModelLimits", "TokenBucket"]
 
 
 class TokenBucket:
@@ -113,6 +113,16 @@ class ModelLimits:
             self.input.take(input_tokens - grant.input_tokens, now)
         if self.output is not None:
             self.output.take(output_tokens - grant.output_tokens, now)
+
+    def cancel(self, grant: Grant, now: float) -> None:
+        """Give back a reservation that was never used."""
+        for bucket, amount in (
+            (self.requests, 1.0),
+            (self.input, float(grant.input_tokens)),
+            (self.output, float(grant.output_tokens)),
+        ):
+            if bucket is not None:
+                bucket.take(-amount, now)
 
     def block(self, seconds: float, now: float) -> None:
         """A 429 said to wait: nobody goes before then."""

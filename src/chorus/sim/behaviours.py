@@ -61,12 +61,27 @@ def plan_reply(request: MessagesRequest, config: SimConfig, behaviour: str | Non
             break
     if plan is None:
         plan = echo(request, config)
+    _continue_prefill(plan, request.messages)
     if request.wants_thinking and not any(b.kind == "thinking" for b in plan.blocks):
         asked = last_user_text(request.messages)[:80] or "the tool results"
         plan.blocks.insert(
             0, PlannedBlock("thinking", f"The user asked about: {asked}. I will answer directly.")
         )
     return plan
+
+
+def _continue_prefill(plan: Plan, messages: list[dict[str, Any]]) -> None:
+    """A final assistant message is a prefill: the reply continues it, not repeats it."""
+    if not messages or messages[-1].get("role") != "assistant":
+        return
+    prefill = _text_of(messages[-1].get("content"))
+    if not prefill:
+        return
+    for block in plan.blocks:
+        if block.kind == "text":
+            if block.text.startswith(prefill):
+                block.text = block.text[len(prefill) :] or " "
+            return
 
 
 # --------------------------------------------------------------------------- reading the prompt

@@ -1,0 +1,511 @@
+"""The Claude client: ``create``, ``stream`` and ``count_tokens``, resilient by default.
+
+Same parameter names and dict shapes as the official SDK::
+
+    claude = Claude()                           # ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL
+    msg = await claude.messages.create(model=..., max_tokens=..., messages=[...])
+    async with claude.messages.stream(model=..., max_tokens=..., messages=[...]) as s:
+        async for text in s.text_stream: ...
+
+This module is the one retry loop of chorus. For each call it: waits for the
+model's rate-limit buckets (within the deadline), asks the circuit breaker and
+the adaptive throttle, takes a concurrency slot, sends, and feeds the outcome
+back to every policy. What to do next is decided by the pure
+:class:`~chorus.policy.retry.RetryPolicy`; this driver only sleeps and loops.
+When a model keeps failing before anything escaped, the next fallback model
+takes over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from chorus.client.middleware import Attempt, AttemptObserver, CallEnd
+from chorus.client.transport import AiohttpTransport, Response, Transport
+from chorus.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigError,
+    ConnectionCutError,
+    DeadlineExceededError,
+    RequestTooLargeError,
+    ShedError,
+    StreamError,
+    status_error,
+)
+from chorus.policy.breaker import CircuitBreaker
+from chorus.policy.budget import RetryBudget
+from chorus.policy.clock import Clock, SystemClock
+from chorus.policy.ratelimit import Grant, ModelLimits
+from chorus.policy.retry import Outcome, Retry, RetryPolicy, RetryState
+from chorus.policy.throttle import AdaptiveThrottle
+from chorus.protocol.headers import parse_rate_limits
+from chorus.protocol.types import Message, decode_message
+
+__all__ = ["Claude", "ClientSettings", "TokenCount"]
+
+API_VERSION = "2023-06-01"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+_encode = msgspec.json.Encoder().encode
+_count_decoder = msgspec.json.Decoder(dict[str, Any])
+
+# Per-call options that are not part of the request body.
+_CALL_OPTIONS = frozenset(
+    {"timeout", "extra_headers", "extra_body", "fallback_models", "continue_interrupted"}
+)
+
+
+class TokenCount(int):
+    """``count_tokens`` result: an int, with ``input_tokens`` as the SDK names it."""
+
+    @property
+    def input_tokens(self) -> int:
+        return int(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientSettings:
+    """Everything tunable about a :class:`Claude` client, with production defaults."""
+
+    max_retries: int = 2
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+    max_server_wait: float = 60.0
+    retry_budget_ratio: float = 0.2
+    retry_budget_initial: float = 10.0
+    timeout: float = 120.0  # each call's deadline, across all its attempts
+    rate_limits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    learn_rate_limits: bool = True
+    breaker: bool = True
+    adaptive_throttle: bool = True
+    max_in_flight: int = 1000
+    max_queue: int = 10_000
+    fallback_models: Sequence[str] = ()
+    max_request_bytes: int = MAX_REQUEST_BYTES
+    continue_interrupted: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ConfigError("max_retries must be 0 or more")
+        if self.timeout <= 0:
+            raise ConfigError("timeout must be positive (seconds)")
+        if self.max_in_flight < 1 or self.max_queue < 0:
+            raise ConfigError("max_in_flight must be >= 1 and max_queue >= 0")
+        for model, limits in self.rate_limits.items():
+            unknown = set(limits) - {"rpm", "itpm", "otpm"}
+            if unknown:
+                raise ConfigError(
+                    f"rate_limits[{model!r}]: unknown key {sorted(unknown)[0]!r}; "
+                    "use rpm, itpm, otpm"
+                )
+
+
+class _ModelState:
+    """Everything the client tracks about one model."""
+
+    def __init__(
+        self, settings: ClientSettings, model: str, now: float, rng: random.Random
+    ) -> None:
+        limits = settings.rate_limits.get(model) or settings.rate_limits.get("*") or {}
+        self.limits = ModelLimits(
+            rpm=limits.get("rpm", 0),
+            itpm=limits.get("itpm", 0),
+            otpm=limits.get("otpm", 0),
+            now=now,
+        )
+        self.breaker = CircuitBreaker() if settings.breaker else None
+        self.throttle = AdaptiveThrottle(rng=rng) if settings.adaptive_throttle else None
+
+
+class _Slots:
+    """A concurrency limit with a bounded queue that refuses fast."""
+
+    def __init__(self, limit: int, max_queue: int) -> None:
+        self._sem = asyncio.Semaphore(limit)
+        self.limit = limit
+        self.max_queue = max_queue
+        self.waiting = 0
+        self.in_flight = 0
+
+    async def acquire(self, within: float) -> None:
+        if self._sem.locked():
+            if self.waiting >= self.max_queue:
+                raise ShedError("too many calls waiting for a connection", reason="queue_full")
+            self.waiting += 1
+            try:
+                await asyncio.wait_for(self._sem.acquire(), max(within, 0.0))
+            except TimeoutError:
+                raise ShedError(
+                    "no connection slot before the deadline", reason="queue_timeout"
+                ) from None
+            finally:
+                self.waiting -= 1
+        else:
+            await self._sem.acquire()
+        self.in_flight += 1
+
+    def release(self) -> None:
+        self.in_flight -= 1
+        self._sem.release()
+
+
+class Claude:
+    """A resilient Messages API client. Share one per process."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        settings: ClientSettings | None = None,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        observers: Sequence[AttemptObserver] = (),
+        default_headers: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> None:
+        if options:
+            try:
+                settings = ClientSettings(**{**_fields(settings), **options})
+            except TypeError as exc:
+                raise ConfigError(f"Claude(): {exc}") from None
+        self.settings = settings or ClientSettings()
+        api_key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
+        base_url = base_url if base_url is not None else os.environ.get("ANTHROPIC_BASE_URL")
+        self._simulator: Any = None
+        self._sim_config: Any = None
+        if not api_key and base_url is None and not getattr(self, "_simulated", False):
+            raise ConfigError(
+                "no API key: set ANTHROPIC_API_KEY (or pass api_key=...), or use "
+                "Claude.simulated() to run against the built-in simulator"
+            )
+        self.api_key = api_key or ""
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.transport: Transport = transport or AiohttpTransport(
+            max_connections=self.settings.max_in_flight
+        )
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.budget = RetryBudget(
+            ratio=self.settings.retry_budget_ratio, initial=self.settings.retry_budget_initial
+        )
+        self.policy = RetryPolicy(
+            max_retries=self.settings.max_retries,
+            base=self.settings.backoff_base,
+            cap=self.settings.backoff_cap,
+            max_server_wait=self.settings.max_server_wait,
+            rng=self.rng,
+            budget=self.budget,
+        )
+        self.observers = list(observers)
+        self._models: dict[str, _ModelState] = {}
+        self._slots: dict[asyncio.AbstractEventLoop, _Slots] = {}
+        self._headers = {
+            "anthropic-version": API_VERSION,
+            "content-type": "application/json",
+            "accept": "application/json",
+            "user-agent": "chorus/0.1",
+        }
+        if self.api_key:
+            self._headers["x-api-key"] = self.api_key
+        if default_headers:
+            self._headers.update({k.lower(): v for k, v in default_headers.items()})
+        from chorus.client.resources import Messages
+
+        self.messages = Messages(self)
+
+    @classmethod
+    def simulated(cls, config: Any = None, **kwargs: Any) -> Claude:
+        """A client answered by the built-in simulator, started on first use on 127.0.0.1."""
+        client = cls.__new__(cls)
+        client._simulated = True  # type: ignore[attr-defined]
+        cls.__init__(client, api_key="sk-chorus-simulator", base_url="http://127.0.0.1:0", **kwargs)
+        client._sim_config = config
+        client._simulator = False  # started lazily, inside the caller's event loop
+        return client
+
+    @property
+    def simulated_backend(self) -> bool:
+        return self._simulator is not None
+
+    async def _ensure_backend(self) -> None:
+        if self._simulator is False:
+            from chorus.sim import Simulator
+
+            sim = Simulator(self._sim_config)
+            await sim.start()
+            self._simulator = sim
+            self.base_url = sim.base_url
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+        if self._simulator:
+            await self._simulator.stop()
+            self._simulator = False
+
+    async def __aenter__(self) -> Claude:
+        await self._ensure_backend()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ shared machinery
+
+    def model_state(self, model: str) -> _ModelState:
+        state = self._models.get(model)
+        if state is None:
+            state = self._models[model] = _ModelState(
+                self.settings, model, self.clock.monotonic(), self.rng
+            )
+        return state
+
+    def _slots_for_loop(self) -> _Slots:
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = _Slots(self.settings.max_in_flight, self.settings.max_queue)
+        return slots
+
+    def split_options(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        options = {k: params.pop(k) for k in list(params) if k in _CALL_OPTIONS}
+        extra = options.get("extra_body")
+        if extra:
+            params.update(extra)
+        return params, options
+
+    def encode_body(self, params: Mapping[str, Any]) -> bytes:
+        for name in ("model", "messages"):
+            if name not in params:
+                raise ConfigError(f"{name} is required")
+        try:
+            body = _encode(params)
+        except (TypeError, msgspec.EncodeError) as exc:
+            raise ConfigError(f"request is not JSON-serializable: {exc}") from None
+        if len(body) > self.settings.max_request_bytes:
+            raise RequestTooLargeError(
+                f"request body is {len(body):,} bytes; the API accepts at most "
+                f"{self.settings.max_request_bytes:,}",
+                status=413,
+                type="request_too_large",
+            )
+        return body
+
+    def headers_for(self, options: Mapping[str, Any]) -> dict[str, str]:
+        extra = options.get("extra_headers")
+        if not extra:
+            return self._headers
+        headers = dict(self._headers)
+        headers.update({k.lower(): v for k, v in extra.items()})
+        return headers
+
+    def deadline_for(self, options: Mapping[str, Any]) -> float:
+        timeout = options.get("timeout", self.settings.timeout)
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            raise ConfigError("timeout must be a positive number of seconds")
+        return self.clock.monotonic() + float(timeout)
+
+    async def admit(
+        self, model: str, body: bytes, max_tokens: int, deadline: float
+    ) -> tuple[_ModelState, Grant | None, float]:
+        """Rate limits, breaker, throttle: wait or refuse before an attempt is sent.
+
+        Returns the model's state, the rate-limit grant (to settle later), and the
+        seconds waited for rate limits.
+        """
+        state = self.model_state(model)
+        now = self.clock.monotonic()
+        breaker = state.breaker
+        if breaker is not None and not breaker.allow(now):
+            raise ShedError(
+                f"circuit open for {model}: it has been failing",
+                reason="breaker_open",
+                retry_after=breaker.retry_in(now),
+            )
+        if state.throttle is not None and not state.throttle.allow(now):
+            raise ShedError(f"{model} is refusing requests; throttled locally", reason="throttled")
+        grant = None
+        waited = 0.0
+        if state.limits.configured or state.limits.blocked_until > now:
+            grant = state.limits.reserve(
+                input_tokens=len(body) // 4, output_tokens=max_tokens, now=now
+            )
+            if grant.wait > 0:
+                if now + grant.wait >= deadline:
+                    state.limits.cancel(grant, now)
+                    raise ShedError(
+                        f"rate limit for {model} frees up in {grant.wait:.1f} s, "
+                        "after the deadline",
+                        reason="rate_limit_wait",
+                        retry_after=grant.wait,
+                    )
+                await self.clock.sleep(grant.wait)
+                waited = grant.wait
+        return state, grant, waited
+
+    def learn(self, state: _ModelState, headers: Mapping[str, str]) -> None:
+        if not self.settings.learn_rate_limits:
+            return
+        info = parse_rate_limits(headers)
+        if not info.empty:
+            state.limits.learn(info, self.clock.monotonic(), self.clock.now())
+
+    def record_outcome(
+        self, model: str, state: _ModelState, outcome: Outcome, retry_after: float | None
+    ) -> None:
+        """Feed one attempt's result to the breaker, throttle and limiter."""
+        now = self.clock.monotonic()
+        overloaded = (outcome.kind == "status" and outcome.status == 529) or (
+            outcome.kind == "stream_error" and outcome.error_type == "overloaded_error"
+        )
+        rate_limited = outcome.kind == "status" and outcome.status == 429
+        if state.throttle is not None:
+            state.throttle.record(not (overloaded or rate_limited), now)
+        if rate_limited:
+            state.limits.block(retry_after if retry_after is not None else 1.0, now)
+        if state.breaker is not None and not rate_limited:
+            healthy = outcome.kind == "ok" or (
+                outcome.kind == "status" and outcome.status < 500 and outcome.status != 408
+            )
+            before = state.breaker.state
+            state.breaker.record(healthy, now)
+            if state.breaker.state != before:
+                for obs in self.observers:
+                    obs.breaker_changed(model, state.breaker.state)
+
+    def notify_start(self, attempt: Attempt) -> None:
+        for obs in self.observers:
+            obs.attempt_started(attempt)
+
+    def notify_end(self, attempt: Attempt) -> None:
+        for obs in self.observers:
+            obs.attempt_finished(attempt)
+
+    def notify_call(self, call: CallEnd) -> None:
+        for obs in self.observers:
+            obs.call_finished(call)
+
+    async def send(
+        self, path: str, headers: Mapping[str, str], body: bytes, deadline: float
+    ) -> Response:
+        """One HTTP exchange up to the response headers; error statuses raise."""
+        await self._ensure_backend()
+        remaining = deadline - self.clock.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceededError("the call's deadline passed before it could be sent")
+        try:
+            async with asyncio.timeout(remaining):
+                resp = await self.transport.send(
+                    "POST", self.base_url + path, headers=headers, body=body
+                )
+                if resp.status >= 400:
+                    raw = await resp.read()
+                    raise status_error(resp.status, raw, resp.headers)
+        except TimeoutError:
+            raise DeadlineExceededError("no response before the call's deadline") from None
+        return resp
+
+    async def read_message(self, resp: Response, deadline: float) -> Message:
+        remaining = deadline - self.clock.monotonic()
+        try:
+            async with asyncio.timeout(max(remaining, 0.001)):
+                raw = await resp.read()
+        except TimeoutError:
+            raise DeadlineExceededError("response body not received before the deadline") from None
+        try:
+            message = decode_message(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ConnectionCutError(f"unreadable response body: {exc}") from exc
+        return message
+
+    async def count(self, params: dict[str, Any]) -> TokenCount:
+        params, options = self.split_options(params)
+        body = self.encode_body(params)
+        deadline = self.deadline_for(options)
+        headers = self.headers_for(options)
+        state = RetryState(deadline=deadline)
+        while True:
+            try:
+                resp = await self.send("/v1/messages/count_tokens", headers, body, deadline)
+                raw = await resp.read()
+                return TokenCount(int(_count_decoder.decode(raw)["input_tokens"]))
+            except APIError as exc:
+                decision = self.policy.decide(
+                    state, outcome_of(exc), now=self.clock.monotonic(), wall=self.clock.now()
+                )
+                if not isinstance(decision, Retry):
+                    raise
+                await self.clock.sleep(decision.delay)
+                state.attempts += 1
+
+
+def outcome_of(exc: BaseException, *, escaped: bool = False) -> Outcome:
+    """Translate an error into the facts the retry policy decides on."""
+    if isinstance(exc, APIStatusError):
+        code = ""
+        body = exc.body
+        if exc.status == 429 and isinstance(body, bytes) and b"error_code" in body:
+            try:
+                details = msgspec.json.decode(body).get("error", {}).get("details") or {}
+                code = str(details.get("error_code", ""))
+            except (msgspec.DecodeError, AttributeError):
+                code = ""
+        return Outcome("status", exc.status, exc.headers, exc.type, code, escaped)
+    if isinstance(exc, StreamError):
+        return Outcome("stream_error", 200, {}, exc.type, escaped=escaped)
+    if isinstance(exc, DeadlineExceededError):
+        return Outcome("timeout", escaped=True)  # nothing left to retry with
+    if isinstance(exc, ConnectionCutError):
+        return Outcome("stream_cut", escaped=escaped)
+    if isinstance(exc, APITimeoutError):
+        return Outcome("timeout", escaped=escaped)
+    if isinstance(exc, APIConnectionError):
+        return Outcome("connection", escaped=escaped)
+    return Outcome("connection", escaped=True)  # unknown: never retry blindly
+
+
+def outcome_label(exc: BaseException | None) -> str:
+    """A bounded label for metrics."""
+    if exc is None:
+        return "ok"
+    if isinstance(exc, APIStatusError):
+        return {429: "rate_limited", 529: "overloaded"}.get(exc.status, str(exc.status))
+    if isinstance(exc, StreamError):
+        return "stream_error"
+    if isinstance(exc, DeadlineExceededError):
+        return "deadline"
+    if isinstance(exc, ConnectionCutError):
+        return "cut"
+    if isinstance(exc, APITimeoutError):
+        return "timeout"
+    if isinstance(exc, APIConnectionError):
+        return "connection"
+    if isinstance(exc, ShedError):
+        return "shed"
+    return "error"
+
+
+def retry_hint(exc: BaseException) -> float | None:
+    if isinstance(exc, APIStatusError):
+        from chorus.protocol.headers import retry_after
+
+        return retry_after(exc.headers, now=time.time())
+    return None
+
+
+def _fields(settings: ClientSettings | None) -> dict[str, Any]:
+    if settings is None:
+        return {}
+    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}

@@ -1,0 +1,152 @@
+"""``claude.messages``: create, stream and count_tokens, driving the retry loop."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chorus.client.middleware import Attempt, CallEnd
+from chorus.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    ConfigError,
+    DeadlineExceededError,
+    ShedError,
+    StreamError,
+)
+from chorus.policy.retry import Retry, RetryState
+from chorus.protocol.types import Message
+
+if TYPE_CHECKING:
+    from chorus.client.claude import Claude, TokenCount
+    from chorus.client.stream import MessageStream
+
+__all__ = ["Messages", "fallback_worthy"]
+
+
+def fallback_worthy(exc: BaseException) -> bool:
+    """Would another model do better? Only when this one is unavailable, not when we erred."""
+    if isinstance(exc, ShedError):
+        return exc.reason in ("breaker_open", "throttled", "rate_limit_wait")
+    if isinstance(exc, DeadlineExceededError):
+        return False
+    if isinstance(exc, APIStatusError):
+        return exc.status == 429 or exc.status >= 500
+    if isinstance(exc, StreamError):
+        return exc.type in ("overloaded_error", "api_error")
+    return isinstance(exc, APIConnectionError)
+
+
+class Messages:
+    def __init__(self, client: Claude) -> None:
+        self._client = client
+
+    async def create(self, **params: Any) -> Message:
+        """One non-streaming call, retried and rate-limited; returns the final message."""
+        from chorus.client.claude import outcome_label, outcome_of, retry_hint
+
+        c = self._client
+        params, options = c.split_options(dict(params))
+        if params.get("stream"):
+            raise ConfigError("create(stream=True) is not supported: use messages.stream(...)")
+        if "max_tokens" not in params:
+            raise ConfigError("max_tokens is required")
+        models = [params["model"], *options.get("fallback_models", c.settings.fallback_models)]
+        deadline = c.deadline_for(options)
+        headers = c.headers_for(options)
+        started = c.clock.monotonic()
+        total_attempts = 0
+        waited = 0.0
+        last: BaseException | None = None
+        for model in models:
+            body = c.encode_body(params if model == params["model"] else {**params, "model": model})
+            state = RetryState(deadline=deadline)
+            c.budget.deposit()
+            while True:
+                try:
+                    mstate, grant, w = await c.admit(model, body, params["max_tokens"], deadline)
+                except ShedError as exc:
+                    last = exc
+                    break
+                waited += w
+                slots = c._slots_for_loop()
+                await slots.acquire(deadline - c.clock.monotonic())
+                attempt = Attempt(model, state.attempts, False, c.clock.monotonic())
+                total_attempts += 1
+                c.notify_start(attempt)
+                try:
+                    resp = await c.send("/v1/messages", headers, body, deadline)
+                    c.learn(mstate, resp.headers)
+                    message = await c.read_message(resp, deadline)
+                except APIError as exc:
+                    slots.release()
+                    outcome = outcome_of(exc)
+                    hint = retry_hint(exc)
+                    c.record_outcome(model, mstate, outcome, hint)
+                    if isinstance(exc, APIStatusError):
+                        c.learn(mstate, exc.headers)
+                    now = c.clock.monotonic()
+                    if grant is not None:
+                        mstate.limits.settle(grant, input_tokens=0, output_tokens=0, now=now)
+                    decision = c.policy.decide(state, outcome, now=now, wall=c.clock.now())
+                    attempt.outcome = outcome_label(exc)
+                    attempt.duration = now - attempt.started
+                    attempt.request_id = exc.request_id
+                    if isinstance(decision, Retry):
+                        attempt.retry_reason, attempt.retry_delay = decision.reason, decision.delay
+                        c.notify_end(attempt)
+                        await c.clock.sleep(decision.delay)
+                        state.attempts += 1
+                        continue
+                    c.notify_end(attempt)
+                    last = exc
+                    if not fallback_worthy(exc):
+                        c.notify_call(
+                            CallEnd(model, "error", total_attempts, now - started, waited)
+                        )
+                        raise
+                    break
+                slots.release()
+                now = c.clock.monotonic()
+                c.record_outcome(model, mstate, outcome_of_ok(), None)
+                if grant is not None:
+                    u = message.usage
+                    mstate.limits.settle(
+                        grant,
+                        input_tokens=u.input_tokens + u.cache_creation_input_tokens,
+                        output_tokens=u.output_tokens,
+                        now=now,
+                    )
+                attempt.outcome = "ok"
+                attempt.duration = now - attempt.started
+                attempt.usage = message.usage
+                c.notify_end(attempt)
+                c.notify_call(CallEnd(model, "ok", total_attempts, now - started, waited))
+                return message
+        assert last is not None
+        c.notify_call(
+            CallEnd(
+                params["model"],
+                outcome_label(last),
+                total_attempts,
+                c.clock.monotonic() - started,
+                waited,
+            )
+        )
+        raise last
+
+    def stream(self, **params: Any) -> MessageStream:
+        """A streamed call: ``async with claude.messages.stream(...) as stream``."""
+        from chorus.client.stream import MessageStream
+
+        return MessageStream(self._client, params)
+
+    async def count_tokens(self, **params: Any) -> TokenCount:
+        """Input tokens the API would count for this prompt (an int with ``.input_tokens``)."""
+        return await self._client.count(dict(params))
+
+
+def outcome_of_ok() -> Any:
+    from chorus.policy.retry import Outcome
+
+    return Outcome.ok()

@@ -1,0 +1,340 @@
+"""Streamed calls: events out as they arrive, retried transparently until output escapes.
+
+"Escaped" is the pivot (DESIGN.md): ``message_start``, ``content_block_start``
+and ``ping`` are held back until the first delta, so a failure before any
+content reached the caller is retried (or handed to a fallback model) without
+the caller ever noticing. After that, a failure raises
+:class:`~chorus.errors.IncompleteResponseError` carrying the partial message,
+or, when ``continue_interrupted`` is on and the reply was plain text cut in the
+middle of a text block, the text so far is sent back as an assistant prefill
+and the rest is stitched onto the same block. A partial ``tool_use`` is never
+continued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from chorus.client.middleware import Attempt, CallEnd
+from chorus.errors import (
+    APIError,
+    APIStatusError,
+    ConfigError,
+    ConnectionCutError,
+    DeadlineExceededError,
+    IncompleteResponseError,
+    ShedError,
+)
+from chorus.policy.retry import Outcome, Retry, RetryState
+from chorus.protocol.accumulate import Accumulator
+from chorus.protocol.sse import EventDecoder
+from chorus.protocol.types import (
+    ContentBlockDeltaEvent,
+    ContentBlockStartEvent,
+    ContentBlockStopEvent,
+    Message,
+    MessageDeltaEvent,
+    MessageStartEvent,
+    MessageStopEvent,
+    PingEvent,
+    StreamEvent,
+    TextBlock,
+    TextDelta,
+)
+
+if TYPE_CHECKING:
+    from chorus.client.claude import Claude
+    from chorus.client.transport import Response
+
+__all__ = ["MessageStream"]
+
+_ESCAPING = (ContentBlockDeltaEvent, MessageDeltaEvent, MessageStopEvent)
+
+
+class MessageStream:
+    """``async with claude.messages.stream(...) as stream``: iterate events or text."""
+
+    def __init__(self, client: Claude, params: dict[str, Any]) -> None:
+        self._client = client
+        self._params, self._options = client.split_options(dict(params))
+        if "max_tokens" not in self._params:
+            raise ConfigError("max_tokens is required")
+        self._params["stream"] = True
+        self._visible = Accumulator()
+        self._final: Message | None = None
+        self._gen: AsyncIterator[StreamEvent] | None = None
+        self._started = False
+        self.request_id: str | None = None
+        self.attempts = 0
+
+    async def __aenter__(self) -> MessageStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        if self._started:
+            raise RuntimeError("a stream can be iterated once")
+        self._started = True
+        self._gen = self._events()
+        return self._gen
+
+    @property
+    def text_stream(self) -> AsyncIterator[str]:
+        """Only the text deltas, as they arrive."""
+        return self._text()
+
+    async def _text(self) -> AsyncIterator[str]:
+        async for event in self:
+            if isinstance(event, ContentBlockDeltaEvent) and isinstance(event.delta, TextDelta):
+                yield event.delta.text
+
+    async def until_done(self) -> None:
+        if not self._started:
+            async for _ in self:
+                pass
+        elif self._final is None and self._gen is not None:
+            async for _ in self._gen:
+                pass
+
+    async def get_final_message(self) -> Message:
+        await self.until_done()
+        assert self._final is not None
+        return self._final
+
+    async def get_final_text(self) -> str:
+        return (await self.get_final_message()).text
+
+    @property
+    def current_message_snapshot(self) -> Message | None:
+        return self._visible.message if self._visible.started else None
+
+    async def close(self) -> None:
+        gen = self._gen
+        if gen is not None and hasattr(gen, "aclose"):
+            await gen.aclose()
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _events(self) -> AsyncIterator[StreamEvent]:
+        from chorus.client.claude import outcome_label, outcome_of, retry_hint
+        from chorus.client.resources import fallback_worthy
+
+        c = self._client
+        params, options = self._params, self._options
+        models = [params["model"], *options.get("fallback_models", c.settings.fallback_models)]
+        deadline = c.deadline_for(options)
+        headers = c.headers_for(options)
+        keep_going = options.get("continue_interrupted", c.settings.continue_interrupted)
+        started = c.clock.monotonic()
+        waited = 0.0
+        escaped = False
+        stitch: _Stitch | None = None
+        last: BaseException | None = None
+        for model in models:
+            if escaped:
+                break
+            request = params if model == params["model"] else {**params, "model": model}
+            body = c.encode_body(request)
+            state = RetryState(deadline=deadline)
+            c.budget.deposit()
+            while True:
+                try:
+                    mstate, grant, w = await c.admit(model, body, params["max_tokens"], deadline)
+                except ShedError as exc:
+                    if escaped:
+                        raise IncompleteResponseError(
+                            str(exc), partial=self._visible.message, request_id=self.request_id
+                        ) from exc
+                    last = exc
+                    break
+                waited += w
+                slots = c._slots_for_loop()
+                await slots.acquire(deadline - c.clock.monotonic())
+                attempt = Attempt(model, state.attempts, True, c.clock.monotonic())
+                self.attempts += 1
+                c.notify_start(attempt)
+                acc = Accumulator()
+                held: list[StreamEvent] = []
+                resp: Response | None = None
+                try:
+                    resp = await c.send("/v1/messages", headers, body, deadline)
+                    c.learn(mstate, resp.headers)
+                    self.request_id = acc.request_id = resp.headers.get("request-id")
+                    decoder = EventDecoder()
+                    async for chunk in resp.chunks():
+                        for event in decoder.feed(chunk):
+                            acc.add(event)
+                            if stitch is not None:
+                                mapped = stitch.remap(event)
+                                if mapped is None:
+                                    continue
+                                event = mapped
+                            if escaped:
+                                self._visible.add(event)
+                                yield event
+                            elif isinstance(event, _ESCAPING):
+                                escaped = True
+                                attempt.ttft = c.clock.monotonic() - attempt.started
+                                for early in held:
+                                    self._visible.add(early)
+                                    yield early
+                                held.clear()
+                                self._visible.add(event)
+                                yield event
+                            else:
+                                held.append(event)
+                        if c.clock.monotonic() > deadline:
+                            raise DeadlineExceededError("the call's deadline passed mid-stream")
+                    if not acc.done:
+                        raise ConnectionCutError("stream ended before message_stop")
+                except APIError as exc:
+                    slots.release()
+                    if resp is not None:
+                        resp.close()
+                    now = c.clock.monotonic()
+                    outcome = outcome_of(exc, escaped=escaped)
+                    c.record_outcome(model, mstate, outcome, retry_hint(exc))
+                    if isinstance(exc, APIStatusError):
+                        c.learn(mstate, exc.headers)
+                    if grant is not None:
+                        mstate.limits.settle(grant, input_tokens=0, output_tokens=0, now=now)
+                    attempt.outcome = outcome_label(exc)
+                    attempt.duration = now - attempt.started
+                    attempt.request_id = exc.request_id or self.request_id
+                    if escaped:
+                        continuation = _Stitch.after(self._visible, acc) if keep_going else None
+                        retry_ok = continuation is not None and isinstance(
+                            c.policy.decide(
+                                state,
+                                Outcome(
+                                    outcome.kind,
+                                    outcome.status,
+                                    outcome.headers,
+                                    outcome.error_type,
+                                ),
+                                now=now,
+                                wall=c.clock.now(),
+                            ),
+                            Retry,
+                        )
+                        if not retry_ok or continuation is None:
+                            c.notify_end(attempt)
+                            c.notify_call(
+                                CallEnd(model, "incomplete", self.attempts, now - started, waited)
+                            )
+                            raise IncompleteResponseError(
+                                f"the stream failed after output reached the caller: {exc}",
+                                partial=self._visible.message,
+                                request_id=self.request_id,
+                            ) from exc
+                        attempt.retry_reason = "continue interrupted text"
+                        c.notify_end(attempt)
+                        stitch = continuation
+                        body = c.encode_body(stitch.request(request))
+                        state.attempts += 1
+                        continue
+                    decision = c.policy.decide(state, outcome, now=now, wall=c.clock.now())
+                    if isinstance(decision, Retry):
+                        attempt.retry_reason, attempt.retry_delay = decision.reason, decision.delay
+                        c.notify_end(attempt)
+                        await c.clock.sleep(decision.delay)
+                        state.attempts += 1
+                        continue
+                    c.notify_end(attempt)
+                    last = exc
+                    if not fallback_worthy(exc):
+                        c.notify_call(CallEnd(model, "error", self.attempts, now - started, waited))
+                        raise
+                    break
+                except BaseException:
+                    slots.release()
+                    if resp is not None:
+                        resp.close()
+                    raise
+                slots.release()
+                now = c.clock.monotonic()
+                c.record_outcome(model, mstate, Outcome.ok(), None)
+                final = acc.message
+                if grant is not None:
+                    u = final.usage
+                    mstate.limits.settle(
+                        grant,
+                        input_tokens=u.input_tokens + u.cache_creation_input_tokens,
+                        output_tokens=u.output_tokens,
+                        now=now,
+                    )
+                attempt.outcome = "ok"
+                attempt.duration = now - attempt.started
+                attempt.usage = final.usage
+                c.notify_end(attempt)
+                c.notify_call(CallEnd(model, "ok", self.attempts, now - started, waited))
+                self._final = self._visible.message if stitch is not None else final
+                return
+        assert last is not None
+        c.notify_call(
+            CallEnd(
+                params["model"],
+                outcome_label(last),
+                self.attempts,
+                c.clock.monotonic() - started,
+                waited,
+            )
+        )
+        raise last
+
+
+class _Stitch:
+    """Continue a text reply cut mid-block: prefill what was sent, remap what follows."""
+
+    def __init__(self, index: int, text: str) -> None:
+        self.index = index  # the open text block the continuation extends
+        self.text = text
+
+    @classmethod
+    def after(cls, visible: Accumulator, attempt: Accumulator) -> _Stitch | None:
+        if not visible.started:
+            return None
+        message = visible.message
+        if not message.content or attempt.done:
+            return None
+        last = message.content[-1]
+        open_blocks = visible.incomplete
+        # Only plain text, cut inside its last (still open) text block.
+        if not isinstance(last, TextBlock) or open_blocks != [len(message.content) - 1]:
+            return None
+        if any(not isinstance(b, TextBlock) for b in message.content):
+            return None
+        text = "".join(b.text for b in message.content if isinstance(b, TextBlock))
+        if not text.strip():
+            return None
+        return cls(len(message.content) - 1, text)
+
+    def request(self, params: dict[str, Any]) -> dict[str, Any]:
+        messages = list(params["messages"])
+        prefill = self.text.rstrip()  # the API refuses a prefill ending in whitespace
+        if messages and messages[-1].get("role") == "assistant":
+            prior = messages[-1]["content"]
+            prior_text = prior if isinstance(prior, str) else ""
+            messages[-1] = {"role": "assistant", "content": (prior_text + prefill).rstrip()}
+        else:
+            messages.append({"role": "assistant", "content": prefill})
+        return {**params, "messages": messages}
+
+    def remap(self, event: StreamEvent) -> StreamEvent | None:
+        """Fold the continuation's events into the interrupted block."""
+        if isinstance(event, MessageStartEvent | PingEvent):
+            return None
+        if isinstance(event, ContentBlockStartEvent):
+            if event.index == 0:
+                return None
+            return ContentBlockStartEvent(
+                index=event.index + self.index, content_block=event.content_block
+            )
+        if isinstance(event, ContentBlockDeltaEvent):
+            return ContentBlockDeltaEvent(index=event.index + self.index, delta=event.delta)
+        if isinstance(event, ContentBlockStopEvent):
+            return ContentBlockStopEvent(index=event.index + self.index)
+        return event
