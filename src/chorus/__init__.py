@@ -4,6 +4,7 @@ The public surface is what ``__all__`` lists; a test pins it so it only
 changes on purpose.
 """
 
+from chorus.client import Claude, ClientSettings
 from chorus.errors import (
     APIConnectionError,
     APIError,
@@ -13,6 +14,9 @@ from chorus.errors import (
     BadRequestError,
     ChorusError,
     ConfigError,
+    ConnectionCutError,
+    DeadlineExceededError,
+    IncompleteResponseError,
     InternalServerError,
     NotFoundError,
     OverloadedError,
@@ -21,6 +25,7 @@ from chorus.errors import (
     ProtocolError,
     RateLimitError,
     RequestTooLargeError,
+    ShedError,
     StreamError,
 )
 from chorus.policy.clock import Clock, FakeClock, SystemClock
@@ -38,10 +43,15 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ChorusError",
+    "Claude",
+    "ClientSettings",
     "Clock",
     "ConfigError",
+    "ConnectionCutError",
+    "DeadlineExceededError",
     "EventDecoder",
     "FakeClock",
+    "IncompleteResponseError",
     "InternalServerError",
     "Message",
     "NotFoundError",
@@ -51,6 +61,7 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "RequestTooLargeError",
+    "ShedError",
     "SimConfig",
     "Simulator",
     "StreamError",

@@ -7,6 +7,8 @@
     ├── ProtocolError                  bytes from the API that break the wire protocol
     └── APIError                       anything the Messages API (or the way to it) answered
         ├── APIConnectionError         no response: refused, reset, DNS
+        │   ├── TLSError               certificate or TLS failure: a configuration fault,
+        │   │                          never retried
         │   ├── APITimeoutError        no response (or no next event) in time
         │   │   └── DeadlineExceededError   the call's own deadline passed
         │   └── ConnectionCutError     the connection dropped in the middle of a body
@@ -67,6 +69,7 @@ __all__ = [
     "RequestTooLargeError",
     "ShedError",
     "StreamError",
+    "TLSError",
     "error_type_for_status",
     "status_error",
 ]
@@ -99,6 +102,10 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """No response (or no next event) within the allowed time."""
+
+
+class TLSError(APIConnectionError):
+    """TLS failed (e.g. the certificate did not verify): fix the setup; retrying cannot help."""
 
 
 class DeadlineExceededError(APITimeoutError):

@@ -41,6 +41,7 @@ from chorus.errors import (
     RequestTooLargeError,
     ShedError,
     StreamError,
+    TLSError,
     status_error,
 )
 from chorus.policy.breaker import CircuitBreaker
@@ -172,7 +173,7 @@ class Claude:
         transport: Transport | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
-        observers: Sequence[AttemptObserver] = (),
+        observers: Sequence[AttemptObserver] | None = None,
         default_headers: Mapping[str, str] | None = None,
         **options: Any,
     ) -> None:
@@ -209,6 +210,12 @@ class Claude:
             rng=self.rng,
             budget=self.budget,
         )
+        if observers is None:
+            from chorus.observe.logs import LogObserver
+            from chorus.observe.tracing import Tracing
+
+            tracing = Tracing()
+            observers = [LogObserver(), tracing] if tracing.enabled else [LogObserver()]
         self.observers = list(observers)
         self._models: dict[str, _ModelState] = {}
         self._slots: dict[asyncio.AbstractEventLoop, _Slots] = {}
@@ -467,6 +474,8 @@ def outcome_of(exc: BaseException, *, escaped: bool = False) -> Outcome:
         return Outcome("stream_error", 200, {}, exc.type, escaped=escaped)
     if isinstance(exc, DeadlineExceededError):
         return Outcome("timeout", escaped=True)  # nothing left to retry with
+    if isinstance(exc, TLSError):
+        return Outcome("tls")
     if isinstance(exc, ConnectionCutError):
         return Outcome("stream_cut", escaped=escaped)
     if isinstance(exc, APITimeoutError):
@@ -490,6 +499,8 @@ def outcome_label(exc: BaseException | None) -> str:
         return "cut"
     if isinstance(exc, APITimeoutError):
         return "timeout"
+    if isinstance(exc, TLSError):
+        return "tls"
     if isinstance(exc, APIConnectionError):
         return "connection"
     if isinstance(exc, ShedError):

@@ -13,6 +13,7 @@ from chorus.errors import (
     DeadlineExceededError,
     ShedError,
     StreamError,
+    TLSError,
 )
 from chorus.policy.retry import Retry, RetryState
 from chorus.protocol.types import Message
@@ -28,7 +29,7 @@ def fallback_worthy(exc: BaseException) -> bool:
     """Would another model do better? Only when this one is unavailable, not when we erred."""
     if isinstance(exc, ShedError):
         return exc.reason in ("breaker_open", "throttled", "rate_limit_wait")
-    if isinstance(exc, DeadlineExceededError):
+    if isinstance(exc, DeadlineExceededError | TLSError):
         return False
     if isinstance(exc, APIStatusError):
         return exc.status == 429 or exc.status >= 500

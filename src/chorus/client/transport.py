@@ -5,6 +5,7 @@
 exceptions are mapped to chorus errors here and nowhere else:
 
 * nothing received (refused, reset, DNS) -> :class:`APIConnectionError`
+* the certificate does not verify -> :class:`TLSError` (never retried)
 * no response headers in time -> :class:`APITimeoutError`
 * the body stops early or goes silent -> :class:`ConnectionCutError`
 
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from chorus.errors import APIConnectionError, APITimeoutError, ConnectionCutError
+from chorus.errors import APIConnectionError, APITimeoutError, ConnectionCutError, TLSError
 
 __all__ = ["AiohttpTransport", "Response", "Transport"]
 
@@ -134,6 +135,8 @@ class AiohttpTransport:
             )
         except TimeoutError as exc:
             raise APITimeoutError(f"no response from {url}: timed out") from exc
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
+            raise TLSError(f"TLS failed for {url}: {_describe(exc)}") from exc
         except aiohttp.ClientError as exc:
             raise APIConnectionError(f"cannot reach {url}: {_describe(exc)}") from exc
         return _AiohttpResponse(resp)

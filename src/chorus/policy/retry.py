@@ -37,7 +37,7 @@ RETRYABLE_STREAM_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limi
 class Outcome:
     """What one attempt came to, in the terms retry decisions need."""
 
-    kind: Literal["ok", "status", "connection", "timeout", "stream_error", "stream_cut"]
+    kind: Literal["ok", "status", "connection", "timeout", "stream_error", "stream_cut", "tls"]
     status: int = 0
     headers: Mapping[str, str] = field(default_factory=dict)
     error_type: str = ""

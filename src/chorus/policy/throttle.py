@@ -5,7 +5,9 @@ Over a sliding window the client counts ``requests`` it attempted and
 refusing, new requests are rejected locally with probability
 ``max(0, (requests - k * accepts) / (requests + 1))``, so an overloaded API
 sees a bounded trickle instead of a retry storm, and traffic recovers on its
-own as accepts return. The random draw is injected for deterministic tests.
+own as accepts return. Below ``min_requests`` in the window nothing is
+rejected: a handful of failures says little. The random draw is injected for
+deterministic tests.
 """
 
 from __future__ import annotations
@@ -18,12 +20,18 @@ __all__ = ["AdaptiveThrottle"]
 
 class AdaptiveThrottle:
     def __init__(
-        self, *, k: float = 2.0, window: float = 120.0, rng: random.Random | None = None
+        self,
+        *,
+        k: float = 2.0,
+        window: float = 120.0,
+        min_requests: int = 20,
+        rng: random.Random | None = None,
     ) -> None:
         if k < 1:
             raise ValueError("k below 1 would throttle a healthy backend")
         self.k = k
         self.window = window
+        self.min_requests = min_requests
         self.rng = rng or random.Random()
         self._events: deque[tuple[float, bool]] = deque()
         self.requests = 0
@@ -40,6 +48,8 @@ class AdaptiveThrottle:
 
     def reject_probability(self, now: float) -> float:
         self._trim(now)
+        if self.requests < self.min_requests:
+            return 0.0  # too few samples to judge the backend
         return max(0.0, (self.requests - self.k * self.accepts) / (self.requests + 1))
 
     def allow(self, now: float) -> bool:

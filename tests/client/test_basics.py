@@ -1,0 +1,102 @@
+"""The client's everyday surface: create, stream, count_tokens, config errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from chorus import Claude, ConfigError
+from chorus.protocol.types import ToolUseBlock, to_dict
+
+from .conftest import MODEL, user
+
+WEATHER = {
+    "name": "get_weather",
+    "description": "Current weather for a city",
+    "input_schema": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
+
+
+def test_no_key_and_no_url_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    with pytest.raises(ConfigError, match=r"Claude\.simulated\(\)") as info:
+        Claude()
+    assert "\n" not in str(info.value)
+
+
+def test_environment_is_read_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-env")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/")
+    claude = Claude()
+    assert claude.api_key == "sk-env"
+    assert claude.base_url == "http://127.0.0.1:9"
+
+
+def test_bad_options_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="max_retries"):
+        Claude(api_key="k", max_retries=-1)
+    with pytest.raises(ConfigError, match="unknown key 'rps'"):
+        Claude(api_key="k", rate_limits={"*": {"rps": 3}})
+    with pytest.raises(ConfigError, match="unexpected keyword"):
+        Claude(api_key="k", retries=3)
+
+
+async def test_create_stream_count(make_rig) -> None:
+    async with make_rig() as r:
+        message = await r.create("Hello there")
+        assert message.text == "Hello there"
+        assert message.stop_reason == "end_turn"
+        assert message.usage.input_tokens > 0
+        async with r.claude.messages.stream(
+            model=MODEL, max_tokens=64, messages=user("one two three")
+        ) as s:
+            texts = [t async for t in s.text_stream]
+            final = await s.get_final_message()
+        assert texts == ["one", " two", " three"]
+        assert final.text == "one two three"
+        assert s.request_id and s.request_id.startswith("req_")
+        count = await r.claude.messages.count_tokens(model=MODEL, messages=user("Hello there"))
+        assert count == count.input_tokens == message.usage.input_tokens
+
+
+async def test_streamed_tool_use_and_round_trip(make_rig) -> None:
+    async with make_rig() as r:
+        async with r.claude.messages.stream(
+            model=MODEL, max_tokens=256, tools=[WEATHER], messages=user("Weather in Oslo?")
+        ) as s:
+            events = [e async for e in s]
+            first = await s.get_final_message()
+        assert events[0].type == "message_start"
+        uses = [b for b in first.content if isinstance(b, ToolUseBlock)]
+        assert uses and uses[0].input == {"city": "Oslo"}
+        history = [
+            *user("Weather in Oslo?"),
+            {"role": "assistant", "content": to_dict(first.content)},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": uses[0].id, "content": "-3 C"}],
+            },
+        ]
+        answer = await r.claude.messages.create(
+            model=MODEL, max_tokens=256, tools=[WEATHER], messages=history
+        )
+        assert "-3 C" in answer.text
+
+
+async def test_simulated_client_answers_offline() -> None:
+    async with Claude.simulated() as claude:
+        message = await claude.messages.create(model=MODEL, max_tokens=32, messages=user("ping"))
+    assert message.text == "ping"
+
+
+async def test_missing_required_fields_fail_before_sending(make_rig) -> None:
+    async with make_rig() as r:
+        with pytest.raises(ConfigError, match="max_tokens is required"):
+            await r.claude.messages.create(model=MODEL, messages=user("x"))
+        with pytest.raises(ConfigError, match="messages is required"):
+            await r.claude.messages.create(model=MODEL, max_tokens=5)
+        assert r.attempts() == []

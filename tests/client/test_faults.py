@@ -1,0 +1,409 @@
+"""Faults 1-7, 15 and 16 of reference/reliability.md §3, each against the simulator's fault plans.
+
+The client and the simulator share one fake clock: retry sleeps and rate-limit
+waits advance virtual time, so nothing here really sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chorus import (
+    APIConnectionError,
+    AuthenticationError,
+    IncompleteResponseError,
+    InternalServerError,
+    OverloadedError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTooLargeError,
+    ShedError,
+    StreamError,
+)
+from chorus.client import Claude
+from chorus.errors import APITimeoutError, TLSError
+
+from .conftest import MODEL, user
+
+# -- fault 1: 429 rate_limit_error + retry-after --------------------------------------------
+
+
+async def test_f1_429_waits_exactly_retry_after_then_succeeds(make_rig) -> None:
+    async with make_rig() as r:
+        message = await r.create("f1 a", fault="429(retry_after=2)*2;ok")
+        assert message.text == "f1 a"
+        assert len(r.attempts()) == 3
+        assert r.clock.slept.count(2.0) >= 2  # never faster than retry-after
+        assert r.sample("chorus_model_requests_total", model=MODEL, outcome="rate_limited") == 2
+        assert r.sample("chorus_model_retries_total", model=MODEL, reason="server hint") == 2
+
+
+async def test_f1_429_past_the_deadline_fails_at_once(make_rig) -> None:
+    async with make_rig() as r:
+        with pytest.raises(RateLimitError):
+            await r.create("f1 b", fault="429(retry_after=2);ok", timeout=1.0)
+        assert len(r.attempts()) == 1
+        assert not [s for s in r.clock.slept if s > 0]
+
+
+async def test_f1_429_pauses_sibling_calls(make_rig) -> None:
+    async with make_rig(max_retries=0) as r:
+        with pytest.raises(RateLimitError):
+            await r.create("f1 c", fault="429(retry_after=3)")
+        t0 = r.clock.now()
+        await r.create("f1 sibling")  # the limiter holds it back until the server's wait is over
+        assert r.clock.now() - t0 == pytest.approx(3.0)
+        assert len(r.attempts()) == 2
+
+
+async def test_f1_429_is_not_a_health_failure(make_rig) -> None:
+    async with make_rig(max_retries=0, adaptive_throttle=False) as r:
+        for i in range(8):
+            with pytest.raises(RateLimitError):
+                await r.create(f"f1 d {i}", fault="429(retry_after=1)")
+            r.clock.advance(1)
+        assert r.claude.model_state(MODEL).breaker.state == "closed"
+
+
+async def test_f1_spend_cap_429_is_never_retried(make_rig) -> None:
+    async with make_rig() as r:
+        with pytest.raises(RateLimitError):
+            await r.create("f1 e", fault="429(spend_cap=true);ok")
+        assert len(r.attempts()) == 1
+
+
+async def test_f1_client_side_limits_wait_instead_of_collecting_429s(make_rig) -> None:
+    sim = {"rate_limits": {"*": {"rpm": 60}}}
+    async with make_rig(sim, rate_limits={"*": {"rpm": 60}}) as r:
+        for i in range(130):
+            await r.create(f"f1 paced {i}")
+        assert all(e.status == 200 for e in r.attempts())
+        assert r.clock.now() - r.sim.ledger[0].time >= 60  # 130 requests at 60/min, burst 60
+
+
+async def test_f1_limits_learned_from_headers(make_rig) -> None:
+    async with make_rig({"rate_limits": {"*": {"rpm": 30}}}) as r:
+        for i in range(40):
+            await r.create(f"f1 learn {i}")
+        statuses = [e.status for e in r.attempts()]
+        assert statuses.count(429) == 0
+        assert r.claude.model_state(MODEL).limits.requests is not None
+
+
+# -- fault 2: 529 overloaded_error ----------------------------------------------------------
+
+
+async def test_f2_529_retried_with_full_jitter(make_rig) -> None:
+    async with make_rig() as r:
+        await r.create("f2 a", fault="529*2;ok")
+        assert len(r.attempts()) == 3
+        first, second = [s for s in r.clock.slept if s > 0][:2]
+        assert 0 <= first <= 0.5 and 0 <= second <= 1.0
+
+
+async def test_f2_529_storm_trips_breaker_and_throttle(make_rig) -> None:
+    async with make_rig({"faults": {"*": "529*200"}}, max_retries=0) as r:
+        outcomes = {"overloaded": 0, "shed": 0}
+        for i in range(60):
+            try:
+                await r.create(f"f2 storm {i}")
+            except OverloadedError:
+                outcomes["overloaded"] += 1
+            except ShedError:
+                outcomes["shed"] += 1
+        sent = len(r.attempts())
+        assert outcomes["shed"] > 0  # refused locally: the API was spared those calls
+        assert sent == outcomes["overloaded"] < 60
+        state = r.claude.model_state(MODEL)
+        assert state.breaker.opened >= 1
+
+
+async def test_f2_breaker_recovers_after_the_storm(make_rig) -> None:
+    async with make_rig({"faults": {"*": "529*5"}}, max_retries=0, adaptive_throttle=False) as r:
+        for i in range(5):
+            with pytest.raises(OverloadedError):
+                await r.create(f"f2 r {i}")
+        with pytest.raises(ShedError) as info:
+            await r.create("f2 refused")
+        assert info.value.reason == "breaker_open"
+        r.clock.advance(info.value.retry_after or 5)
+        assert (await r.create("f2 probe")).text == "f2 probe"
+        assert r.claude.model_state(MODEL).breaker.state == "closed"
+
+
+async def test_f2_fallback_model_takes_over(make_rig) -> None:
+    async with make_rig({"faults": {"claude-sonnet-4-5-20250929": "529*10"}}) as r:
+        message = await r.create("f2 fb", fallback_models=["claude-haiku-4-5"])
+        assert message.model == "claude-haiku-4-5-20251001"
+        models = [e.model for e in r.attempts()]
+        assert models.count("claude-sonnet-4-5") == 3 and models[-1] == "claude-haiku-4-5"
+
+
+# -- fault 3: 500 / 502 / 503 / 504 ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+async def test_f3_server_errors_are_retried(make_rig, status: int) -> None:
+    async with make_rig() as r:
+        await r.create(f"f3 {status}", fault=f"{status};ok")
+        assert [e.status for e in r.attempts()] == [status, 200]
+
+
+async def test_f3_should_retry_false_is_obeyed(make_rig) -> None:
+    async with make_rig() as r:
+        with pytest.raises(InternalServerError):
+            await r.create("f3 no", fault="500(should_retry=false);ok")
+        assert len(r.attempts()) == 1
+
+
+async def test_f3_retries_stop_at_max_retries(make_rig) -> None:
+    async with make_rig(max_retries=3) as r:
+        with pytest.raises(InternalServerError):
+            await r.create("f3 max", fault="503*10")
+        assert len(r.attempts()) == 4
+
+
+# -- fault 4: connection reset before the response ------------------------------------------
+
+
+async def test_f4_reset_before_headers_is_retried_on_a_new_connection(make_rig) -> None:
+    async with make_rig() as r:
+        message = await r.create("f4 a", fault="reset;reset;ok")
+        assert message.text == "f4 a"
+        assert [e.outcome for e in r.attempts()] == ["reset", "reset", "ok"]
+        assert r.sample("chorus_model_requests_total", model=MODEL, outcome="connection") == 2
+
+
+async def test_f4_refused_connection(make_rig) -> None:
+    claude = Claude(api_key="k", base_url="http://127.0.0.1:9", max_retries=1)
+    with pytest.raises(APIConnectionError):
+        await claude.messages.create(model=MODEL, max_tokens=5, messages=user("x"), timeout=5)
+    await claude.aclose()
+
+
+# -- fault 5: TLS errors and timeouts -------------------------------------------------------
+
+
+async def test_f5_read_timeout_before_the_first_byte_is_retried() -> None:
+    from chorus.client.transport import AiohttpTransport
+    from chorus.sim import Simulator
+
+    async with Simulator() as sim:
+        claude = Claude(
+            api_key="k", base_url=sim.base_url, transport=AiohttpTransport(read_timeout=0.2)
+        )
+        message = await claude.messages.create(
+            model=MODEL,
+            max_tokens=5,
+            messages=user("f5 slow"),
+            extra_headers={"x-chorus-fault": "stall(seconds=1);ok"},
+        )
+        assert message.text == "f5 slow"
+        await asyncio.sleep(1.0)  # the stalled attempt is logged when its handler ends
+        assert sorted(e.fault for e in sim.ledger) == ["ok", "stall(seconds=1)"]
+        await claude.aclose()
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return key, cert
+
+
+async def test_f5_certificate_failure_is_not_retried(self_signed: tuple[Path, Path]) -> None:
+    key, cert = self_signed
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    hits = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal hits
+        hits += 1
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    claude = Claude(api_key="k", base_url=f"https://127.0.0.1:{port}", max_retries=3)
+    try:
+        with pytest.raises(TLSError):
+            await claude.messages.create(model=MODEL, max_tokens=5, messages=user("x"), timeout=10)
+    finally:
+        await claude.aclose()
+        server.close()
+        await server.wait_closed()
+    assert hits <= 1  # one handshake, no retries
+
+
+async def test_f5_deadline_bounds_the_whole_call(make_rig) -> None:
+    async with make_rig() as r:
+        with pytest.raises((RateLimitError, APITimeoutError)):
+            await r.create("f5 deadline", fault="429(retry_after=1)*50", timeout=3.5)
+        assert r.clock.now() - r.sim.ledger[0].time < 3.5
+
+
+# -- fault 6: stream cut mid-response -------------------------------------------------------
+
+
+@pytest.mark.parametrize("after", [0, 1, 2, 3])
+async def test_f6_cut_before_anything_escaped_is_retried_transparently(
+    make_rig, after: int
+) -> None:
+    async with make_rig() as r:
+        async with r.claude.messages.stream(
+            model=MODEL,
+            max_tokens=64,
+            messages=user("f6 one two three"),
+            extra_headers={"x-chorus-fault": f"cut(after={after});ok"},
+        ) as s:
+            events = [e async for e in s]
+        assert [e.type for e in events].count("message_start") == 1
+        assert (await s.get_final_message()).text == "f6 one two three"
+        assert s.attempts == 2
+
+
+@pytest.mark.parametrize("after", [4, 5, 7])
+async def test_f6_cut_after_output_escaped_hands_over_the_partial(make_rig, after: int) -> None:
+    async with make_rig() as r:
+        seen = []
+        with pytest.raises(IncompleteResponseError) as info:
+            async with r.claude.messages.stream(
+                model=MODEL,
+                max_tokens=64,
+                messages=user("f6 alpha beta gamma delta epsilon"),
+                extra_headers={"x-chorus-fault": f"cut(after={after});ok"},
+            ) as s:
+                async for text in s.text_stream:
+                    seen.append(text)
+        assert info.value.partial.text == "".join(seen)
+        assert len(r.attempts()) == 1  # never retried blindly after escape
+        assert isinstance(info.value.__cause__, Exception)
+
+
+async def test_f6_cut_mid_tool_json_never_yields_a_callable_tool(make_rig) -> None:
+    tool = {
+        "name": "get_weather",
+        "description": "weather for a city",
+        "input_schema": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    }
+    async with make_rig() as r:
+        with pytest.raises(IncompleteResponseError) as info:
+            async with r.claude.messages.stream(
+                model=MODEL,
+                max_tokens=64,
+                tools=[tool],
+                messages=user("weather in Rome"),
+                extra_headers={"x-chorus-fault": "cut(after=12);ok"},
+            ) as s:
+                async for _ in s:
+                    pass
+        partial = info.value.partial
+        assert partial.content[-1].type == "tool_use"
+        assert partial.stop_reason is None  # never a tool_use stop: nothing may run
+
+
+async def test_f6_continuation_stitches_text(make_rig) -> None:
+    async with make_rig({"faults": {"*": "cut(after=6)"}}, continue_interrupted=True) as r:
+        async with r.claude.messages.stream(
+            model=MODEL, max_tokens=64, messages=user("f6 a b c d e f g h")
+        ) as s:
+            texts = [t async for t in s.text_stream]
+        final = await s.get_final_message()
+        assert "".join(texts) == final.text == "f6 a b c d e f g h"
+        prefill = r.sim.ledger[-1]
+        assert prefill.outcome == "ok" and len(r.attempts()) == 2
+
+
+# -- fault 7: event: error inside a 200 stream ----------------------------------------------
+
+
+async def test_f7_sse_error_before_escape_is_retried_and_counts_as_overload(make_rig) -> None:
+    async with make_rig() as r:
+        async with r.claude.messages.stream(
+            model=MODEL,
+            max_tokens=64,
+            messages=user("f7 a b"),
+            extra_headers={"x-chorus-fault": "sse_error(after=2);ok"},
+        ) as s:
+            assert (await s.get_final_text()) == "f7 a b"
+        assert r.sample("chorus_model_requests_total", model=MODEL, outcome="stream_error") == 1
+        throttle = r.claude.model_state(MODEL).throttle
+        assert throttle.requests == 2 and throttle.accepts == 1
+
+
+async def test_f7_sse_error_after_escape_is_incomplete(make_rig) -> None:
+    async with make_rig() as r:
+        with pytest.raises(IncompleteResponseError) as info:
+            async with r.claude.messages.stream(
+                model=MODEL,
+                max_tokens=64,
+                messages=user("f7 one two three four"),
+                extra_headers={"x-chorus-fault": "sse_error(after=5);ok"},
+            ) as s:
+                await s.until_done()
+        assert isinstance(info.value.__cause__, StreamError)
+        assert info.value.__cause__.type == "overloaded_error"
+        assert info.value.partial.text == "f7 one"
+
+
+# -- fault 15: 401 / 403 --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(401, AuthenticationError), (403, PermissionDeniedError)]
+)
+async def test_f15_auth_failures_fail_fast(make_rig, status: int, error: type) -> None:
+    async with make_rig() as r:
+        with pytest.raises(error) as info:
+            await r.create(f"f15 {status}", fault=f"{status};ok")
+        assert len(r.attempts()) == 1
+        assert "sk-test" not in str(info.value)
+
+
+async def test_f15_wrong_key() -> None:
+    from chorus.sim import Simulator, config_from_dict
+
+    async with Simulator(config_from_dict({"api_keys": ["sk-right"]})) as sim:
+        claude = Claude(api_key="sk-wrong", base_url=sim.base_url)
+        with pytest.raises(AuthenticationError) as info:
+            await claude.messages.create(model=MODEL, max_tokens=5, messages=user("x"))
+        await claude.aclose()
+    assert "sk-wrong" not in str(info.value) and len(sim.ledger) == 1
+
+
+# -- fault 16: 413 request_too_large --------------------------------------------------------
+
+
+async def test_f16_oversized_request_is_refused_locally(make_rig) -> None:
+    async with make_rig(max_request_bytes=10_000) as r:
+        with pytest.raises(RequestTooLargeError, match="at most 10,000"):
+            await r.create("x" * 20_000)
+        assert r.attempts() == []

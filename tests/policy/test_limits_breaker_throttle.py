@@ -1,0 +1,93 @@
+"""Token buckets, circuit breaker and adaptive throttle: pure, on explicit time."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from chorus.policy import AdaptiveThrottle, CircuitBreaker, ModelLimits, TokenBucket
+from chorus.protocol.headers import Bucket, RateLimitInfo
+
+
+def test_bucket_refills_continuously_up_to_its_limit() -> None:
+    bucket = TokenBucket(60, now=0.0)
+    bucket.take(60, 0.0)
+    assert bucket.wait_for(1, 0.0) == pytest.approx(1.0)
+    assert bucket.wait_for(1, 0.5) == pytest.approx(0.5)
+    assert bucket.wait_for(30, 30.0) == 0.0
+    assert bucket.wait_for(61, 1000.0) == math.inf
+    bucket.refill(1000.0)
+    assert bucket.level == 60
+
+
+def test_model_limits_queue_callers_behind_each_other() -> None:
+    limits = ModelLimits(rpm=60, now=0.0)
+    waits = [limits.reserve(input_tokens=10, output_tokens=10, now=0.0).wait for _ in range(63)]
+    assert waits[:60] == [0.0] * 60
+    assert waits[60:] == pytest.approx([1.0, 2.0, 3.0])
+
+
+def test_settle_and_cancel() -> None:
+    limits = ModelLimits(itpm=1000, otpm=1000, now=0.0)
+    grant = limits.reserve(input_tokens=100, output_tokens=800, now=0.0)
+    limits.settle(grant, input_tokens=100, output_tokens=50, now=0.0)
+    assert limits.output.level == pytest.approx(950)
+    other = limits.reserve(input_tokens=100, output_tokens=100, now=0.0)
+    limits.cancel(other, 0.0)
+    assert limits.input.level == pytest.approx(900)
+
+
+def test_learning_from_headers_and_blocking() -> None:
+    limits = ModelLimits(now=0.0)
+    assert not limits.configured
+    limits.learn(RateLimitInfo(requests=Bucket(50, 0, None)), now=0.0, wall=0.0)
+    assert limits.configured
+    assert limits.reserve(input_tokens=0, output_tokens=0, now=0.0).wait == pytest.approx(60 / 50)
+    limits.block(5.0, now=0.0)
+    assert limits.reserve(input_tokens=0, output_tokens=0, now=1.0).wait >= 4.0
+
+
+def test_breaker_opens_on_consecutive_failures_and_probes() -> None:
+    breaker = CircuitBreaker(consecutive=3, open_for=5, max_open=20)
+    for t in range(3):
+        assert breaker.allow(t)
+        breaker.record(False, t)
+    assert breaker.state == "open" and not breaker.allow(3)
+    assert breaker.allow(7.1) and breaker.state == "half_open"
+    assert not breaker.allow(7.2)  # one probe at a time
+    breaker.record(False, 7.3)  # probe failed: open twice as long
+    assert breaker.state == "open" and breaker.open_until == pytest.approx(17.3)
+    assert breaker.allow(17.4)
+    breaker.record(True, 17.5)
+    assert breaker.state == "closed"
+
+
+def test_breaker_opens_on_failure_ratio_in_window() -> None:
+    breaker = CircuitBreaker(min_calls=10, failure_ratio=0.5, consecutive=100, window=10)
+    for i in range(10):
+        breaker.record(i % 2 == 0, i * 0.1)
+    assert breaker.state == "open"
+    calm = CircuitBreaker(min_calls=10, failure_ratio=0.5, consecutive=100, window=1)
+    for i in range(10):
+        calm.record(i % 2 == 0, i * 1.0)  # old failures leave the window
+    assert calm.state == "closed"
+
+
+def test_throttle_rejects_in_proportion_and_recovers() -> None:
+    throttle = AdaptiveThrottle(k=2, window=60, rng=random.Random(3))
+    for i in range(100):
+        throttle.record(i % 4 == 0, now=i * 0.1)  # 25% accepted
+    p = throttle.reject_probability(10.0)
+    assert p == pytest.approx((100 - 2 * 25) / 101)
+    rejected = sum(not throttle.allow(10.0) for _ in range(1000))
+    assert 400 < rejected < 600
+    assert throttle.reject_probability(100.0) == 0.0  # the window moved on
+
+
+def test_throttle_ignores_a_handful_of_failures() -> None:
+    throttle = AdaptiveThrottle(min_requests=20, rng=random.Random(0))
+    for i in range(5):
+        throttle.record(False, now=i)
+    assert throttle.reject_probability(5) == 0.0
