@@ -194,6 +194,7 @@ class Claude:
             )
         self.api_key = api_key or ""
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        own_transport = transport is None
         self.transport: Transport = transport or AiohttpTransport(
             max_connections=self.settings.max_in_flight
         )
@@ -229,6 +230,13 @@ class Claude:
             self._headers["x-api-key"] = self.api_key
         if default_headers:
             self._headers.update({k.lower(): v for k, v in default_headers.items()})
+        if own_transport and isinstance(self.transport, AiohttpTransport):
+            self.transport.default_headers = self._headers
+        # Below this much time left, the call arms its own deadline timer; above it,
+        # the transport's connect/read timeouts fire first and per-chunk checks suffice.
+        self._arm_deadline_below = float("inf")
+        if isinstance(self.transport, AiohttpTransport) and self.transport.read_timeout:
+            self._arm_deadline_below = self.transport.connect_timeout + self.transport.read_timeout
         from chorus.client.resources import Messages
 
         self.messages = Messages(self)
@@ -287,6 +295,8 @@ class Claude:
         return slots
 
     def split_options(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        if params.keys().isdisjoint(_CALL_OPTIONS):
+            return params, {}
         options = {k: params.pop(k) for k in list(params) if k in _CALL_OPTIONS}
         extra = options.get("extra_body")
         if extra:
@@ -365,6 +375,12 @@ class Claude:
     def learn(self, state: _ModelState, headers: Mapping[str, str]) -> None:
         if not self.settings.learn_rate_limits:
             return
+        if (
+            "anthropic-ratelimit-requests-limit" not in headers
+            and "anthropic-ratelimit-input-tokens-limit" not in headers
+            and "anthropic-ratelimit-output-tokens-limit" not in headers
+        ):
+            return
         info = parse_rate_limits(headers)
         if not info.empty:
             state.limits.learn(info, self.clock.monotonic(), self.clock.now())
@@ -408,10 +424,18 @@ class Claude:
         self, path: str, headers: Mapping[str, str], body: bytes, deadline: float
     ) -> Response:
         """One HTTP exchange up to the response headers; error statuses raise."""
-        await self._ensure_backend()
         remaining = deadline - self.clock.monotonic()
         if remaining <= 0:
             raise DeadlineExceededError("the call's deadline passed before it could be sent")
+        if self._simulator is False:
+            await self._ensure_backend()
+        if remaining > self._arm_deadline_below:
+            resp = await self.transport.send(
+                "POST", self.base_url + path, headers=headers, body=body
+            )
+            if resp.status >= 400:
+                raise status_error(resp.status, await resp.read(), resp.headers)
+            return resp
         try:
             async with asyncio.timeout(remaining):
                 resp = await self.transport.send(

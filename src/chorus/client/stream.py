@@ -13,7 +13,7 @@ continued.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from chorus.client.middleware import Attempt, CallEnd
@@ -63,7 +63,7 @@ class MessageStream:
         self._params["stream"] = True
         self._visible = Accumulator()
         self._final: Message | None = None
-        self._gen: AsyncIterator[StreamEvent] | None = None
+        self._gen: AsyncGenerator[list[StreamEvent], None] | None = None
         self._started = False
         self.request_id: str | None = None
         self.attempts = 0
@@ -74,29 +74,42 @@ class MessageStream:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def _source(self) -> AsyncGenerator[list[StreamEvent], None]:
+        """The one underlying loop; it yields the events of each network chunk together."""
+        if self._gen is None:
+            self._gen = self._events()
+        return self._gen
+
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         if self._started:
             raise RuntimeError("a stream can be iterated once")
         self._started = True
-        self._gen = self._events()
-        return self._gen
+        return self._flat()
+
+    async def _flat(self) -> AsyncIterator[StreamEvent]:
+        async for batch in self._source():
+            for event in batch:
+                yield event
 
     @property
     def text_stream(self) -> AsyncIterator[str]:
         """Only the text deltas, as they arrive."""
+        if self._started:
+            raise RuntimeError("a stream can be iterated once")
+        self._started = True
         return self._text()
 
     async def _text(self) -> AsyncIterator[str]:
-        async for event in self:
-            if isinstance(event, ContentBlockDeltaEvent) and isinstance(event.delta, TextDelta):
-                yield event.delta.text
+        async for batch in self._source():
+            for event in batch:
+                if type(event) is ContentBlockDeltaEvent and type(event.delta) is TextDelta:
+                    yield event.delta.text
 
     async def until_done(self) -> None:
-        if not self._started:
-            async for _ in self:
-                pass
-        elif self._final is None and self._gen is not None:
-            async for _ in self._gen:
+        """Consume whatever is left of the stream (without yielding event by event)."""
+        self._started = True
+        if self._final is None:
+            async for _ in self._source():
                 pass
 
     async def get_final_message(self) -> Message:
@@ -118,7 +131,7 @@ class MessageStream:
 
     # ------------------------------------------------------------------ the loop
 
-    async def _events(self) -> AsyncIterator[StreamEvent]:
+    async def _events(self) -> AsyncGenerator[list[StreamEvent], None]:
         from chorus.client.claude import outcome_label, outcome_of, retry_hint
         from chorus.client.resources import fallback_worthy
 
@@ -164,28 +177,41 @@ class MessageStream:
                     c.learn(mstate, resp.headers)
                     self.request_id = acc.request_id = resp.headers.get("request-id")
                     decoder = EventDecoder()
+                    if stitch is None:
+                        # What the caller sees is this attempt's own fold: no second copy.
+                        self._visible = acc
+                    visible = self._visible
+                    add = acc.add
                     async for chunk in resp.chunks():
-                        for event in decoder.feed(chunk):
-                            acc.add(event)
-                            if stitch is not None:
-                                mapped = stitch.remap(event)
-                                if mapped is None:
-                                    continue
-                                event = mapped
-                            if escaped:
-                                self._visible.add(event)
-                                yield event
-                            elif isinstance(event, _ESCAPING):
-                                escaped = True
-                                attempt.ttft = c.clock.monotonic() - attempt.started
-                                for early in held:
-                                    self._visible.add(early)
-                                    yield early
-                                held.clear()
-                                self._visible.add(event)
-                                yield event
+                        events = decoder.feed(chunk)
+                        failure: APIError | None = None
+                        for i, event in enumerate(events):
+                            try:
+                                add(event)
+                            except APIError as exc:  # an error event: what came before it stands
+                                failure, events = exc, events[:i]
+                                break
+                        if stitch is not None:
+                            events = stitch.remap_all(events)
+                            for event in events:
+                                visible.add(event)
+                        if not escaped:
+                            for e in events:
+                                if isinstance(e, _ESCAPING):
+                                    break
                             else:
-                                held.append(event)
+                                held.extend(events)
+                                if failure is not None:
+                                    raise failure
+                                continue
+                            escaped = True
+                            attempt.ttft = c.clock.monotonic() - attempt.started
+                            events = held + events
+                            held = []
+                        if events:
+                            yield events
+                        if failure is not None:
+                            raise failure
                         if c.clock.monotonic() > deadline:
                             raise DeadlineExceededError("the call's deadline passed mid-stream")
                     if not acc.done:
@@ -322,6 +348,14 @@ class _Stitch:
         else:
             messages.append({"role": "assistant", "content": prefill})
         return {**params, "messages": messages}
+
+    def remap_all(self, events: list[StreamEvent]) -> list[StreamEvent]:
+        out = []
+        for event in events:
+            mapped = self.remap(event)
+            if mapped is not None:
+                out.append(mapped)
+        return out
 
     def remap(self, event: StreamEvent) -> StreamEvent | None:
         """Fold the continuation's events into the interrupted block."""

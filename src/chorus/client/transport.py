@@ -92,6 +92,7 @@ class AiohttpTransport:
         keepalive_timeout: float = 30.0,
         connect_timeout: float = 5.0,
         read_timeout: float | None = 60.0,
+        default_headers: Mapping[str, str] | None = None,
     ) -> None:
         self.max_connections = max_connections
         self.max_connections_per_host = max_connections_per_host
@@ -102,6 +103,11 @@ class AiohttpTransport:
             sock_connect=connect_timeout,
             sock_read=read_timeout,
         )
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        # Sent with every request; a request passing this very mapping sends nothing
+        # more, which spares aiohttp merging headers on every call.
+        self.default_headers: Mapping[str, str] | None = default_headers
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
 
     def _session(self) -> aiohttp.ClientSession:
@@ -121,7 +127,7 @@ class AiohttpTransport:
                 connector=connector,
                 timeout=self.timeout,
                 auto_decompress=False,
-                skip_auto_headers=("User-Agent",),
+                headers=self.default_headers,
             )
             self._sessions[loop] = session
         return session
@@ -131,7 +137,11 @@ class AiohttpTransport:
     ) -> Response:
         try:
             resp = await self._session().request(
-                method, url, data=body, headers=headers, allow_redirects=False
+                method,
+                url,
+                data=body,
+                headers=None if headers is self.default_headers else headers,
+                allow_redirects=False,
             )
         except TimeoutError as exc:
             raise APITimeoutError(f"no response from {url}: timed out") from exc

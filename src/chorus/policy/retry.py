@@ -46,13 +46,16 @@ class Outcome:
 
     @classmethod
     def ok(cls) -> Outcome:
-        return cls("ok")
+        return _OK
 
     @classmethod
     def from_status(
         cls, status: int, headers: Mapping[str, str] | None = None, *, error_code: str = ""
     ) -> Outcome:
         return cls("status", status, headers or {}, error_code=error_code)
+
+
+_OK = Outcome("ok")
 
 
 @dataclass(frozen=True, slots=True)

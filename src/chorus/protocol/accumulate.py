@@ -39,7 +39,6 @@ from chorus.protocol.types import (
     ThinkingBlock,
     ThinkingDelta,
     ToolUseBlock,
-    Usage,
 )
 
 __all__ = ["Accumulator", "accumulate"]
@@ -73,65 +72,80 @@ class Accumulator:
 
     def add(self, event: StreamEvent) -> None:
         """Apply one event. Raises :class:`StreamError` on an ``error`` event."""
-        match event:
-            case ContentBlockDeltaEvent(index=index, delta=delta):
-                slot = self._slot(index)
-                if isinstance(delta, TextDelta | InputJSONDelta | ThinkingDelta):
-                    slot.parts.append(
-                        delta.text
-                        if isinstance(delta, TextDelta)
-                        else delta.partial_json
-                        if isinstance(delta, InputJSONDelta)
-                        else delta.thinking
-                    )
-                elif isinstance(delta, SignatureDelta):
-                    if isinstance(slot.block, ThinkingBlock):
-                        slot.block.signature = delta.signature
-                elif isinstance(delta, CitationsDelta):
-                    if slot.citations is None:
-                        slot.citations = []
-                    slot.citations.append(delta.citation)
-                # Unknown delta types are ignored, as the API asks.
-            case MessageStartEvent(message=message):
-                if self._message is not None:
-                    raise ProtocolError("a second message_start in one stream")
-                self._message = message
-            case ContentBlockStartEvent(index=index, content_block=block):
-                self._require_start("content_block_start")
-                if index != len(self._slots):
-                    raise ProtocolError(
-                        f"content_block_start index {index}, expected {len(self._slots)}"
-                    )
-                slot = _Slot(block)
-                if isinstance(block, TextBlock) and block.text:
-                    slot.parts.append(block.text)
-                elif isinstance(block, ThinkingBlock) and block.thinking:
-                    slot.parts.append(block.thinking)
-                self._slots.append(slot)
-            case ContentBlockStopEvent(index=index):
-                slot = self._slot(index)
-                slot.done = True
-                if isinstance(slot.block, ToolUseBlock | ServerToolUseBlock):
-                    self._finish_tool_input(slot)
-            case MessageDeltaEvent(delta=delta, usage=usage):
-                message = self._require_start("message_delta")
-                message.stop_reason = delta.stop_reason
-                message.stop_sequence = delta.stop_sequence
-                u = message.usage
-                u.output_tokens = usage.output_tokens
-                if usage.input_tokens is not None:
-                    u.input_tokens = usage.input_tokens
-                if usage.cache_creation_input_tokens is not None:
-                    u.cache_creation_input_tokens = usage.cache_creation_input_tokens
-                if usage.cache_read_input_tokens is not None:
-                    u.cache_read_input_tokens = usage.cache_read_input_tokens
-            case MessageStopEvent():
-                self._require_start("message_stop")
-                self.done = True
-            case ErrorEvent(error=error):
-                raise StreamError(error.message, type=error.type, request_id=self.request_id)
-            case _:
-                pass  # ping and unknown events carry nothing to fold
+        kind = type(event)
+        if kind is ContentBlockDeltaEvent:
+            delta = event.delta  # type: ignore[union-attr]
+            slots = self._slots
+            index = event.index  # type: ignore[union-attr]
+            if type(delta) is TextDelta and 0 <= index < len(slots):
+                slots[index].parts.append(delta.text)  # the hot path
+                return
+            self._delta(self._slot(index), delta)
+            return
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            handler(self, event)
+        # ping and unknown events carry nothing to fold
+
+    def _delta(self, slot: _Slot, delta: object) -> None:
+        if isinstance(delta, TextDelta):
+            slot.parts.append(delta.text)
+        elif isinstance(delta, InputJSONDelta):
+            slot.parts.append(delta.partial_json)
+        elif isinstance(delta, ThinkingDelta):
+            slot.parts.append(delta.thinking)
+        elif isinstance(delta, SignatureDelta):
+            if isinstance(slot.block, ThinkingBlock):
+                slot.block.signature = delta.signature
+        elif isinstance(delta, CitationsDelta):
+            if slot.citations is None:
+                slot.citations = []
+            slot.citations.append(delta.citation)
+        # Unknown delta types are ignored, as the API asks.
+
+    def _on_message_start(self, event: MessageStartEvent) -> None:
+        if self._message is not None:
+            raise ProtocolError("a second message_start in one stream")
+        self._message = event.message
+
+    def _on_block_start(self, event: ContentBlockStartEvent) -> None:
+        self._require_start("content_block_start")
+        index, block = event.index, event.content_block
+        if index != len(self._slots):
+            raise ProtocolError(f"content_block_start index {index}, expected {len(self._slots)}")
+        slot = _Slot(block)
+        if isinstance(block, TextBlock) and block.text:
+            slot.parts.append(block.text)
+        elif isinstance(block, ThinkingBlock) and block.thinking:
+            slot.parts.append(block.thinking)
+        self._slots.append(slot)
+
+    def _on_block_stop(self, event: ContentBlockStopEvent) -> None:
+        slot = self._slot(event.index)
+        slot.done = True
+        if isinstance(slot.block, ToolUseBlock | ServerToolUseBlock):
+            self._finish_tool_input(slot)
+
+    def _on_message_delta(self, event: MessageDeltaEvent) -> None:
+        message = self._require_start("message_delta")
+        delta, usage = event.delta, event.usage
+        message.stop_reason = delta.stop_reason
+        message.stop_sequence = delta.stop_sequence
+        u = message.usage
+        u.output_tokens = usage.output_tokens
+        if usage.input_tokens is not None:
+            u.input_tokens = usage.input_tokens
+        if usage.cache_creation_input_tokens is not None:
+            u.cache_creation_input_tokens = usage.cache_creation_input_tokens
+        if usage.cache_read_input_tokens is not None:
+            u.cache_read_input_tokens = usage.cache_read_input_tokens
+
+    def _on_message_stop(self, event: MessageStopEvent) -> None:
+        self._require_start("message_stop")
+        self.done = True
+
+    def _on_error(self, event: ErrorEvent) -> None:
+        raise StreamError(event.error.message, type=event.error.type, request_id=self.request_id)
 
     # ----------------------------------------------------------------- output
 
@@ -163,20 +177,8 @@ class Accumulator:
             elif isinstance(block, ToolUseBlock | ServerToolUseBlock) and not slot.done:
                 block = type(block)(id=block.id, name=block.name, input=_partial(slot))
             content.append(block)
-        return Message(
-            id=base.id,
-            model=base.model,
-            content=content,
-            usage=Usage(
-                input_tokens=base.usage.input_tokens,
-                output_tokens=base.usage.output_tokens,
-                cache_creation_input_tokens=base.usage.cache_creation_input_tokens,
-                cache_read_input_tokens=base.usage.cache_read_input_tokens,
-                cache_creation=base.usage.cache_creation,
-                service_tier=base.usage.service_tier,
-            ),
-            stop_reason=base.stop_reason,
-            stop_sequence=base.stop_sequence,
+        return msgspec.structs.replace(
+            base, content=content, usage=msgspec.structs.replace(base.usage)
         )
 
     # ----------------------------------------------------------------- helpers
@@ -210,6 +212,16 @@ def _partial(slot: _Slot) -> dict[str, Any]:
         return _json_decoder.decode("".join(slot.parts))
     except (msgspec.DecodeError, msgspec.ValidationError):
         return {}
+
+
+_HANDLERS: dict[type, Any] = {
+    MessageStartEvent: Accumulator._on_message_start,
+    ContentBlockStartEvent: Accumulator._on_block_start,
+    ContentBlockStopEvent: Accumulator._on_block_stop,
+    MessageDeltaEvent: Accumulator._on_message_delta,
+    MessageStopEvent: Accumulator._on_message_stop,
+    ErrorEvent: Accumulator._on_error,
+}
 
 
 def accumulate(events: Iterable[StreamEvent]) -> Message:

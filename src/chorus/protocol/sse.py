@@ -55,6 +55,15 @@ class SSEDecoder:
         self._pending_cr = False
 
     def feed(self, chunk: bytes) -> list[SSEFrame]:
+        frames: list[SSEFrame] = []
+        for block in self.blocks(chunk):
+            frame = _parse_block(block)
+            if frame is not None:
+                frames.append(frame)
+        return frames
+
+    def blocks(self, chunk: bytes) -> list[bytes]:
+        """The raw text of each complete frame in ``chunk`` (line ends normalized)."""
         if self._pending_cr:
             # A "\r" ended the previous chunk and was already turned into "\n":
             # a "\n" starting this one belongs to the same line break.
@@ -70,12 +79,7 @@ class SSEDecoder:
             self._buf = buf
             return []
         self._buf = buf[end + 2 :]
-        frames: list[SSEFrame] = []
-        for block in buf[:end].split(b"\n\n"):
-            frame = _parse_block(block)
-            if frame is not None:
-                frames.append(frame)
-        return frames
+        return buf[:end].split(b"\n\n")
 
     def flush(self) -> list[SSEFrame]:
         """Frames left when the body ended without a final blank line."""
@@ -90,6 +94,11 @@ class SSEDecoder:
 
 
 def _parse_block(block: bytes) -> SSEFrame | None:
+    # Fast path for the shape every Messages API event has: one event line, one data line.
+    if block[:7] == b"event: ":
+        nl = block.find(b"\n")
+        if block[nl + 1 : nl + 7] == b"data: " and block.find(b"\n", nl + 1) < 0:
+            return SSEFrame(block[7:nl].decode(), block[nl + 7 :])
     event: str | None = None
     data: list[bytes] = []
     for line in block.split(b"\n"):
@@ -184,6 +193,21 @@ def _type_of(data: bytes) -> str:
     return ""
 
 
+_BY_NAME: dict[bytes, msgspec.json.Decoder[Any]] = {k.encode(): v for k, v in _DECODERS.items()}
+_batch_decoder: msgspec.json.Decoder[list[StreamEvent]] = msgspec.json.Decoder(
+    list[
+        MessageStartEvent
+        | ContentBlockStartEvent
+        | ContentBlockDeltaEvent
+        | ContentBlockStopEvent
+        | MessageDeltaEvent
+        | MessageStopEvent
+        | PingEvent
+        | ErrorEvent
+    ]
+)
+
+
 class EventDecoder:
     """Bytes in, typed stream events out."""
 
@@ -193,7 +217,41 @@ class EventDecoder:
         self._sse = SSEDecoder()
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
-        return [parse_event(f) for f in self._sse.feed(chunk)]
+        blocks = self._sse.blocks(chunk)
+        if not blocks:
+            return []
+        # Fastest path: every frame is "event: NAME\ndata: JSON" of a known type, so
+        # the whole chunk decodes in one msgspec call. Anything else (comments,
+        # multi-line data, unknown types) fails a check and takes the paths below.
+        # (The API guarantees the data's "type" equals the event name.)
+        datas = [b.partition(b"\ndata: ")[2] for b in blocks if b[:7] == b"event: "]
+        if len(datas) == len(blocks) and all(datas):
+            try:
+                batch: list[StreamEvent] = _batch_decoder.decode(b"[" + b",".join(datas) + b"]")
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                pass
+            else:
+                return batch
+        events: list[StreamEvent] = []
+        for block in blocks:
+            # Fast path: "event: NAME\ndata: JSON", a known name, JSON that fits its type.
+            if block[:7] == b"event: ":
+                name, sep, data = block[7:].partition(b"\ndata: ")
+                if sep and b"\n" not in data:
+                    if name == b"ping":
+                        events.append(_PING)
+                        continue
+                    decoder = _BY_NAME.get(name)
+                    if decoder is not None:
+                        try:
+                            events.append(decoder.decode(data))
+                            continue
+                        except (msgspec.ValidationError, msgspec.DecodeError):
+                            pass  # the slow path below says what is wrong, or tolerates it
+            frame = _parse_block(block)
+            if frame is not None:
+                events.append(parse_event(frame))
+        return events
 
     def flush(self) -> list[StreamEvent]:
         return [parse_event(f) for f in self._sse.flush()]
