@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,19 +28,15 @@ from typing import Any
 import msgspec
 
 from chorus.client.middleware import Attempt, AttemptObserver, CallEnd
+from chorus.client.outcomes import outcome_of
 from chorus.client.transport import AiohttpTransport, Response, Transport
 from chorus.errors import (
-    APIConnectionError,
     APIError,
-    APIStatusError,
-    APITimeoutError,
     ConfigError,
     ConnectionCutError,
     DeadlineExceededError,
     RequestTooLargeError,
     ShedError,
-    StreamError,
-    TLSError,
     status_error,
 )
 from chorus.policy.breaker import CircuitBreaker
@@ -480,64 +475,6 @@ class Claude:
                     raise
                 await self.clock.sleep(decision.delay)
                 state.attempts += 1
-
-
-def outcome_of(exc: BaseException, *, escaped: bool = False) -> Outcome:
-    """Translate an error into the facts the retry policy decides on."""
-    if isinstance(exc, APIStatusError):
-        code = ""
-        body = exc.body
-        if exc.status == 429 and isinstance(body, bytes) and b"error_code" in body:
-            try:
-                details = msgspec.json.decode(body).get("error", {}).get("details") or {}
-                code = str(details.get("error_code", ""))
-            except (msgspec.DecodeError, AttributeError):
-                code = ""
-        return Outcome("status", exc.status, exc.headers, exc.type, code, escaped)
-    if isinstance(exc, StreamError):
-        return Outcome("stream_error", 200, {}, exc.type, escaped=escaped)
-    if isinstance(exc, DeadlineExceededError):
-        return Outcome("timeout", escaped=True)  # nothing left to retry with
-    if isinstance(exc, TLSError):
-        return Outcome("tls")
-    if isinstance(exc, ConnectionCutError):
-        return Outcome("stream_cut", escaped=escaped)
-    if isinstance(exc, APITimeoutError):
-        return Outcome("timeout", escaped=escaped)
-    if isinstance(exc, APIConnectionError):
-        return Outcome("connection", escaped=escaped)
-    return Outcome("connection", escaped=True)  # unknown: never retry blindly
-
-
-def outcome_label(exc: BaseException | None) -> str:
-    """A bounded label for metrics."""
-    if exc is None:
-        return "ok"
-    if isinstance(exc, APIStatusError):
-        return {429: "rate_limited", 529: "overloaded"}.get(exc.status, str(exc.status))
-    if isinstance(exc, StreamError):
-        return "stream_error"
-    if isinstance(exc, DeadlineExceededError):
-        return "deadline"
-    if isinstance(exc, ConnectionCutError):
-        return "cut"
-    if isinstance(exc, APITimeoutError):
-        return "timeout"
-    if isinstance(exc, TLSError):
-        return "tls"
-    if isinstance(exc, APIConnectionError):
-        return "connection"
-    if isinstance(exc, ShedError):
-        return "shed"
-    return "error"
-
-
-def retry_hint(exc: BaseException) -> float | None:
-    if isinstance(exc, APIStatusError):
-        from chorus.protocol.headers import retry_after
-
-        return retry_after(exc.headers, now=time.time())
-    return None
 
 
 def _fields(settings: ClientSettings | None) -> dict[str, Any]:

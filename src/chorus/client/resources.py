@@ -5,37 +5,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chorus.client.middleware import Attempt, CallEnd
+from chorus.client.outcomes import fallback_worthy, outcome_label, outcome_of, retry_hint
 from chorus.errors import (
-    APIConnectionError,
     APIError,
     APIStatusError,
     ConfigError,
-    DeadlineExceededError,
     ShedError,
-    StreamError,
-    TLSError,
 )
-from chorus.policy.retry import Retry, RetryState
+from chorus.policy.retry import Outcome, Retry, RetryState
 from chorus.protocol.types import Message
 
 if TYPE_CHECKING:
     from chorus.client.claude import Claude, TokenCount
     from chorus.client.stream import MessageStream
 
-__all__ = ["Messages", "fallback_worthy"]
-
-
-def fallback_worthy(exc: BaseException) -> bool:
-    """Would another model do better? Only when this one is unavailable, not when we erred."""
-    if isinstance(exc, ShedError):
-        return exc.reason in ("breaker_open", "throttled", "rate_limit_wait")
-    if isinstance(exc, DeadlineExceededError | TLSError):
-        return False
-    if isinstance(exc, APIStatusError):
-        return exc.status == 429 or exc.status >= 500
-    if isinstance(exc, StreamError):
-        return exc.type in ("overloaded_error", "api_error")
-    return isinstance(exc, APIConnectionError)
+__all__ = ["Messages"]
 
 
 class Messages:
@@ -44,8 +28,6 @@ class Messages:
 
     async def create(self, **params: Any) -> Message:
         """One non-streaming call, retried and rate-limited; returns the final message."""
-        from chorus.client.claude import outcome_label, outcome_of, retry_hint
-
         c = self._client
         params, options = c.split_options(dict(params))
         if params.get("stream"):
@@ -109,7 +91,7 @@ class Messages:
                     break
                 slots.release()
                 now = c.clock.monotonic()
-                c.record_outcome(model, mstate, outcome_of_ok(), None)
+                c.record_outcome(model, mstate, Outcome.ok(), None)
                 if grant is not None:
                     u = message.usage
                     mstate.limits.settle(
@@ -145,9 +127,3 @@ class Messages:
     async def count_tokens(self, **params: Any) -> TokenCount:
         """Input tokens the API would count for this prompt (an int with ``.input_tokens``)."""
         return await self._client.count(dict(params))
-
-
-def outcome_of_ok() -> Any:
-    from chorus.policy.retry import Outcome
-
-    return Outcome.ok()

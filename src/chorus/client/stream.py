@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from chorus.client.middleware import Attempt, CallEnd
+from chorus.client.outcomes import fallback_worthy, outcome_label, outcome_of, retry_hint
 from chorus.errors import (
     APIError,
     APIStatusError,
@@ -132,9 +133,6 @@ class MessageStream:
     # ------------------------------------------------------------------ the loop
 
     async def _events(self) -> AsyncGenerator[list[StreamEvent], None]:
-        from chorus.client.claude import outcome_label, outcome_of, retry_hint
-        from chorus.client.resources import fallback_worthy
-
         c = self._client
         params, options = self._params, self._options
         models = [params["model"], *options.get("fallback_models", c.settings.fallback_models)]
