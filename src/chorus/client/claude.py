@@ -134,6 +134,14 @@ class _Slots:
         self.waiting = 0
         self.in_flight = 0
 
+    def try_acquire(self) -> bool:
+        """Take a slot without waiting, if one is free (the common case)."""
+        if self.waiting or self._sem.locked():
+            return False
+        self._sem._value -= 1  # what Semaphore.acquire does when a slot is free, minus the await
+        self.in_flight += 1
+        return True
+
     async def acquire(self, within: float) -> None:
         if self._sem.locked():
             if self.waiting >= self.max_queue:
@@ -329,13 +337,13 @@ class Claude:
             raise ConfigError("timeout must be a positive number of seconds")
         return self.clock.monotonic() + float(timeout)
 
-    async def admit(
+    def admit(
         self, model: str, body: bytes, max_tokens: int, deadline: float
     ) -> tuple[_ModelState, Grant | None, float]:
-        """Rate limits, breaker, throttle: wait or refuse before an attempt is sent.
+        """Rate limits, breaker, throttle: refuse now, or say how long to wait first.
 
         Returns the model's state, the rate-limit grant (to settle later), and the
-        seconds waited for rate limits.
+        seconds the caller must wait before sending (0 almost always).
         """
         state = self.model_state(model)
         now = self.clock.monotonic()
@@ -363,7 +371,6 @@ class Claude:
                         reason="rate_limit_wait",
                         retry_after=grant.wait,
                     )
-                await self.clock.sleep(grant.wait)
                 waited = grant.wait
         return state, grant, waited
 

@@ -47,13 +47,16 @@ class Messages:
             c.budget.deposit()
             while True:
                 try:
-                    mstate, grant, w = await c.admit(model, body, params["max_tokens"], deadline)
+                    mstate, grant, w = c.admit(model, body, params["max_tokens"], deadline)
                 except ShedError as exc:
                     last = exc
                     break
-                waited += w
+                if w:
+                    await c.clock.sleep(w)
+                    waited += w
                 slots = c._slots_for_loop()
-                await slots.acquire(deadline - c.clock.monotonic())
+                if not slots.try_acquire():
+                    await slots.acquire(deadline - c.clock.monotonic())
                 attempt = Attempt(model, state.attempts, False, c.clock.monotonic())
                 total_attempts += 1
                 c.notify_start(attempt)

@@ -153,7 +153,7 @@ class MessageStream:
             c.budget.deposit()
             while True:
                 try:
-                    mstate, grant, w = await c.admit(model, body, params["max_tokens"], deadline)
+                    mstate, grant, w = c.admit(model, body, params["max_tokens"], deadline)
                 except ShedError as exc:
                     if escaped:
                         raise IncompleteResponseError(
@@ -161,9 +161,12 @@ class MessageStream:
                         ) from exc
                     last = exc
                     break
-                waited += w
+                if w:
+                    await c.clock.sleep(w)
+                    waited += w
                 slots = c._slots_for_loop()
-                await slots.acquire(deadline - c.clock.monotonic())
+                if not slots.try_acquire():
+                    await slots.acquire(deadline - c.clock.monotonic())
                 attempt = Attempt(model, state.attempts, True, c.clock.monotonic())
                 self.attempts += 1
                 c.notify_start(attempt)
