@@ -124,6 +124,14 @@ class _ModelState:
         self.throttle = AdaptiveThrottle(rng=rng) if settings.adaptive_throttle else None
 
 
+class _Busy(Exception):
+    """Not now: try again after ``wait`` seconds, or give ``refusal`` if time is short."""
+
+    def __init__(self, wait: float, refusal: ShedError) -> None:
+        self.wait = wait
+        self.refusal = refusal
+
+
 class _Slots:
     """A concurrency limit with a bounded queue that refuses fast."""
 
@@ -349,13 +357,21 @@ class Claude:
         now = self.clock.monotonic()
         breaker = state.breaker
         if breaker is not None and not breaker.allow(now):
-            raise ShedError(
-                f"circuit open for {model}: it has been failing",
-                reason="breaker_open",
-                retry_after=breaker.retry_in(now),
+            # Open: wait for the probe window. Half-open with the probe out: check back soon.
+            wait = breaker.retry_in(now) or 0.25
+            raise _Busy(
+                wait + self.rng.uniform(0, 0.25),
+                ShedError(
+                    f"circuit open for {model}: it has been failing",
+                    reason="breaker_open",
+                    retry_after=wait,
+                ),
             )
         if state.throttle is not None and not state.throttle.allow(now):
-            raise ShedError(f"{model} is refusing requests; throttled locally", reason="throttled")
+            raise _Busy(
+                self.rng.uniform(0.1, 1.0),
+                ShedError(f"{model} is refusing requests; throttled locally", reason="throttled"),
+            )
         grant = None
         waited = 0.0
         if state.limits.configured or state.limits.blocked_until > now:
@@ -373,6 +389,25 @@ class Claude:
                     )
                 waited = grant.wait
         return state, grant, waited
+
+    async def admit_patiently(
+        self, model: str, body: bytes, max_tokens: int, deadline: float
+    ) -> tuple[_ModelState, Grant | None, float]:
+        """:meth:`admit`, waiting out an open breaker or local throttling while the
+        deadline allows; returns after any rate-limit wait has been slept."""
+        waited = 0.0
+        while True:
+            try:
+                state, grant, wait = self.admit(model, body, max_tokens, deadline)
+            except _Busy as busy:
+                if self.clock.monotonic() + busy.wait >= deadline:
+                    raise busy.refusal from None
+                await self.clock.sleep(busy.wait)
+                waited += busy.wait
+                continue
+            if wait:
+                await self.clock.sleep(wait)
+            return state, grant, waited + wait
 
     def learn(self, state: _ModelState, headers: Mapping[str, str]) -> None:
         if not self.settings.learn_rate_limits:

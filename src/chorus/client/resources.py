@@ -47,13 +47,13 @@ class Messages:
             c.budget.deposit()
             while True:
                 try:
-                    mstate, grant, w = c.admit(model, body, params["max_tokens"], deadline)
+                    mstate, grant, w = await c.admit_patiently(
+                        model, body, params["max_tokens"], deadline
+                    )
                 except ShedError as exc:
                     last = exc
                     break
-                if w:
-                    await c.clock.sleep(w)
-                    waited += w
+                waited += w
                 slots = c._slots_for_loop()
                 if not slots.try_acquire():
                     await slots.acquire(deadline - c.clock.monotonic())
