@@ -91,3 +91,29 @@ def test_throttle_ignores_a_handful_of_failures() -> None:
     for i in range(5):
         throttle.record(False, now=i)
     assert throttle.reject_probability(5) == 0.0
+
+
+def test_breaker_replaces_a_probe_that_never_reports() -> None:
+    breaker = CircuitBreaker(consecutive=1, open_for=5, probe_timeout=10)
+    breaker.record(False, 0.0)
+    assert breaker.allow(5.0)  # the probe goes out ... and is never heard of again
+    assert not breaker.allow(6.0)
+    assert breaker.allow(15.5)  # after probe_timeout another probe may go
+
+
+def test_breaker_probe_slot_can_be_given_back() -> None:
+    breaker = CircuitBreaker(consecutive=1, open_for=5)
+    breaker.record(False, 0.0)
+    assert breaker.allow(5.0)
+    breaker.release()
+    assert breaker.allow(5.1)
+
+
+def test_429_block_releases_callers_spread_over_a_window_and_is_not_extended() -> None:
+    limits = ModelLimits(now=0.0)
+    limits.block(2.0, now=0.0)
+    limits.block(2.0, now=1.0)  # same episode: no extension
+    waits = [limits.reserve(input_tokens=0, output_tokens=0, now=1.0).wait for _ in range(16)]
+    assert waits[0] == pytest.approx(1.0)
+    assert waits == sorted(waits) and waits[-1] < 1.0 + 2.0
+    assert limits.reserve(input_tokens=0, output_tokens=0, now=2.0).wait < 2.0

@@ -80,6 +80,7 @@ class ClientSettings:
     max_server_wait: float = 60.0
     retry_budget_ratio: float = 0.2
     retry_budget_initial: float = 10.0
+    retry_budget_max: float = 1000.0
     timeout: float = 120.0  # each call's deadline, across all its attempts
     rate_limits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     learn_rate_limits: bool = True
@@ -212,7 +213,9 @@ class Claude:
         self.clock: Clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.budget = RetryBudget(
-            ratio=self.settings.retry_budget_ratio, initial=self.settings.retry_budget_initial
+            ratio=self.settings.retry_budget_ratio,
+            initial=self.settings.retry_budget_initial,
+            max_balance=self.settings.retry_budget_max,
         )
         self.policy = RetryPolicy(
             max_retries=self.settings.max_retries,
@@ -355,6 +358,11 @@ class Claude:
         """
         state = self.model_state(model)
         now = self.clock.monotonic()
+        if state.throttle is not None and not state.throttle.allow(now):
+            raise _Busy(
+                self.rng.uniform(0.1, 1.0),
+                ShedError(f"{model} is refusing requests; throttled locally", reason="throttled"),
+            )
         breaker = state.breaker
         if breaker is not None and not breaker.allow(now):
             # Open: wait for the probe window. Half-open with the probe out: check back soon.
@@ -367,11 +375,6 @@ class Claude:
                     retry_after=wait,
                 ),
             )
-        if state.throttle is not None and not state.throttle.allow(now):
-            raise _Busy(
-                self.rng.uniform(0.1, 1.0),
-                ShedError(f"{model} is refusing requests; throttled locally", reason="throttled"),
-            )
         grant = None
         waited = 0.0
         if state.limits.configured or state.limits.blocked_until > now:
@@ -381,6 +384,8 @@ class Claude:
             if grant.wait > 0:
                 if now + grant.wait >= deadline:
                     state.limits.cancel(grant, now)
+                    if breaker is not None:
+                        breaker.release()
                     raise ShedError(
                         f"rate limit for {model} frees up in {grant.wait:.1f} s, "
                         "after the deadline",
@@ -435,7 +440,7 @@ class Claude:
             state.throttle.record(not (overloaded or rate_limited), now)
         if rate_limited:
             state.limits.block(retry_after if retry_after is not None else 1.0, now)
-        if state.breaker is not None and not rate_limited:
+        if state.breaker is not None and (not rate_limited or state.breaker.state == "half_open"):
             healthy = outcome.kind == "ok" or (
                 outcome.kind == "status" and outcome.status < 500 and outcome.status != 408
             )

@@ -7,7 +7,9 @@ decide: success closes, failure reopens for twice as long, up to ``max_open``).
 It opens when, within ``window`` seconds, at least ``min_calls`` calls saw a
 failure rate of ``failure_ratio`` or more, or after ``consecutive`` failures in
 a row. Only health failures count (529, 5xx, timeouts, connection errors):
-a 429 shapes traffic through the rate limiter and says nothing about health.
+a 429 shapes traffic through the rate limiter and says nothing about health,
+except that a probe answered with 429 shows the model is up again. A probe that
+never reports back (its call was cancelled) is replaced after ``probe_timeout``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class CircuitBreaker:
         open_for: float = 5.0,
         max_open: float = 60.0,
         probes: int = 1,
+        probe_timeout: float = 10.0,
     ) -> None:
         self.window = window
         self.min_calls = min_calls
@@ -39,6 +42,8 @@ class CircuitBreaker:
         self.base_open = open_for
         self.max_open = max_open
         self.probes = probes
+        self.probe_timeout = probe_timeout
+        self._probe_at = 0.0
         self.state: State = "closed"
         self.open_until = 0.0
         self._open_for = open_for
@@ -57,9 +62,17 @@ class CircuitBreaker:
             self._probes_out = 0
         if self.state == "half_open":
             if self._probes_out >= self.probes:
-                return False
+                if now - self._probe_at < self.probe_timeout:
+                    return False
+                self._probes_out = 0  # a probe never reported back: send another
             self._probes_out += 1
+            self._probe_at = now
         return True
+
+    def release(self) -> None:
+        """Give back a probe slot taken by a call that was then not sent."""
+        if self.state == "half_open" and self._probes_out:
+            self._probes_out -= 1
 
     def retry_in(self, now: float) -> float:
         """Seconds until the breaker lets a call through (0 if it does now)."""

@@ -75,6 +75,8 @@ class ModelLimits:
         self.input = TokenBucket(itpm, now) if itpm else None
         self.output = TokenBucket(otpm, now) if otpm else None
         self.blocked_until = 0.0
+        self._spread = 0.0
+        self._queued = 0
 
     @property
     def configured(self) -> bool:
@@ -86,7 +88,12 @@ class ModelLimits:
         The reservation is taken at once (buckets may go into debt), so callers
         that arrive later queue behind it instead of racing for the same tokens.
         """
-        wait = max(0.0, self.blocked_until - now)
+        wait = 0.0
+        if now < self.blocked_until:
+            # Release the callers held by a 429 over one more retry-after window, in
+            # sixteen steps, so they do not all hit the API in the same instant.
+            wait = self.blocked_until - now + (self._queued % 16) / 16 * self._spread
+            self._queued += 1
         for bucket, amount in (
             (self.requests, 1.0),
             (self.input, float(input_tokens)),
@@ -125,8 +132,16 @@ class ModelLimits:
                 bucket.take(-amount, now)
 
     def block(self, seconds: float, now: float) -> None:
-        """A 429 said to wait: nobody goes before then."""
-        self.blocked_until = max(self.blocked_until, now + seconds)
+        """A 429 said to wait: nobody goes before then.
+
+        A 429 arriving while a block holds is the same episode (those requests
+        left before the block began) and does not extend it.
+        """
+        if now < self.blocked_until:
+            return
+        self.blocked_until = now + seconds
+        self._spread = seconds
+        self._queued = 0
 
     def learn(self, info: RateLimitInfo, now: float, wall: float) -> None:
         """Adopt the server's view of the buckets from ``anthropic-ratelimit-*`` headers.
