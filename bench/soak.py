@@ -115,7 +115,7 @@ async def run(args: argparse.Namespace, base_url: str) -> dict[str, object]:
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(i)))
-    done, pending = await asyncio.wait(tasks, timeout=args.deadline + 5.0)
+    _, pending = await asyncio.wait(tasks, timeout=args.deadline + 5.0)
     for task in pending:
         task.cancel()
     wall = time.monotonic() - began
@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument("--sim-core", default="1")
     args = parser.parse_args()
     os.sched_setaffinity(0, {int(args.client_core)})
-    proc, base_url, config = start_sim(args.sim_core)
+    proc, base_url, _ = start_sim(args.sim_core)
     try:
         try:
             import uvloop
@@ -189,7 +189,8 @@ def main() -> None:
     (RESULTS / "soak.json").write_text(json.dumps(record, indent=2))
     r = result
     table = [
-        "| calls | succeeded | success | hung | attempts/call | retries (allowance) | budget refusals | breaker opened | p50 | p99 | max |",
+        "| calls | succeeded | success | hung | attempts/call | retries (allowance) "
+        "| budget refusals | breaker opened | p50 | p99 | max |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
         f"| {r['calls']} | {r['ok']} | {r['success_ratio']:.4%} | {r['hung']} | "
         f"{r['attempts_per_call']:.3f} | {r['retries']} ({r['retry_budget_allowance']:.0f}) | "
@@ -198,7 +199,9 @@ def main() -> None:
         "",
         f"Failures by type: {r['outcomes']}",
     ]
-    (RESULTS / "soak.md").write_text(f"Command: `{record['command']}`\n\n" + "\n".join(table) + "\n")
+    (RESULTS / "soak.md").write_text(
+        f"Command: `{record['command']}`\n\n" + "\n".join(table) + "\n"
+    )
     print("\n".join(table))
 
 

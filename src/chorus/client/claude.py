@@ -157,7 +157,10 @@ class _Slots:
                 raise ShedError("too many calls waiting for a connection", reason="queue_full")
             self.waiting += 1
             try:
-                await asyncio.wait_for(self._sem.acquire(), max(within, 0.0))
+                if within > 30.0:
+                    await self._sem.acquire()  # the call's deadline is checked again on send
+                else:
+                    await asyncio.wait_for(self._sem.acquire(), max(within, 0.0))
             except TimeoutError:
                 raise ShedError(
                     "no connection slot before the deadline", reason="queue_timeout"

@@ -1,0 +1,197 @@
+"""Client stacks side by side against `chorus sim`: CPU per request, throughput, latency, memory.
+
+Peers, all in the same run and under the same load: raw aiohttp + msgspec (the
+floor), chorus, the official SDK (httpx and aiohttp backends), LangChain
+`ChatAnthropic` and Pydantic AI. The simulator runs pinned to one core, each
+peer's load in its own process pinned to the other, so CPU per request is the
+client's alone. Every call is a 10-word message echoed back as 10 text deltas
+after `--ttft` seconds.
+
+    .venv/bin/python bench/client.py                     # full matrix (~10 minutes)
+    .venv/bin/python bench/client.py --concurrency 50 --peers raw,chorus --seconds 3
+
+Writes bench/results/client.json, bench/results/client.md and docs/client-cpu.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+DOCS = ROOT.parent / "docs"
+PEERS = ("raw", "chorus", "anthropic", "anthropic-aiohttp", "langchain", "pydantic-ai")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def start_sim(core: str, ttft: float) -> tuple[subprocess.Popen[str], str]:
+    cmd = ["taskset", "-c", core, sys.executable, "-m", "chorus", "sim", "--port", "0", "--quiet"]
+    cmd += ["--ttft", str(ttft)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("chorus sim listening on "):
+        proc.kill()
+        raise SystemExit(f"simulator did not start: {line!r}")
+    return proc, line.rsplit(" ", 1)[1]
+
+
+def run_worker(
+    args: argparse.Namespace, url: str, peer: str, mode: str, c: int
+) -> dict[str, object]:
+    cmd = ["taskset", "-c", args.client_core, sys.executable, str(ROOT / "client_worker.py")]
+    cmd += ["--peer", peer, "--mode", mode, "--url", url, "--concurrency", str(c)]
+    cmd += ["--seconds", str(args.seconds), "--warmup", str(args.warmup)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds * 4 + 120)
+    except subprocess.TimeoutExpired:
+        return {"peer": peer, "mode": mode, "concurrency": c, "failed": "timed out"}
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode != 0 or not lines:
+        tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"peer": peer, "mode": mode, "concurrency": c, "failed": tail[:200]}
+    result: dict[str, object] = json.loads(lines[-1])
+    return result
+
+
+def fmt(value: object, spec: str) -> str:
+    return format(value, spec) if isinstance(value, int | float) else "—"
+
+
+def table(rows: list[dict[str, object]], mode: str, concurrencies: list[int]) -> str:
+    lines = [
+        f"### {mode}",
+        "",
+        "| peer | C | req/s | client CPU µs/req | CPU vs raw | req/s vs official SDK "
+        "| p50 ms | p99 ms | errors | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in concurrencies:
+        at = {r["peer"]: r for r in rows if r["mode"] == mode and r["concurrency"] == c}
+        raw_cpu = at.get("raw", {}).get("cpu_us_per_request")
+        sdk_rps = at.get("anthropic", {}).get("rps")
+        for peer in PEERS:
+            r = at.get(peer)
+            if r is None:
+                continue
+            if "failed" in r:
+                lines.append(f"| {peer} | {c} | failed: {r['failed']} |||||||| ")
+                continue
+            cpu = r.get("cpu_us_per_request")
+            ratio = cpu / raw_cpu if isinstance(cpu, float) and isinstance(raw_cpu, float) else None
+            vs_sdk = r["rps"] / sdk_rps if isinstance(sdk_rps, float) and sdk_rps else None
+            lines.append(
+                f"| {peer} | {c} | {fmt(r['rps'], ',.0f')} | {fmt(cpu, ',.0f')} | "
+                f"{fmt(ratio, '.2f')}x | {fmt(vs_sdk, '.1f')}x | {fmt(r.get('p50_ms'), '.0f')} | "
+                f"{fmt(r.get('p99_ms'), '.0f')} | {r['errors']} | "
+                f"{fmt(r.get('peak_rss_mb'), '.0f')} |"
+            )
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, object]], concurrencies: list[int], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, mode in zip(axes, ("stream", "create"), strict=True):
+        for peer in PEERS:
+            pts = [
+                (r["concurrency"], r["cpu_us_per_request"])
+                for r in rows
+                if r["peer"] == peer
+                and r["mode"] == mode
+                and isinstance(r.get("cpu_us_per_request"), float)
+            ]
+            if pts:
+                pts.sort()
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=peer)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(concurrencies, [str(c) for c in concurrencies])
+        ax.set_xlabel("concurrent calls")
+        ax.set_ylabel("client CPU µs per request (log)")
+        ax.set_title(f"{'streamed' if mode == 'stream' else 'non-streamed'} calls")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Client CPU per request against chorus sim (lower is better)")
+    fig.tight_layout()
+    path.parent.mkdir(exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--peers", default=",".join(PEERS))
+    parser.add_argument("--modes", default="stream,create")
+    parser.add_argument("--concurrency", default="1,50,200,1000")
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--warmup", type=float, default=1.5)
+    parser.add_argument("--ttft", type=float, default=0.1)
+    parser.add_argument("--client-core", default="0")
+    parser.add_argument("--sim-core", default="1")
+    args = parser.parse_args()
+    peers = [p for p in args.peers.split(",") if p]
+    unknown = set(peers) - set(PEERS)
+    if unknown:
+        raise SystemExit(
+            f"unknown peer(s): {', '.join(sorted(unknown))}; known: {', '.join(PEERS)}"
+        )
+    modes = [m for m in args.modes.split(",") if m]
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    proc, url = start_sim(args.sim_core, args.ttft)
+    rows: list[dict[str, object]] = []
+    try:
+        for mode in modes:
+            for c in concurrencies:
+                for peer in peers:
+                    result = run_worker(args, url, peer, mode, c)
+                    rows.append(result)
+                    print(json.dumps(result), flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    command = "python bench/client.py " + " ".join(sys.argv[1:])
+    record = {
+        "command": command.strip(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "python": platform.python_version(),
+        "cpu": cpu_model(),
+        "settings": vars(args),
+        "rows": rows,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "client.json").write_text(json.dumps(record, indent=2))
+    md = [
+        f"Command: `{record['command']}`  ",
+        f"Machine: {record['cpu']}, Python {record['python']}",
+        "",
+    ]
+    md += [table(rows, mode, concurrencies) + "\n" for mode in modes]
+    (RESULTS / "client.md").write_text("\n".join(md))
+    print("\n".join(md))
+    try:
+        plot(rows, concurrencies, DOCS / "client-cpu.png")
+    except ImportError:
+        print("matplotlib not installed: no plot (pip install -e '.[bench]')")
+
+
+if __name__ == "__main__":
+    main()
