@@ -106,13 +106,19 @@ class Accumulator:
     def _on_message_start(self, event: MessageStartEvent) -> None:
         if self._message is not None:
             raise ProtocolError("a second message_start in one stream")
-        self._message = event.message
+        # Copies: the fold updates these, and the caller may still hold (or yield) the event.
+        message = event.message
+        self._message = msgspec.structs.replace(
+            message, usage=msgspec.structs.replace(message.usage)
+        )
 
     def _on_block_start(self, event: ContentBlockStartEvent) -> None:
         self._require_start("content_block_start")
         index, block = event.index, event.content_block
         if index != len(self._slots):
             raise ProtocolError(f"content_block_start index {index}, expected {len(self._slots)}")
+        if isinstance(block, ToolUseBlock | ServerToolUseBlock | ThinkingBlock):
+            block = msgspec.structs.replace(block)  # its input or signature is set later
         slot = _Slot(block)
         if isinstance(block, TextBlock) and block.text:
             slot.parts.append(block.text)

@@ -7,6 +7,7 @@ simulator give them). Time is passed in, never read, so a fake clock works.
 from __future__ import annotations
 
 import email.utils
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,25 +27,32 @@ def retry_after(headers: Mapping[str, str], *, now: float) -> float | None:
 
     Order as the official SDK reads it (reference §7.4): ``retry-after-ms``
     (float milliseconds), then ``retry-after`` as float seconds, then as an
-    HTTP date relative to ``now`` (epoch seconds). Negative waits become 0.
+    HTTP date relative to ``now`` (epoch seconds). Negative waits become 0;
+    ``nan`` and ``inf`` are not usable.
     """
-    ms = headers.get("retry-after-ms")
+    ms = _finite(headers.get("retry-after-ms"))
     if ms is not None:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
+        return max(0.0, ms / 1000.0)
     value = headers.get("retry-after")
     if value is None:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    seconds = _finite(value)
+    if seconds is not None:
+        return max(0.0, seconds)
     parsed = email.utils.parsedate_tz(value)
     if parsed is None:
         return None
     return max(0.0, float(email.utils.mktime_tz(parsed)) - now)
+
+
+def _finite(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def should_retry(headers: Mapping[str, str]) -> bool | None:

@@ -64,6 +64,8 @@ class SSEDecoder:
 
     def blocks(self, chunk: bytes) -> list[bytes]:
         """The raw text of each complete frame in ``chunk`` (line ends normalized)."""
+        if not chunk:
+            return []  # must not forget a pending "\r" (its "\n" may come next)
         if self._pending_cr:
             # A "\r" ended the previous chunk and was already turned into "\n":
             # a "\n" starting this one belongs to the same line break.
