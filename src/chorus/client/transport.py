@@ -48,37 +48,114 @@ class Transport(Protocol):
     async def aclose(self) -> None: ...
 
 
-class _AiohttpResponse:
-    __slots__ = ("_resp", "headers", "status")
+class _Watch:
+    """One request under the watchdog: when it last made progress, and how to stop it."""
 
-    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+    __slots__ = ("fired", "last", "resp", "task")
+
+    def __init__(self, now: float, task: asyncio.Task[Any] | None) -> None:
+        self.last = now
+        self.task = task
+        self.resp: aiohttp.ClientResponse | None = None
+        self.fired = False
+
+
+class _Watchdog:
+    """Idle detection for every request of one event loop with a single periodic check.
+
+    aiohttp's per-read timeout re-arms a timer on every chunk received; at
+    thousands of streams that timer churn costs more than all of chorus's own
+    work per event. One check per ``tick`` over the active requests does the
+    same job: a request silent for ``idle`` seconds is stopped (before headers:
+    its task is cancelled; after: its response is closed).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, idle: float) -> None:
+        self.loop = loop
+        self.idle = idle
+        self.tick = max(0.02, min(1.0, idle / 4))
+        self.active: set[_Watch] = set()
+        self._handle: asyncio.TimerHandle | None = None
+
+    def watch(self, task: asyncio.Task[Any] | None) -> _Watch:
+        watch = _Watch(self.loop.time(), task)
+        self.active.add(watch)
+        if self._handle is None:
+            self._handle = self.loop.call_later(self.tick, self._check)
+        return watch
+
+    def done(self, watch: _Watch) -> None:
+        self.active.discard(watch)
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        for watch in [w for w in self.active if now - w.last > self.idle]:
+            watch.fired = True
+            self.active.discard(watch)
+            if watch.resp is not None:
+                watch.resp.close()
+            elif watch.task is not None:
+                watch.task.cancel()
+        self._handle = self.loop.call_later(self.tick, self._check) if self.active else None
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
+class _AiohttpResponse:
+    __slots__ = ("_dog", "_resp", "_watch", "headers", "status")
+
+    def __init__(
+        self, resp: aiohttp.ClientResponse, dog: _Watchdog | None, watch: _Watch | None
+    ) -> None:
         self._resp = resp
+        self._dog = dog
+        self._watch = watch
         self.status = resp.status
         self.headers: Mapping[str, str] = resp.headers
+
+    def _cut(self, exc: BaseException, what: str) -> ConnectionCutError:
+        watch = self._watch
+        if watch is not None and watch.fired and self._dog is not None:
+            return ConnectionCutError(f"{what}: nothing received for {self._dog.idle:g} s")
+        return ConnectionCutError(f"{what}: {_describe(exc)}")
+
+    def _finish(self) -> None:
+        self._resp.release()
+        if self._dog is not None and self._watch is not None:
+            self._dog.done(self._watch)
 
     async def read(self) -> bytes:
         try:
             return await self._resp.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise ConnectionCutError(f"response body cut short: {_describe(exc)}") from exc
+            raise self._cut(exc, "response body cut short") from exc
         finally:
-            self._resp.release()
+            self._finish()
 
     async def chunks(self) -> AsyncIterator[bytes]:
         content = self._resp.content
+        watch = self._watch
+        clock = self._dog.loop.time if self._dog is not None else None
         try:
             while True:
                 chunk = await content.readany()
                 if not chunk:
                     return
+                if watch is not None and clock is not None:
+                    watch.last = clock()
                 yield chunk
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise ConnectionCutError(f"stream cut: {_describe(exc)}") from exc
+            raise self._cut(exc, "stream cut") from exc
         finally:
-            self._resp.release()
+            self._finish()
 
     def close(self) -> None:
         self._resp.close()
+        if self._dog is not None and self._watch is not None:
+            self._dog.done(self._watch)
 
 
 class AiohttpTransport:
@@ -97,11 +174,9 @@ class AiohttpTransport:
         self.max_connections = max_connections
         self.max_connections_per_host = max_connections_per_host
         self.keepalive_timeout = keepalive_timeout
+        # No sock_read: idle reads are watched by one _Watchdog per loop instead.
         self.timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=connect_timeout,
-            sock_connect=connect_timeout,
-            sock_read=read_timeout,
+            total=None, connect=connect_timeout, sock_connect=connect_timeout
         )
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -109,6 +184,16 @@ class AiohttpTransport:
         # more, which spares aiohttp merging headers on every call.
         self.default_headers: Mapping[str, str] | None = default_headers
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        self._dogs: dict[asyncio.AbstractEventLoop, _Watchdog] = {}
+
+    def _watchdog(self) -> _Watchdog | None:
+        if not self.read_timeout:
+            return None
+        loop = asyncio.get_running_loop()
+        dog = self._dogs.get(loop)
+        if dog is None:
+            dog = self._dogs[loop] = _Watchdog(loop, self.read_timeout)
+        return dog
 
     def _session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -135,6 +220,8 @@ class AiohttpTransport:
     async def send(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None
     ) -> Response:
+        dog = self._watchdog()
+        watch = dog.watch(asyncio.current_task()) if dog is not None else None
         try:
             resp = await self._session().request(
                 method,
@@ -143,13 +230,30 @@ class AiohttpTransport:
                 headers=None if headers is self.default_headers else headers,
                 allow_redirects=False,
             )
+        except asyncio.CancelledError:
+            if watch is None or not watch.fired:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            assert dog is not None
+            raise APITimeoutError(f"no response from {url} within {dog.idle:g} s") from None
         except TimeoutError as exc:
             raise APITimeoutError(f"no response from {url}: timed out") from exc
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
             raise TLSError(f"TLS failed for {url}: {_describe(exc)}") from exc
         except aiohttp.ClientError as exc:
             raise APIConnectionError(f"cannot reach {url}: {_describe(exc)}") from exc
-        return _AiohttpResponse(resp)
+        finally:
+            if watch is not None and watch.task is not None and dog is not None:
+                watch.task = None
+                if watch.resp is None:
+                    dog.done(watch)
+        if watch is not None and dog is not None:
+            watch.resp = resp
+            watch.last = dog.loop.time()
+            dog.active.add(watch)
+        return _AiohttpResponse(resp, dog, watch)
 
     async def aclose(self) -> None:
         """Close the session of the current loop (and forget those of dead loops)."""
@@ -157,6 +261,9 @@ class AiohttpTransport:
         session = self._sessions.pop(loop, None)
         for old in [lp for lp in self._sessions if lp.is_closed()]:
             del self._sessions[old]
+        dog = self._dogs.pop(loop, None)
+        if dog is not None:
+            dog.stop()
         if session is not None:
             await session.close()
 
