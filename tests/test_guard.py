@@ -19,6 +19,7 @@ def test_network_beyond_loopback_is_refused() -> None:
 
 PUBLIC = {
     "APIConnectionError",
+    "Agent",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
@@ -36,6 +37,8 @@ PUBLIC = {
     "FakeClock",
     "IncompleteResponseError",
     "InternalServerError",
+    "Limits",
+    "MemoryStore",
     "Message",
     "NotFoundError",
     "OverloadedError",
@@ -44,14 +47,23 @@ PUBLIC = {
     "ProtocolError",
     "RateLimitError",
     "RequestTooLargeError",
+    "RunResult",
+    "SQLiteStore",
+    "Session",
+    "SessionBusyError",
+    "StaleWriterError",
     "ShedError",
     "SimConfig",
     "Simulator",
     "StreamError",
     "SystemClock",
+    "Tool",
+    "ToolContext",
+    "ToolRetry",
     "Usage",
     "__version__",
     "accumulate",
+    "tool",
 }
 
 

@@ -4,6 +4,7 @@ The public surface is what ``__all__`` lists; a test pins it so it only
 changes on purpose.
 """
 
+from chorus.agent import Agent, Limits, RunResult, Session, Tool, ToolContext, ToolRetry, tool
 from chorus.client import Claude, ClientSettings
 from chorus.errors import (
     APIConnectionError,
@@ -25,12 +26,15 @@ from chorus.errors import (
     ProtocolError,
     RateLimitError,
     RequestTooLargeError,
+    SessionBusyError,
     ShedError,
+    StaleWriterError,
     StreamError,
 )
 from chorus.policy.clock import Clock, FakeClock, SystemClock
 from chorus.protocol import Accumulator, EventDecoder, Message, Usage, accumulate
 from chorus.sim import SimConfig, Simulator
+from chorus.store import MemoryStore, SQLiteStore
 
 __version__ = "0.1.0"
 
@@ -40,6 +44,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "Accumulator",
+    "Agent",
     "AuthenticationError",
     "BadRequestError",
     "ChorusError",
@@ -53,6 +58,8 @@ __all__ = [
     "FakeClock",
     "IncompleteResponseError",
     "InternalServerError",
+    "Limits",
+    "MemoryStore",
     "Message",
     "NotFoundError",
     "OverloadedError",
@@ -61,12 +68,21 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "RequestTooLargeError",
+    "RunResult",
+    "SQLiteStore",
+    "Session",
+    "SessionBusyError",
     "ShedError",
     "SimConfig",
     "Simulator",
+    "StaleWriterError",
     "StreamError",
     "SystemClock",
+    "Tool",
+    "ToolContext",
+    "ToolRetry",
     "Usage",
     "__version__",
     "accumulate",
+    "tool",
 ]

@@ -68,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--api-key", action="append", help="accept only this key (repeatable)")
     sim.add_argument("--virtual-time", action="store_true", help="never really sleep")
     sim.add_argument("--quiet", action="store_true", help="print only the listening address")
+    chat = sub.add_parser(
+        "chat",
+        help="chat with an agent in the terminal",
+        description="Talk to an agent defined in a config file; replies stream as written.",
+    )
+    chat.add_argument("--config", help="YAML or JSON agent config (model, system, tools)")
+    chat.add_argument("--session", help="keep the conversation under this id and resume it")
+    chat.add_argument("--db", default="chorus.db", help="SQLite file for --session (chorus.db)")
     return parser
 
 
@@ -80,6 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "sim":
             return _run_sim(args)
+        if args.command == "chat":
+            from chorus.chat import load_agent_config, run_chat
+
+            config = load_agent_config(args.config)
+            return _run(run_chat(config, session_id=args.session, db=args.db)) or 0
     except ConfigError as exc:
         print(f"chorus: {exc}", file=sys.stderr)
         return 2
@@ -162,13 +175,12 @@ Inject faults per request with the header  x-chorus-fault: 529;429(retry_after=1
 Press Ctrl-C to stop."""
 
 
-def _run(coro: Any) -> None:
+def _run(coro: Any) -> Any:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(coro)
-    else:
-        uvloop.run(coro)
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 if __name__ == "__main__":

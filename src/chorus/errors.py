@@ -5,6 +5,10 @@
     ChorusError
     ├── ConfigError                    bad configuration or arguments; says what to change
     ├── ProtocolError                  bytes from the API that break the wire protocol
+    ├── SessionError                   a conversation could not be read or written
+    │   ├── SessionBusyError           another writer holds the session's lease
+    │   ├── StaleWriterError           a writer whose lease was taken over tried to commit
+    │   └── CorruptTranscriptError     a stored transcript the API would refuse
     └── APIError                       anything the Messages API (or the way to it) answered
         ├── APIConnectionError         no response: refused, reset, DNS
         │   ├── TLSError               certificate or TLS failure: a configuration fault,
@@ -57,6 +61,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "ConnectionCutError",
+    "CorruptTranscriptError",
     "DeadlineExceededError",
     "IncompleteResponseError",
     "InternalServerError",
@@ -67,7 +72,10 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "RequestTooLargeError",
+    "SessionBusyError",
+    "SessionError",
     "ShedError",
+    "StaleWriterError",
     "StreamError",
     "TLSError",
     "error_type_for_status",
@@ -85,6 +93,26 @@ class ConfigError(ChorusError):
 
 class ProtocolError(ChorusError):
     """The peer broke the wire protocol (malformed SSE, impossible event order)."""
+
+
+class SessionError(ChorusError):
+    """A session could not be read or written as asked."""
+
+
+class SessionBusyError(SessionError):
+    """Another writer holds this session; ``retry_after`` says when its lease ends."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StaleWriterError(SessionError):
+    """The writer's lease was taken over (fencing token or seq moved on); nothing was written."""
+
+
+class CorruptTranscriptError(SessionError):
+    """A stored transcript breaks the API's rules; the message names the session and the rule."""
 
 
 class APIError(ChorusError):

@@ -122,6 +122,11 @@ class MessageStream:
         return (await self.get_final_message()).text
 
     @property
+    def incomplete(self) -> list[int]:
+        """Blocks of the reply that must not be trusted (cut, or tool input that never parsed)."""
+        return self._visible.incomplete if self._visible.started else []
+
+    @property
     def current_message_snapshot(self) -> Message | None:
         return self._visible.message if self._visible.started else None
 

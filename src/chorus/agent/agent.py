@@ -1,0 +1,319 @@
+"""The agent: a model, a system prompt and tools, driven by the pure :class:`Loop`.
+
+::
+
+    agent = Agent(model="claude-sonnet-4-5", system="Be brief.", tools=[get_weather], client=claude)
+    result = await agent.run("Weather in Paris?")        # result.output, .usage, .messages
+    async for event in agent.stream("Weather in Paris?"): ...
+
+This module is the thin async driver: it streams model calls through the
+client (the one retry loop), runs tool calls concurrently under a limit with a
+timeout each, asks for approval where a tool needs it, and feeds every fact
+back to the loop. Decisions stay in :mod:`chorus.agent.loop`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import msgspec
+
+from chorus.agent.events import (
+    AgentEvent,
+    Done,
+    RunResult,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallStarted,
+    ToolInputDelta,
+    ToolResult,
+    UsageUpdate,
+)
+from chorus.agent.loop import CallModel, Finish, Limits, Loop, RunTools, ToolCall, ToolOutcome
+from chorus.agent.output import OutputTool
+from chorus.agent.tools import Tool, ToolContext, ToolInputError, ToolRetry, from_function
+from chorus.errors import ConfigError
+from chorus.protocol.types import (
+    ContentBlockDeltaEvent,
+    ContentBlockStartEvent,
+    InputJSONDelta,
+    ToolUseBlock,
+)
+from chorus.protocol.types import (
+    TextDelta as WireTextDelta,
+)
+from chorus.protocol.types import (
+    ThinkingDelta as WireThinkingDelta,
+)
+
+__all__ = ["Agent", "Approver"]
+
+Approver = Callable[[ToolCall], Awaitable[bool] | bool]
+_MAX_ERROR = 500
+_encode = msgspec.json.Encoder().encode
+
+
+class Agent:
+    def __init__(
+        self,
+        *,
+        model: str,
+        system: str | list[dict[str, Any]] | None = None,
+        tools: Iterable[Tool | Callable[..., Any]] = (),
+        client: Any = None,
+        output_type: Any = None,
+        max_tokens: int = 4096,
+        limits: Limits | None = None,
+        tool_concurrency: int = 8,
+        approve: Approver | None = None,
+        name: str = "agent",
+        request: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(model, str) or not model:
+            raise ConfigError("Agent(model=...) needs a model name")
+        if tool_concurrency < 1:
+            raise ConfigError("tool_concurrency must be at least 1")
+        self.model = model
+        self.system = system
+        self.max_tokens = max_tokens
+        self.limits = limits or Limits()
+        self.tool_concurrency = tool_concurrency
+        self.approve = approve
+        self.name = name
+        self.extra_request = dict(request or {})
+        self.tools: dict[str, Tool] = {}
+        for item in tools:
+            t = item if isinstance(item, Tool) else from_function(item)
+            if t.name in self.tools:
+                raise ConfigError(f"two tools are named {t.name!r}")
+            self.tools[t.name] = t
+        self.output = OutputTool(output_type) if output_type is not None else None
+        if self.output is not None and self.output.name in self.tools:
+            raise ConfigError(
+                f"a tool may not be named {self.output.name!r}: it is the output tool"
+            )
+        self._client = client
+        self._definitions = [t.definition() for t in self.tools.values()]
+        if self.output is not None:
+            self._definitions.append(self.output.definition())
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from chorus.client import Claude
+
+            self._client = Claude()
+        return self._client
+
+    def session(self, session_id: str, *, store: Any = None, **options: Any) -> Any:
+        """A conversation with this agent, kept in ``store`` (in memory by default)."""
+        from chorus.agent.session import Session
+
+        return Session(self, session_id, store=store, **options)
+
+    # ------------------------------------------------------------------ running
+
+    async def run(
+        self,
+        prompt: str | list[dict[str, Any]],
+        *,
+        history: Sequence[dict[str, Any]] = (),
+        session_id: str | None = None,
+    ) -> RunResult:
+        """Run to the end and return the result."""
+        result: RunResult | None = None
+        async for event in self.stream(prompt, history=history, session_id=session_id):
+            if isinstance(event, Done):
+                result = event.result
+        assert result is not None
+        return result
+
+    async def stream(
+        self,
+        prompt: str | list[dict[str, Any]],
+        *,
+        history: Sequence[dict[str, Any]] = (),
+        session_id: str | None = None,
+    ) -> AsyncIterator[AgentEvent]:
+        """Run, yielding events as they happen; the last one is :class:`Done`."""
+        if not prompt:
+            raise ConfigError("the prompt is empty")
+        history = list(history)
+        loop = Loop(
+            [*history, {"role": "user", "content": prompt}],
+            start=len(history),
+            model=self.model,
+            limits=self.limits,
+            output_tool=self.output.name if self.output is not None else None,
+        )
+        names: dict[str, str] = {}
+        while True:
+            action = loop.next()
+            if isinstance(action, Finish):
+                break
+            if isinstance(action, CallModel):
+                async with self.client.messages.stream(**self._request(loop.messages)) as stream:
+                    async for event in stream:
+                        translated = _translate(event, names)
+                        if translated is not None:
+                            yield translated
+                    message = await stream.get_final_message()
+                    incomplete = stream.incomplete
+                loop.on_message(message, incomplete=incomplete)
+                yield UsageUpdate(loop.usage, loop.cost)
+            elif isinstance(action, RunTools):
+                outcomes = await self._run_tools(action.calls, session_id)
+                for call, outcome in zip(action.calls, outcomes, strict=True):
+                    yield ToolResult(call.id, call.name, outcome.content, outcome.is_error)
+                loop.on_tool_results(outcomes)
+        finish = loop.finished
+        assert finish is not None
+        output = loop.output.value if isinstance(loop.output, _Accepted) else loop.text
+        yield Done(
+            RunResult(
+                output=output,
+                text=loop.text,
+                stop_reason=finish.reason,
+                messages=loop.new_messages,
+                usage=loop.usage,
+                cost=loop.cost,
+                steps=loop.steps,
+            )
+        )
+
+    def _request(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "messages": messages,
+            **self.extra_request,
+        }
+        if self.system:
+            request["system"] = self.system
+        if self._definitions:
+            request["tools"] = self._definitions
+        if self.output is not None and "tool_choice" not in request:
+            request["tool_choice"] = (
+                {"type": "tool", "name": self.output.name} if not self.tools else {"type": "any"}
+            )
+        return request
+
+    # ------------------------------------------------------------------ tools
+
+    async def _run_tools(
+        self, calls: Sequence[ToolCall], session_id: str | None
+    ) -> list[ToolOutcome]:
+        gate = asyncio.Semaphore(self.tool_concurrency)
+
+        async def one(call: ToolCall) -> ToolOutcome:
+            async with gate:
+                return await self._run_tool(call, session_id)
+
+        return list(await asyncio.gather(*(one(c) for c in calls)))
+
+    async def _run_tool(self, call: ToolCall, session_id: str | None) -> ToolOutcome:
+        if self.output is not None and call.name == self.output.name:
+            try:
+                value = self.output.validate(call.input)
+            except ToolInputError as exc:
+                return ToolOutcome(call.id, str(exc), is_error=True, refused_input=True)
+            return ToolOutcome(call.id, "Answer received.", output=_Accepted(value))
+        tool = self.tools.get(call.name)
+        if tool is None:
+            known = ", ".join(sorted(self.tools)) or "none"
+            return ToolOutcome(
+                call.id, f"There is no tool named {call.name!r} (tools: {known}).", True
+            )
+        try:
+            tool.parse(call.input)
+        except ToolInputError as exc:
+            return ToolOutcome(call.id, str(exc), is_error=True, refused_input=True)
+        if tool.needs_approval:
+            approved = await self._ask(call)
+            if not approved:
+                return ToolOutcome(
+                    call.id, "A person declined this tool call; do not retry it.", True
+                )
+        context = ToolContext(
+            tool_use_id=call.id,
+            idempotency_key=idempotency_key(session_id, call.id),
+            session_id=session_id,
+            agent=self.name,
+        )
+        try:
+            async with asyncio.timeout(tool.timeout):
+                value = await tool.run(call.input, context)
+        except ToolRetry as exc:
+            return ToolOutcome(call.id, str(exc) or "Try again differently.", is_error=True)
+        except TimeoutError:
+            return ToolOutcome(
+                call.id, f"{tool.name} did not finish within {tool.timeout:g} s.", True
+            )
+        except ToolInputError as exc:
+            return ToolOutcome(call.id, str(exc), is_error=True, refused_input=True)
+        except Exception as exc:  # a tool's failure is the model's information, not our crash
+            return ToolOutcome(call.id, _sanitized(tool.name, exc), is_error=True)
+        return ToolOutcome(call.id, _as_content(value))
+
+    async def _ask(self, call: ToolCall) -> bool:
+        if self.approve is None:
+            return False
+        decision = self.approve(call)
+        if inspect.isawaitable(decision):
+            decision = await decision
+        return bool(decision)
+
+
+class _Accepted:
+    """Wraps a validated output so that a falsy answer (0, "", []) still counts."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def idempotency_key(session_id: str | None, tool_use_id: str) -> str:
+    """Stable across retries and restarts: the same tool_use in the same session, the same key."""
+    return hashlib.sha256(f"{session_id or '-'}\x1f{tool_use_id}".encode()).hexdigest()[:32]
+
+
+def _as_content(value: Any) -> str | list[dict[str, Any]]:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, dict) and "type" in v for v in value):
+        return value  # already content blocks (text, image, ...)
+    try:
+        return _encode(value).decode()
+    except (TypeError, msgspec.EncodeError):
+        return str(value)
+
+
+def _sanitized(name: str, exc: BaseException) -> str:
+    """One line, no traceback, bounded: what a model (and a log) may see of a failure."""
+    text = " ".join(str(exc).split())
+    if len(text) > _MAX_ERROR:
+        text = text[: _MAX_ERROR - 1] + "…"
+    return f"{name} failed: {type(exc).__name__}" + (f": {text}" if text else "")
+
+
+def _translate(event: Any, names: dict[str, str]) -> AgentEvent | None:
+    if isinstance(event, ContentBlockDeltaEvent):
+        delta = event.delta
+        if isinstance(delta, WireTextDelta):
+            return TextDelta(delta.text)
+        if isinstance(delta, WireThinkingDelta):
+            return ThinkingDelta(delta.thinking)
+        if isinstance(delta, InputJSONDelta):
+            tool_id = names.get(f"#{event.index}", "")
+            return ToolInputDelta(tool_id, delta.partial_json)
+        return None
+    if isinstance(event, ContentBlockStartEvent) and isinstance(event.content_block, ToolUseBlock):
+        block = event.content_block
+        names[f"#{event.index}"] = block.id
+        return ToolCallStarted(block.id, block.name)
+    return None

@@ -1,0 +1,102 @@
+"""A session: one conversation bound to an agent and a store, advanced one atomic turn at a time.
+
+``send`` takes the session's lease (one writer per session), loads the
+committed history, runs the agent on it, and commits the whole turn (the user
+message, every assistant message, tool call and tool result) in one
+transaction guarded by the lease's fencing token. If anything fails before the
+commit, the session is exactly as it was. A second ``send`` on a busy session
+gets :class:`~chorus.errors.SessionBusyError` at once (``concurrency="reject"``)
+or waits for the lease (``concurrency="wait"``), by policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from chorus.agent.events import AgentEvent, Done, RunResult, TurnCommitted
+from chorus.errors import ConfigError, SessionBusyError
+from chorus.store.base import Lease, Store
+from chorus.store.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from chorus.agent.agent import Agent
+
+__all__ = ["Session"]
+
+
+class Session:
+    def __init__(
+        self,
+        agent: Agent,
+        session_id: str,
+        *,
+        store: Store | None = None,
+        concurrency: Literal["reject", "wait"] = "reject",
+        lease_ttl: float = 600.0,
+        wait_timeout: float = 60.0,
+        owner: str | None = None,
+    ) -> None:
+        if not isinstance(session_id, str) or not session_id or len(session_id) > 256:
+            raise ConfigError("session id must be a non-empty string of at most 256 characters")
+        if concurrency not in ("reject", "wait"):
+            raise ConfigError("concurrency must be 'reject' or 'wait'")
+        self.agent = agent
+        self.id = session_id
+        self.store: Store = store if store is not None else MemoryStore()
+        self.concurrency = concurrency
+        self.lease_ttl = lease_ttl
+        self.wait_timeout = wait_timeout
+        self.owner = owner or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    async def history(self) -> list[dict[str, Any]]:
+        """The committed conversation, in the API's message shape."""
+        return (await self.store.load(self.id)).messages
+
+    async def send(self, prompt: str | list[dict[str, Any]]) -> RunResult:
+        """One atomic turn; returns its result (``result.seq`` is the session's new length)."""
+        result: RunResult | None = None
+        async for event in self.stream(prompt):
+            if isinstance(event, Done):
+                result = event.result
+        assert result is not None
+        return result
+
+    async def stream(self, prompt: str | list[dict[str, Any]]) -> AsyncIterator[AgentEvent]:
+        """One atomic turn, yielding the agent's events, then TurnCommitted, then Done."""
+        lease = await self._acquire()
+        try:
+            committed = await self.store.load(self.id)
+            done: Done | None = None
+            async for event in self.agent.stream(
+                prompt, history=committed.messages, session_id=self.id
+            ):
+                if isinstance(event, Done):
+                    done = event
+                else:
+                    yield event
+            assert done is not None
+            seq = await self.store.commit(lease, committed.seq, done.result.messages)
+            done.result.seq = seq
+            yield TurnCommitted(self.id, seq)
+            yield done
+        finally:
+            await self.store.release(lease)
+
+    async def _acquire(self) -> Lease:
+        if self.concurrency == "reject":
+            return await self.store.acquire(self.id, self.owner, self.lease_ttl)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.wait_timeout
+        delay = 0.01
+        while True:
+            try:
+                return await self.store.acquire(self.id, self.owner, self.lease_ttl)
+            except SessionBusyError:
+                if loop.time() + delay > give_up:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)

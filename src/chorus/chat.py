@@ -1,0 +1,146 @@
+"""``chorus chat``: talk to an agent defined in a config file, in the terminal.
+
+The config (YAML or JSON) names the model, the system prompt and the tools by
+import path::
+
+    model: claude-sonnet-4-5
+    system: You are a concise assistant.
+    tools: [myproject.tools:get_weather, myproject.tools:search]
+    max_tokens: 1024
+
+Replies stream as they are written; tool calls and their results show inline.
+``--session ID`` keeps the conversation in a SQLite file (``--db``) and resumes
+it next time. With no ``ANTHROPIC_API_KEY`` the built-in simulator answers, and
+chat says so when it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, TextIO
+
+import msgspec
+
+from chorus.errors import ChorusError, ConfigError
+
+__all__ = ["AgentConfig", "load_agent_config", "run_chat"]
+
+
+class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    model: str = "claude-sonnet-4-5"
+    system: str | None = None
+    tools: tuple[str, ...] = ()
+    max_tokens: int = 1024
+    max_steps: int = 20
+
+
+def load_agent_config(path: str | None) -> AgentConfig:
+    if path is None:
+        return AgentConfig()
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read agent config {p}: {exc.strerror}") from None
+    try:
+        if p.suffix.lower() == ".json":
+            raw = msgspec.json.decode(text)
+        else:
+            import yaml
+
+            raw = yaml.safe_load(text) or {}
+    except Exception as exc:
+        raise ConfigError(f"{p}: not valid {p.suffix.lstrip('.') or 'YAML'}: {exc}") from None
+    try:
+        return msgspec.convert(raw, AgentConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+
+
+def import_tool(spec: str) -> Any:
+    module, sep, attr = spec.partition(":")
+    if not sep or not module or not attr:
+        raise ConfigError(f"tool {spec!r}: write it as package.module:function")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except ImportError as exc:
+        raise ConfigError(f"tool {spec!r}: cannot import {module}: {exc}") from None
+    except AttributeError:
+        raise ConfigError(f"tool {spec!r}: {module} has no {attr}") from None
+    return obj
+
+
+async def run_chat(
+    config: AgentConfig,
+    *,
+    session_id: str | None,
+    db: str,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+) -> int:
+    from chorus.agent import Agent, Limits, TextDelta, ToolCallStarted, ToolResult
+    from chorus.client import Claude
+    from chorus.store import MemoryStore, SQLiteStore
+
+    def say(text: str = "", end: str = "\n") -> None:
+        stdout.write(text + end)
+        stdout.flush()
+
+    tools = [import_tool(spec) for spec in config.tools]
+    if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_BASE_URL"):
+        claude = Claude()
+    else:
+        claude = Claude.simulated()
+        say("No ANTHROPIC_API_KEY set: answering from the built-in simulator.")
+    store: Any = SQLiteStore(db) if session_id else MemoryStore()
+    agent = Agent(
+        model=config.model,
+        system=config.system,
+        tools=tools,
+        client=claude,
+        max_tokens=config.max_tokens,
+        limits=Limits(max_steps=config.max_steps),
+    )
+    session = agent.session(session_id or f"chat-{uuid.uuid4().hex[:8]}", store=store)
+    history = await session.history()
+    if history:
+        say(f"Resumed session {session.id} ({len(history)} messages).")
+    say(
+        f"Chatting with {config.model}{' as session ' + session.id if session_id else ''}. "
+        "Ctrl-D or 'exit' to leave."
+    )
+    try:
+        while True:
+            stdout.write("you> ")
+            stdout.flush()
+            line = await asyncio.to_thread(stdin.readline)
+            if not line or line.strip() in ("exit", "quit"):
+                say()
+                return 0
+            if not line.strip():
+                continue
+            stdout.write("claude> ")
+            try:
+                async for event in session.stream(line.strip()):
+                    if isinstance(event, TextDelta):
+                        stdout.write(event.text)
+                        stdout.flush()
+                    elif isinstance(event, ToolCallStarted):
+                        say(f"\n  [calling {event.name}]")
+                    elif isinstance(event, ToolResult):
+                        shown = str(event.content)
+                        shown = shown if len(shown) <= 200 else shown[:199] + "…"
+                        verb = "failed" if event.is_error else "returned"
+                        say(f"  [{event.name} {verb}: {shown}]")
+                        stdout.write("claude> ")
+                say()
+            except ChorusError as exc:
+                say(f"\n  [error: {exc}]")
+    finally:
+        await claude.aclose()
+        await store.close()

@@ -1,0 +1,62 @@
+"""What every session store provides: an append-only, sequence-numbered log per session,
+one writer at a time (a lease with a fencing token), and atomic turns.
+
+A turn is committed with ``commit(lease, expected_seq, messages)``: all of its
+messages and the sequence bump land together or not at all, and only if the
+writer still holds the lease (its token is the current one) and nobody
+committed since it read (``expected_seq``). Everything a store loads is checked
+against the API's transcript rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["Lease", "SessionInfo", "Store", "Transcript"]
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    session_id: str
+    owner: str
+    token: int  # fencing token: grows with every acquisition of this session
+    expires: float
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    seq: int  # number of messages committed so far
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    session_id: str
+    seq: int
+    created: float
+    updated: float
+
+
+class Store(Protocol):
+    async def load(self, session_id: str) -> Transcript: ...
+
+    async def acquire(self, session_id: str, owner: str, ttl: float) -> Lease:
+        """Take the session's lease or raise :class:`~chorus.errors.SessionBusyError`."""
+        ...
+
+    async def release(self, lease: Lease) -> None: ...
+
+    async def commit(self, lease: Lease, expected_seq: int, messages: list[dict[str, Any]]) -> int:
+        """Append a turn atomically; returns the new seq or raises StaleWriterError."""
+        ...
+
+    async def sessions(self) -> list[SessionInfo]: ...
+
+    async def delete(self, session_id: str) -> bool: ...
+
+    async def prune(self, older_than: float) -> int:
+        """Delete sessions not updated for ``older_than`` seconds; returns how many."""
+        ...
+
+    async def close(self) -> None: ...

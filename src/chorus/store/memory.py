@@ -1,0 +1,95 @@
+"""Sessions in process memory: for tests, notebooks and single-process tools."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chorus.errors import SessionBusyError, StaleWriterError
+from chorus.store.base import Lease, SessionInfo, Transcript
+from chorus.store.checks import checked
+
+__all__ = ["MemoryStore"]
+
+
+@dataclass
+class _Row:
+    created: float
+    updated: float
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    owner: str | None = None
+    token: int = 0
+    expires: float = 0.0
+
+
+class MemoryStore:
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._rows: dict[str, _Row] = {}
+        self._clock = clock
+
+    def _row(self, session_id: str) -> _Row:
+        row = self._rows.get(session_id)
+        if row is None:
+            now = self._clock()
+            row = self._rows[session_id] = _Row(now, now)
+        return row
+
+    async def load(self, session_id: str) -> Transcript:
+        row = self._rows.get(session_id)
+        if row is None:
+            return Transcript(0, [])
+        messages = copy.deepcopy(row.messages)
+        return Transcript(len(messages), checked(session_id, messages))
+
+    async def acquire(self, session_id: str, owner: str, ttl: float) -> Lease:
+        row = self._row(session_id)
+        now = self._clock()
+        if row.owner is not None and row.owner != owner and row.expires > now:
+            raise SessionBusyError(
+                f"session {session_id!r} is busy with another turn", retry_after=row.expires - now
+            )
+        row.owner, row.token, row.expires = owner, row.token + 1, now + ttl
+        return Lease(session_id, owner, row.token, row.expires)
+
+    async def release(self, lease: Lease) -> None:
+        row = self._rows.get(lease.session_id)
+        if row is not None and row.token == lease.token:
+            row.owner, row.expires = None, 0.0
+
+    async def commit(self, lease: Lease, expected_seq: int, messages: list[dict[str, Any]]) -> int:
+        row = self._row(lease.session_id)
+        if row.token != lease.token:
+            raise StaleWriterError(
+                f"session {lease.session_id!r}: lease {lease.token} was taken over "
+                f"(now {row.token})"
+            )
+        if len(row.messages) != expected_seq:
+            raise StaleWriterError(
+                f"session {lease.session_id!r} moved from seq {expected_seq} to {len(row.messages)}"
+            )
+        row.messages.extend(copy.deepcopy(messages))
+        row.updated = self._clock()
+        return len(row.messages)
+
+    async def sessions(self) -> list[SessionInfo]:
+        return [
+            SessionInfo(sid, len(r.messages), r.created, r.updated)
+            for sid, r in sorted(self._rows.items())
+            if r.messages
+        ]
+
+    async def delete(self, session_id: str) -> bool:
+        return self._rows.pop(session_id, None) is not None
+
+    async def prune(self, older_than: float) -> int:
+        cutoff = self._clock() - older_than
+        old = [sid for sid, r in self._rows.items() if r.updated < cutoff and r.owner is None]
+        for sid in old:
+            del self._rows[sid]
+        return len(old)
+
+    async def close(self) -> None:
+        pass

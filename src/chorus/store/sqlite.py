@@ -1,0 +1,229 @@
+"""Sessions in a SQLite file, the embedded default: WAL, ``synchronous=FULL``, a transaction a turn.
+
+The schema is plain and documented, so ``sqlite3 chorus.db`` shows a user
+their data::
+
+    chorus_sessions(id TEXT PRIMARY KEY, seq INTEGER, lease_owner TEXT,
+                    lease_token INTEGER, lease_expires REAL, created REAL, updated REAL)
+    chorus_messages(session_id TEXT, seq INTEGER, role TEXT, content TEXT (JSON),
+                    created REAL, PRIMARY KEY (session_id, seq))
+
+``seq`` counts messages from 1; ``chorus_sessions.seq`` is the last one. A
+commit is ``BEGIN IMMEDIATE``, a compare-and-set on (seq, lease_token), the
+inserts, ``COMMIT``: a crash at any point leaves either the whole turn or
+nothing. Calls run in a worker thread so the event loop never waits on fsync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from chorus.errors import ConfigError, SessionBusyError, SessionError, StaleWriterError
+from chorus.store.base import Lease, SessionInfo, Transcript
+from chorus.store.checks import checked
+
+__all__ = ["SQLiteStore"]
+
+T = TypeVar("T")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chorus_sessions (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_token INTEGER NOT NULL DEFAULT 0,
+    lease_expires REAL NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chorus_messages (
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chorus_sessions_updated ON chorus_sessions(updated);
+"""
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.decode
+
+
+class SQLiteStore:
+    def __init__(
+        self,
+        path: str | Path = "chorus.db",
+        *,
+        clock: Callable[[], float] = time.time,
+        failpoint: Callable[[str], None] | None = None,
+    ) -> None:
+        self.path = str(path)
+        self._clock = clock
+        self._failpoint = failpoint or (lambda name: None)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open SQLite store {self.path}: {exc}") from None
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                try:
+                    return fn()
+                except sqlite3.Error as exc:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise SessionError(f"SQLite store {self.path}: {exc}") from exc
+
+        return await asyncio.to_thread(locked)
+
+    async def load(self, session_id: str) -> Transcript:
+        def read() -> list[tuple[int, str, str]]:
+            return self._db.execute(
+                "SELECT seq, role, content FROM chorus_messages WHERE session_id = ? ORDER BY seq",
+                (session_id,),
+            ).fetchall()
+
+        rows = await self._run(read)
+        messages = [{"role": role, "content": _decode(content)} for _, role, content in rows]
+        for expected, (seq, _, _) in enumerate(rows, 1):
+            if seq != expected:
+                raise SessionError(f"session {session_id!r}: message {expected} is missing")
+        return Transcript(len(messages), checked(session_id, messages))
+
+    async def acquire(self, session_id: str, owner: str, ttl: float) -> Lease:
+        def take() -> Lease:
+            now = self._clock()
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute(
+                "SELECT lease_owner, lease_token, lease_expires FROM chorus_sessions WHERE id = ?",
+                (session_id,),
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO chorus_sessions (id, created, updated) VALUES (?, ?, ?)",
+                    (session_id, now, now),
+                )
+                row = (None, 0, 0.0)
+            holder, token, expires = row
+            if holder is not None and holder != owner and expires > now:
+                db.execute("ROLLBACK")
+                raise SessionBusyError(
+                    f"session {session_id!r} is busy with another turn", retry_after=expires - now
+                )
+            token += 1
+            db.execute(
+                "UPDATE chorus_sessions SET lease_owner = ?, lease_token = ?, lease_expires = ? "
+                "WHERE id = ?",
+                (owner, token, now + ttl, session_id),
+            )
+            db.execute("COMMIT")
+            return Lease(session_id, owner, token, now + ttl)
+
+        return await self._run(take)
+
+    async def release(self, lease: Lease) -> None:
+        def free() -> None:
+            self._db.execute(
+                "UPDATE chorus_sessions SET lease_owner = NULL, lease_expires = 0 "
+                "WHERE id = ? AND lease_token = ?",
+                (lease.session_id, lease.token),
+            )
+
+        await self._run(free)
+
+    async def commit(self, lease: Lease, expected_seq: int, messages: list[dict[str, Any]]) -> int:
+        rows = [(m["role"], _encode(m["content"]).decode()) for m in messages]
+
+        def write() -> int:
+            db = self._db
+            now = self._clock()
+            db.execute("BEGIN IMMEDIATE")
+            bumped = db.execute(
+                "UPDATE chorus_sessions SET seq = ?, updated = ? "
+                "WHERE id = ? AND seq = ? AND lease_token = ?",
+                (expected_seq + len(rows), now, lease.session_id, expected_seq, lease.token),
+            ).rowcount
+            if bumped != 1:
+                current = db.execute(
+                    "SELECT seq, lease_token FROM chorus_sessions WHERE id = ?", (lease.session_id,)
+                ).fetchone()
+                db.execute("ROLLBACK")
+                raise StaleWriterError(
+                    f"session {lease.session_id!r}: expected seq {expected_seq} with lease "
+                    f"{lease.token}, found {current}"
+                )
+            self._failpoint("mid_commit")
+            db.executemany(
+                "INSERT INTO chorus_messages (session_id, seq, role, content, created) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (lease.session_id, expected_seq + i, role, content, now)
+                    for i, (role, content) in enumerate(rows, 1)
+                ],
+            )
+            self._failpoint("before_commit")
+            db.execute("COMMIT")
+            self._failpoint("after_commit")
+            return expected_seq + len(rows)
+
+        return await self._run(write)
+
+    async def sessions(self) -> list[SessionInfo]:
+        def read() -> list[SessionInfo]:
+            rows = self._db.execute(
+                "SELECT id, seq, created, updated FROM chorus_sessions WHERE seq > 0 ORDER BY id"
+            ).fetchall()
+            return [SessionInfo(*row) for row in rows]
+
+        return await self._run(read)
+
+    async def delete(self, session_id: str) -> bool:
+        def drop() -> bool:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM chorus_messages WHERE session_id = ?", (session_id,))
+            gone = db.execute("DELETE FROM chorus_sessions WHERE id = ?", (session_id,)).rowcount
+            db.execute("COMMIT")
+            return bool(gone)
+
+        return await self._run(drop)
+
+    async def prune(self, older_than: float) -> int:
+        def drop() -> int:
+            db = self._db
+            now = self._clock()
+            cutoff = now - older_than
+            db.execute("BEGIN IMMEDIATE")
+            old = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM chorus_sessions WHERE updated < ? AND lease_expires < ?",
+                    (cutoff, now),
+                ).fetchall()
+            ]
+            db.executemany("DELETE FROM chorus_messages WHERE session_id = ?", [(s,) for s in old])
+            db.executemany("DELETE FROM chorus_sessions WHERE id = ?", [(s,) for s in old])
+            db.execute("COMMIT")
+            return len(old)
+
+        return await self._run(drop)
+
+    async def close(self) -> None:
+        await self._run(self._db.close)
