@@ -39,9 +39,14 @@ async def test_stream_and_json_agree(make_client) -> None:
     async with make_client({"seed": 7}) as a, make_client({"seed": 7}) as b:
         json_reply = (await a.message(**params)).json()
         streamed = accumulate((await b.message(stream=True, **params)).events())
-    assert msgspec.to_builtins(streamed.content) == json_reply["content"]
+
+    def without_ids(blocks: list[dict]) -> list[dict]:
+        return [{k: v for k, v in b.items() if k != "id"} for b in blocks]
+
+    assert without_ids(msgspec.to_builtins(streamed.content)) == without_ids(json_reply["content"])
+    assert streamed.content[1].id != json_reply["content"][1]["id"]  # ids are unique, even per seed
     assert streamed.stop_reason == json_reply["stop_reason"] == "tool_use"
-    assert streamed.id == json_reply["id"]
+    assert streamed.id.startswith("msg_") and json_reply["id"].startswith("msg_")
     assert streamed.usage.output_tokens == json_reply["usage"]["output_tokens"]
     assert streamed.usage.input_tokens == json_reply["usage"]["input_tokens"]
 

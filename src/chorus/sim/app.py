@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import random
 from typing import Any
 
@@ -78,6 +79,10 @@ class SimulatorApp:
         self.config = config or SimConfig()
         self.clock: Clock = clock or (FakeClock() if self.config.virtual_time else SystemClock())
         self.rng = random.Random(self.config.seed)
+        # Ids come from their own generator, salted per simulator: replies are
+        # deterministic for a seed, but ids stay unique across restarts, as the
+        # API's are (a restarted simulator must not reuse a stored tool_use id).
+        self._ids = random.Random(int.from_bytes(os.urandom(8)))
         self.cache = PromptCache()
         self.faults = FaultPicker(self.config, self.clock.now())
         self._limiters: dict[str, Limiter] = {}
@@ -98,7 +103,7 @@ class SimulatorApp:
         return self._models.get(name)
 
     def new_id(self, prefix: str, length: int = 24) -> str:
-        bits = self.rng.getrandbits(length * 6)
+        bits = self._ids.getrandbits(length * 6)
         chars = []
         for _ in range(length):
             bits, r = divmod(bits, 58)
