@@ -36,6 +36,7 @@ from chorus.agent.events import (
 from chorus.agent.loop import CallModel, Finish, Limits, Loop, RunTools, ToolCall, ToolOutcome
 from chorus.agent.output import OutputTool
 from chorus.agent.tools import Tool, ToolContext, ToolInputError, ToolRetry, from_function
+from chorus.agent.toolsets import Toolset
 from chorus.errors import ConfigError
 from chorus.protocol.types import (
     ContentBlockDeltaEvent,
@@ -63,7 +64,7 @@ class Agent:
         *,
         model: str,
         system: str | list[dict[str, Any]] | None = None,
-        tools: Iterable[Tool | Callable[..., Any]] = (),
+        tools: Iterable[Tool | Toolset | Callable[..., Any]] = (),
         client: Any = None,
         output_type: Any = None,
         max_tokens: int = 4096,
@@ -86,7 +87,11 @@ class Agent:
         self.name = name
         self.extra_request = dict(request or {})
         self.tools: dict[str, Tool] = {}
+        self.toolsets: list[Toolset] = []
         for item in tools:
+            if isinstance(item, Toolset):
+                self.toolsets.append(item)
+                continue
             t = item if isinstance(item, Tool) else from_function(item)
             if t.name in self.tools:
                 raise ConfigError(f"two tools are named {t.name!r}")
@@ -97,9 +102,6 @@ class Agent:
                 f"a tool may not be named {self.output.name!r}: it is the output tool"
             )
         self._client = client
-        self._definitions = [t.definition() for t in self.tools.values()]
-        if self.output is not None:
-            self._definitions.append(self.output.definition())
 
     @property
     def client(self) -> Any:
@@ -143,6 +145,10 @@ class Agent:
         if not prompt:
             raise ConfigError("the prompt is empty")
         history = list(history)
+        tools = await self._resolve_tools()
+        definitions = [t.definition() for t in tools.values()]
+        if self.output is not None:
+            definitions.append(self.output.definition())
         loop = Loop(
             [*history, {"role": "user", "content": prompt}],
             start=len(history),
@@ -156,7 +162,8 @@ class Agent:
             if isinstance(action, Finish):
                 break
             if isinstance(action, CallModel):
-                async with self.client.messages.stream(**self._request(loop.messages)) as stream:
+                request = self._request(loop.messages, definitions, bool(tools))
+                async with self.client.messages.stream(**request) as stream:
                     async for event in stream:
                         translated = _translate(event, names)
                         if translated is not None:
@@ -166,7 +173,7 @@ class Agent:
                 loop.on_message(message, incomplete=incomplete)
                 yield UsageUpdate(loop.usage, loop.cost)
             elif isinstance(action, RunTools):
-                outcomes = await self._run_tools(action.calls, session_id)
+                outcomes = await self._run_tools(action.calls, session_id, tools)
                 for call, outcome in zip(action.calls, outcomes, strict=True):
                     yield ToolResult(call.id, call.name, outcome.content, outcome.is_error)
                 loop.on_tool_results(outcomes)
@@ -185,7 +192,22 @@ class Agent:
             )
         )
 
-    def _request(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    async def _resolve_tools(self) -> dict[str, Tool]:
+        if not self.toolsets:
+            return self.tools
+        tools = dict(self.tools)
+        for toolset in self.toolsets:
+            for t in await toolset.list_tools():
+                if t.name in tools:
+                    raise ConfigError(
+                        f"two tools are named {t.name!r}; use Prefixed to tell them apart"
+                    )
+                tools[t.name] = t
+        return tools
+
+    def _request(
+        self, messages: list[dict[str, Any]], definitions: list[dict[str, Any]], has_tools: bool
+    ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.model,
             "max_tokens": self.max_tokens,
@@ -194,37 +216,39 @@ class Agent:
         }
         if self.system:
             request["system"] = self.system
-        if self._definitions:
-            request["tools"] = self._definitions
+        if definitions:
+            request["tools"] = definitions
         if self.output is not None and "tool_choice" not in request:
             request["tool_choice"] = (
-                {"type": "tool", "name": self.output.name} if not self.tools else {"type": "any"}
+                {"type": "tool", "name": self.output.name} if not has_tools else {"type": "any"}
             )
         return request
 
     # ------------------------------------------------------------------ tools
 
     async def _run_tools(
-        self, calls: Sequence[ToolCall], session_id: str | None
+        self, calls: Sequence[ToolCall], session_id: str | None, tools: dict[str, Tool]
     ) -> list[ToolOutcome]:
         gate = asyncio.Semaphore(self.tool_concurrency)
 
         async def one(call: ToolCall) -> ToolOutcome:
             async with gate:
-                return await self._run_tool(call, session_id)
+                return await self._run_tool(call, session_id, tools)
 
         return list(await asyncio.gather(*(one(c) for c in calls)))
 
-    async def _run_tool(self, call: ToolCall, session_id: str | None) -> ToolOutcome:
+    async def _run_tool(
+        self, call: ToolCall, session_id: str | None, tools: dict[str, Tool]
+    ) -> ToolOutcome:
         if self.output is not None and call.name == self.output.name:
             try:
                 value = self.output.validate(call.input)
             except ToolInputError as exc:
                 return ToolOutcome(call.id, str(exc), is_error=True, refused_input=True)
             return ToolOutcome(call.id, "Answer received.", output=_Accepted(value))
-        tool = self.tools.get(call.name)
+        tool = tools.get(call.name)
         if tool is None:
-            known = ", ".join(sorted(self.tools)) or "none"
+            known = ", ".join(sorted(tools)) or "none"
             return ToolOutcome(
                 call.id, f"There is no tool named {call.name!r} (tools: {known}).", True
             )

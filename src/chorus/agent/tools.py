@@ -68,7 +68,7 @@ class Tool:
     description: str
     input_schema: dict[str, Any]
     fn: Callable[..., Any]
-    args_type: type[msgspec.Struct]
+    args_type: type[msgspec.Struct] | None = None  # None: the input is passed through whole
     context_param: str | None = None
     pydantic_params: tuple[tuple[str, Any], ...] = ()
     needs_approval: bool = False
@@ -88,6 +88,8 @@ class Tool:
         """Validate the model's input and return the keyword arguments for the function."""
         if not isinstance(arguments, dict):
             raise ToolInputError(f"{self.name}: input must be a JSON object")
+        if self.args_type is None:
+            return {"arguments": dict(arguments)}  # validated where the tool lives (e.g. MCP)
         try:
             parsed = msgspec.convert(arguments, self.args_type, strict=False)
         except msgspec.ValidationError as exc:
@@ -109,6 +111,8 @@ class Tool:
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> Any:
         """Validate and call the function (sync functions run in a worker thread)."""
         kwargs = self.parse(arguments)
+        if self.args_type is None:
+            return await self.fn(kwargs["arguments"])
         if self.context_param is not None:
             kwargs[self.context_param] = context
         if self.is_async:
