@@ -1,0 +1,56 @@
+"""Token estimates that learn: a fast local estimate, calibrated per model from real ``usage``.
+
+The base estimate (:func:`chorus.context.window.estimate_message`) is cheap and
+errs high. Each response's ``usage`` says what the prompt really cost; the
+ratio of real to estimated, smoothed per model, scales later estimates, and
+the last relative error is kept so it can be reported as a metric.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from chorus.context.window import estimate_message
+
+__all__ = ["TokenEstimator"]
+
+
+class TokenEstimator:
+    def __init__(
+        self,
+        base: Callable[[dict[str, Any]], int] = estimate_message,
+        *,
+        alpha: float = 0.2,
+        margin: float = 1.05,
+    ) -> None:
+        if not 0 < alpha <= 1:
+            raise ValueError("alpha must be within (0, 1]")
+        self.base = base
+        self.alpha = alpha
+        self.margin = margin  # stay a little above the learned ratio: overshooting costs a 400
+        self.ratio: dict[str, float] = {}
+        self.error: dict[str, float] = {}  # last relative error of the calibrated estimate
+
+    def raw(self, messages: Sequence[dict[str, Any]]) -> int:
+        return sum(self.base(m) for m in messages)
+
+    def estimate(self, messages: Sequence[dict[str, Any]], model: str, *, fixed: int = 0) -> int:
+        scale = self.ratio.get(model, 1.0) * (self.margin if model in self.ratio else 1.0)
+        return math.ceil((self.raw(messages) + fixed) * scale)
+
+    def message_estimator(self, model: str) -> Callable[[dict[str, Any]], int]:
+        """A per-message estimate for :func:`~chorus.context.window.fit`, calibrated."""
+        scale = self.ratio.get(model, 1.0) * (self.margin if model in self.ratio else 1.0)
+        return lambda m: math.ceil(self.base(m) * scale)
+
+    def observe(self, model: str, *, estimated_raw: int, actual: int) -> None:
+        """Learn from a response: ``actual`` is input + cache read + cache write tokens."""
+        if estimated_raw <= 0 or actual <= 0:
+            return
+        calibrated = estimated_raw * self.ratio.get(model, 1.0)
+        self.error[model] = (calibrated - actual) / actual
+        sample = actual / estimated_raw
+        old = self.ratio.get(model)
+        self.ratio[model] = sample if old is None else old + self.alpha * (sample - old)

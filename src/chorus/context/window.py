@@ -1,0 +1,178 @@
+"""Fit a conversation into a token budget without ever making it unsendable. Pure.
+
+``fit(messages, budget=...)`` returns a new list (the input is never changed):
+
+* whole *exchanges* are dropped from the front, oldest first: an exchange
+  starts at a user message that is not a tool result and runs to the next one,
+  so a ``tool_use`` is never separated from its ``tool_result``;
+* the latest exchange always stays; if it is still too big, its largest tool
+  results are cut down, with a note the model can read saying how much was
+  left out;
+* the result is checked against the transcript rules before it is returned.
+
+Token counts come from an estimator (``estimate(message) -> int``); the
+default is :func:`estimate_message`, a conservative character-based estimate
+that :mod:`chorus.context.tokens` calibrates against real ``usage``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from chorus.errors import ChorusError
+from chorus.protocol import transcript
+
+__all__ = ["ContextOverflowError", "Window", "estimate_message", "exchanges", "fit"]
+
+_encode = msgspec.json.Encoder().encode
+TRUNCATION_NOTE = (
+    "[{omitted} characters of this tool result were left out to fit the context window]"
+)
+IMAGE_TOKENS = 1_600
+
+
+class ContextOverflowError(ChorusError):
+    """Even the latest exchange, with its tool results cut down, does not fit the budget."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    messages: list[dict[str, Any]]
+    tokens: int  # estimated
+    dropped: int  # messages left out from the front
+    truncated: int  # tool results cut down
+
+
+def estimate_message(message: dict[str, Any]) -> int:
+    """A deliberately high estimate: 3.5 characters a token, plus per-message overhead."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return 4 + int(len(content) / 3.5) + 1
+    total = 4
+    for block in content or ():
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "image":
+            total += IMAGE_TOKENS
+        elif kind == "text":
+            total += int(len(block.get("text", "")) / 3.5) + 1
+        elif kind == "tool_result":
+            inner = block.get("content", "")
+            total += 6 + estimate_message({"content": inner})
+        else:
+            total += int(len(_encode(block)) / 3.5) + 1
+    return total
+
+
+def exchanges(messages: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
+    """(start, end) index ranges of the exchanges, in order."""
+    starts = [
+        i for i, m in enumerate(messages) if m.get("role") == "user" and not _has_tool_result(m)
+    ]
+    if not starts or starts[0] != 0:
+        starts = [0, *[s for s in starts if s != 0]]
+    bounds = [*starts[1:], len(messages)]
+    return list(zip(starts, bounds, strict=True))
+
+
+def fit(
+    messages: Sequence[dict[str, Any]],
+    *,
+    budget: int,
+    estimate: Callable[[dict[str, Any]], int] = estimate_message,
+    fixed: int = 0,
+    min_tool_result_chars: int = 200,
+) -> Window:
+    """The longest suffix of whole exchanges that fits ``budget - fixed`` tokens.
+
+    ``fixed`` is what the request spends outside the messages (system prompt,
+    tool definitions); ``budget`` is the input limit minus the reserved output.
+    """
+    room = budget - fixed
+    if room <= 0:
+        raise ContextOverflowError(f"the fixed part ({fixed} tokens) leaves no room in {budget}")
+    msgs = list(messages)
+    if not msgs:
+        return Window([], 0, 0, 0)
+    costs = [estimate(m) for m in msgs]
+    spans = exchanges(msgs)
+    # Take exchanges from the newest back while they fit.
+    total = 0
+    first = len(spans)
+    for k in range(len(spans) - 1, -1, -1):
+        start, end = spans[k]
+        cost = sum(costs[start:end])
+        if total + cost > room and k != len(spans) - 1:
+            break
+        total += cost
+        first = k
+    start = spans[first][0]
+    kept = msgs[start:]
+    truncated = 0
+    if total > room:
+        kept, total, truncated = _shrink(kept, room, estimate, min_tool_result_chars)
+    problems = transcript.problems(kept, first_only=True)
+    if problems:  # pragma: no cover - a bug here must never reach the API
+        raise AssertionError(f"fit() built an invalid window: {problems[0]}")
+    return Window(kept, total, start, truncated)
+
+
+def _shrink(
+    kept: list[dict[str, Any]],
+    room: int,
+    estimate: Callable[[dict[str, Any]], int],
+    floor: int,
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Cut the largest tool results (newest exchange only) until the window fits."""
+    kept = [dict(m) for m in kept]
+    truncated = 0
+    while True:
+        total = sum(estimate(m) for m in kept)
+        if total <= room:
+            return kept, total, truncated
+        target = _largest_tool_result(kept, floor)
+        if target is None:
+            raise ContextOverflowError(
+                f"the latest exchange needs about {total} tokens; the budget leaves {room}"
+            )
+        mi, bi, text = target
+        over = total - room
+        keep_chars = max(floor, len(text) - int(over * 3.5) - 200)
+        omitted = len(text) - keep_chars
+        content = list(kept[mi]["content"])
+        block = dict(content[bi])
+        block["content"] = text[:keep_chars] + "\n" + TRUNCATION_NOTE.format(omitted=omitted)
+        content[bi] = block
+        kept[mi] = {**kept[mi], "content": content}
+        truncated += 1
+
+
+def _largest_tool_result(messages: list[dict[str, Any]], floor: int) -> tuple[int, int, str] | None:
+    best: tuple[int, int, str] | None = None
+    for mi, m in enumerate(messages):
+        content = m.get("content")
+        if m.get("role") != "user" or not isinstance(content, list):
+            continue
+        for bi, block in enumerate(content):
+            if not isinstance(block, dict) or block.get("type") != "tool_result":
+                continue
+            text = block.get("content")
+            if isinstance(text, list):
+                text = "\n".join(b.get("text", "") for b in text if isinstance(b, dict))
+            if not isinstance(text, str) or len(text) <= floor + 300:
+                continue
+            if TRUNCATION_NOTE.split("{")[0] in text:
+                continue
+            if best is None or len(text) > len(best[2]):
+                best = (mi, bi, text)
+    return best
+
+
+def _has_tool_result(message: dict[str, Any]) -> bool:
+    content = message.get("content")
+    return isinstance(content, list) and any(
+        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+    )
