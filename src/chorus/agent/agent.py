@@ -128,7 +128,7 @@ class Agent:
     ) -> RunResult:
         """Run to the end and return the result."""
         result: RunResult | None = None
-        async for event in self.stream(prompt, history=history, session_id=session_id):
+        async for event in self._drive(prompt, history, session_id, live=False):
             if isinstance(event, Done):
                 result = event.result
         assert result is not None
@@ -142,6 +142,19 @@ class Agent:
         session_id: str | None = None,
     ) -> AsyncIterator[AgentEvent]:
         """Run, yielding events as they happen; the last one is :class:`Done`."""
+        async for event in self._drive(prompt, history, session_id, live=True):
+            yield event
+
+    async def _drive(
+        self,
+        prompt: str | list[dict[str, Any]],
+        history: Sequence[dict[str, Any]],
+        session_id: str | None,
+        *,
+        live: bool,
+    ) -> AsyncIterator[AgentEvent]:
+        """The driver. ``live``: stream each model call and report its deltas; otherwise
+        ask for whole replies, which costs less when nobody watches them arrive."""
         if not prompt:
             raise ConfigError("the prompt is empty")
         history = list(history)
@@ -163,13 +176,17 @@ class Agent:
                 break
             if isinstance(action, CallModel):
                 request = self._request(loop.messages, definitions, bool(tools))
-                async with self.client.messages.stream(**request) as stream:
-                    async for event in stream:
-                        translated = _translate(event, names)
-                        if translated is not None:
-                            yield translated
-                    message = await stream.get_final_message()
-                    incomplete = stream.incomplete
+                if live:
+                    async with self.client.messages.stream(**request) as stream:
+                        async for event in stream:
+                            translated = _translate(event, names)
+                            if translated is not None:
+                                yield translated
+                        message = await stream.get_final_message()
+                        incomplete = stream.incomplete
+                else:
+                    message = await self.client.messages.create(**request)
+                    incomplete = []
                 loop.on_message(message, incomplete=incomplete)
                 yield UsageUpdate(loop.usage, loop.cost)
             elif isinstance(action, RunTools):

@@ -59,7 +59,7 @@ class Session:
     async def send(self, prompt: str | list[dict[str, Any]]) -> RunResult:
         """One atomic turn; returns its result (``result.seq`` is the session's new length)."""
         result: RunResult | None = None
-        async for event in self.stream(prompt):
+        async for event in self._turn(prompt, live=False):
             if isinstance(event, Done):
                 result = event.result
         assert result is not None
@@ -67,13 +67,17 @@ class Session:
 
     async def stream(self, prompt: str | list[dict[str, Any]]) -> AsyncIterator[AgentEvent]:
         """One atomic turn, yielding the agent's events, then TurnCommitted, then Done."""
+        async for event in self._turn(prompt, live=True):
+            yield event
+
+    async def _turn(
+        self, prompt: str | list[dict[str, Any]], *, live: bool
+    ) -> AsyncIterator[AgentEvent]:
         lease = await self._acquire()
         try:
             committed = await self.store.load(self.id)
             done: Done | None = None
-            async for event in self.agent.stream(
-                prompt, history=committed.messages, session_id=self.id
-            ):
+            async for event in self.agent._drive(prompt, committed.messages, self.id, live=live):
                 if isinstance(event, Done):
                     done = event
                 else:

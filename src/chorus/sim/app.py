@@ -46,6 +46,7 @@ log = logging.getLogger("chorus.sim")
 _decode = msgspec.json.decode
 _encode = msgspec.json.Encoder().encode
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_TABLE = bytes.maketrans(bytes(range(256)), (_B58 * 5)[:256].encode())
 _ORG_ID = "00000000-0000-4000-8000-000000000000"
 _STATUS_MESSAGES = {
     401: "invalid x-api-key",
@@ -103,12 +104,7 @@ class SimulatorApp:
         return self._models.get(name)
 
     def new_id(self, prefix: str, length: int = 24) -> str:
-        bits = self._ids.getrandbits(length * 6)
-        chars = []
-        for _ in range(length):
-            bits, r = divmod(bits, 58)
-            chars.append(_B58[r])
-        return prefix + "".join(chars)
+        return prefix + self._ids.randbytes(length).translate(_B58_TABLE).decode()
 
     def _limiter(self, spec: ModelSpec) -> Limiter | None:
         limits = self.config.rate_limits
@@ -409,6 +405,14 @@ class SimulatorApp:
         events = sse_events(rendered, message_id=message_id, model=req.model.id, usage=usage)
         headers["content-type"] = "text/event-stream; charset=utf-8"
         headers["cache-control"] = "no-cache"
+        paced = ttft > 0 or self._latency.tokens_per_second > 0
+        if not paced and fault.kind not in ("cut", "sse_error", "stall_mid"):
+            # Nothing to pace: headers, events and the end of the chunked body leave in
+            # one write (the same bytes as the paced path, a third of the syscalls).
+            entry.events_sent = len(events)
+            whole = web.Response(body=b"".join(e for e, _ in events), headers=headers)
+            whole.enable_chunked_encoding()
+            return whole
         response = web.StreamResponse(status=200, headers=headers)
         response.enable_chunked_encoding()
         await response.prepare(request)
@@ -474,11 +478,11 @@ class SimulatorApp:
                 + b"\n\n"
             )
             entry.outcome = "sse_error"
-        if pending:
-            await response.write(b"".join(pending))
         if stop_kind == "cut":
+            if pending:
+                await response.write(b"".join(pending))
             raise _Reset()
-        await response.write_eof()
+        await response.write_eof(b"".join(pending))  # the last events and the end in one write
 
     async def _pause(self, response: web.StreamResponse, seconds: float) -> None:
         """Sleep, sending keep-alive pings if the pause is long."""

@@ -168,6 +168,9 @@ def to_json(r: Rendered, *, message_id: str, model: str, usage: dict[str, Any]) 
 PING = b'event: ping\ndata: {"type": "ping"}\n\n'
 MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 _DELTA_HEAD = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+_TEXT_DELTA = _DELTA_HEAD + b'%d,"delta":{"type":"text_delta","text":%s}}\n\n'
+_THINKING_DELTA = _DELTA_HEAD + b'%d,"delta":{"type":"thinking_delta","thinking":%s}}\n\n'
+_JSON_DELTA = _DELTA_HEAD + b'%d,"delta":{"type":"input_json_delta","partial_json":%s}}\n\n'
 
 
 def sse_events(
@@ -229,34 +232,11 @@ def sse_events(
                 b.text[i : i + _JSON_CHUNK] for i in range(0, len(b.text), _JSON_CHUNK)
             ]
             for piece in pieces:
-                out.append(
-                    (
-                        _DELTA_HEAD
-                        + idx
-                        + b',"delta":{"type":"input_json_delta","partial_json":'
-                        + _encode(piece)
-                        + b"}}\n\n",
-                        len(piece),
-                    )
-                )
+                out.append((_JSON_DELTA % (index, _encode(piece)), len(piece)))
         else:
-            field_name = b"text" if b.kind == "text" else b"thinking"
-            kind = b"text_delta" if b.kind == "text" else b"thinking_delta"
+            template = _TEXT_DELTA if b.kind == "text" else _THINKING_DELTA
             for piece in _PIECE.findall(b.text) or ([b.text] if b.text else []):
-                out.append(
-                    (
-                        _DELTA_HEAD
-                        + idx
-                        + b',"delta":{"type":"'
-                        + kind
-                        + b'","'
-                        + field_name
-                        + b'":'
-                        + _encode(piece)
-                        + b"}}\n\n",
-                        len(piece),
-                    )
-                )
+                out.append((template % (index, _encode(piece)), len(piece)))
             if b.kind == "thinking":
                 out.append(
                     (
