@@ -1,18 +1,31 @@
-"""The simulator's CPU per streamed 10-delta response, beside minimal servers, one core each.
+"""The simulator's server CPU per streamed 10-delta response, beside a bare floor, same run.
 
-Each server runs pinned to one core; the load generator (raw aiohttp, closed
-loop, C concurrent streaming calls) runs pinned to the other. Server CPU comes
-from /proc/PID/stat before and after the measured requests, so it is the
-server's alone. Every response is checked: complete, 10 text deltas, ending
-with message_stop.
+Question: what does `chorus sim` itself cost per streamed response, and how far
+is that from what any Python server must spend? The simulator is the load
+target of every client benchmark, so its cost bounds how much load one core
+of it can offer (goal: <= 150 µs per response).
 
-Servers: `chorus sim` (the real command, defaults: no latency, no faults, no
-limits), a bare asyncio.Protocol server and a minimal aiohttp.web handler
-replaying the same bytes (bench/floor_servers.py): the floor and what aiohttp
-itself costs.
+Peers, each started fresh per setting, pinned to ``--server-core`` (1), under
+the same load from this process pinned to ``--client-core`` (0):
 
-    .venv/bin/python bench/sim_cpu.py                 # C = 1, 50, 200; ~1 minute
-    .venv/bin/python bench/sim_cpu.py --concurrency 50 --requests 20000
+* ``chorus sim``: the real command, ``python -m chorus sim --quiet`` with its
+  defaults (no latency, no faults, no rate limits; uvloop if installed).
+* ``aiohttp minimal``: the smallest aiohttp.web handler replaying a fixed
+  pre-rendered 10-delta stream (bench/floor_servers.py): what aiohttp costs.
+* ``asyncio floor``: a bare asyncio.Protocol HTTP/1.1 server replaying the same
+  bytes in one write (bench/floor_servers.py): the floor every ratio is taken
+  against. Both replay 1,927 bytes where the simulator sends 2,129 (its usage
+  objects are longer); ``body_bytes`` in the JSON records each peer's size.
+
+Load: one aiohttp ClientSession with TCPConnector(limit=C), C closed-loop
+callers, each a streaming POST /v1/messages of a 10-word user message read to
+the end; bounded by ``--requests`` and ``--seconds``, whichever comes first.
+Every response must be a 200 with exactly 10 text_delta events ending in
+message_stop, or it counts as an error. Server CPU is read from /proc around
+the measured window only (bench/harness.py).
+
+    .venv/bin/python bench/sim_cpu.py                     # C = 1, 50, 200, 3 rounds; ~80 s
+    .venv/bin/python bench/sim_cpu.py --concurrency 50 --requests 50000 --rounds 3
 
 Writes bench/results/sim_cpu.json and bench/results/sim_cpu.md.
 """
@@ -20,162 +33,202 @@ Writes bench/results/sim_cpu.json and bench/results/sim_cpu.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
-import platform
-import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import msgspec
 
-ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "results"
-TICK = os.sysconf("SC_CLK_TCK")
-BODY = msgspec.json.encode(
+import harness
+from harness import Column, Row, ServerProcess
+
+HERE = Path(__file__).resolve().parent
+TEXT = "one two three four five six seven eight nine ten"
+DELTAS = len(TEXT.split())
+REQUEST = msgspec.json.encode(
     {
         "model": "claude-sonnet-4-5",
         "max_tokens": 256,
         "stream": True,
-        "messages": [
-            {"role": "user", "content": "one two three four five six seven eight nine ten"}
-        ],
+        "messages": [{"role": "user", "content": TEXT}],
     }
 )
-HEADERS = {"x-api-key": "k", "anthropic-version": "2023-06-01", "content-type": "application/json"}
-SERVERS = {
-    "chorus sim": [sys.executable, "-m", "chorus", "sim", "--port", "0", "--quiet"],
-    "aiohttp minimal": [sys.executable, str(ROOT / "floor_servers.py"), "aiohttp", "0"],
-    "asyncio floor": [sys.executable, str(ROOT / "floor_servers.py"), "asyncio", "0"],
+HEADERS = {
+    "x-api-key": "sk-bench",
+    "anthropic-version": "2023-06-01",
+    "content-type": "application/json",
 }
+TEXT_DELTA = b'"type":"text_delta"'
+END = b'data: {"type":"message_stop"}\n\n'
+FLOOR = "asyncio floor"
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+class BadResponse(Exception):
+    """A response that is not a complete 10-delta stream: counted as an error."""
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
+def servers(args: argparse.Namespace) -> dict[str, list[str]]:
+    sim = [sys.executable, "-m", "chorus", "sim", "--host", "127.0.0.1", "--port", "0"]
+    sim.append("--quiet")
+    if args.ttft is not None:
+        sim += ["--ttft", str(args.ttft)]
+    if args.tps is not None:
+        sim += ["--tps", str(args.tps)]
+    floors = str(HERE / "floor_servers.py")
+    return {
+        "chorus sim": sim,
+        "aiohttp minimal": [sys.executable, floors, "aiohttp", "0"],
+        FLOOR: [sys.executable, floors, "asyncio", "0"],
+    }
 
 
-async def load(url: str, concurrency: int, requests: int) -> tuple[int, int, list[float]]:
-    ok = errors = 0
-    latencies: list[float] = []
-    remaining = requests
+def check(status: int, body: bytes) -> None:
+    """A complete stream: 200, exactly DELTAS text deltas, message_stop last."""
+    if status != 200:
+        raise BadResponse(f"status {status}: {body[:200]!r}")
+    deltas = body.count(TEXT_DELTA)
+    if deltas != DELTAS:
+        raise BadResponse(f"{deltas} text deltas, expected {DELTAS}")
+    if not body.endswith(END):
+        raise BadResponse(f"does not end with message_stop: {body[-80:]!r}")
+
+
+async def run_one(
+    server: ServerProcess, concurrency: int, args: argparse.Namespace
+) -> tuple[Row, int]:
+    url = server.url + "/v1/messages"
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=concurrency), headers=HEADERS
+        connector=connector, headers=HEADERS, timeout=timeout
     ) as session:
 
-        async def caller() -> None:
-            nonlocal ok, errors, remaining
-            while remaining > 0:
-                remaining -= 1
-                start = time.perf_counter()
-                try:
-                    async with session.post(url + "/v1/messages", data=BODY) as resp:
-                        body = await resp.read()
-                    deltas = body.count(b'"text_delta"')
-                    if (
-                        resp.status == 200
-                        and deltas == 10
-                        and body.endswith(b'{"type":"message_stop"}\n\n')
-                    ):
-                        ok += 1
-                        latencies.append(time.perf_counter() - start)
-                    else:
-                        errors += 1
-                except aiohttp.ClientError:
-                    errors += 1
+        async def call() -> None:
+            async with session.post(url, data=REQUEST) as resp:
+                body = await resp.read()
+            check(resp.status, body)
 
-        await asyncio.gather(*(caller() for _ in range(concurrency)))
-    return ok, errors, latencies
-
-
-def measure(name: str, args: argparse.Namespace, concurrency: int) -> dict[str, object]:
-    cmd = ["taskset", "-c", args.server_core, *SERVERS[name]]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        url = line.rsplit(" ", 1)[1]
-        run = asyncio.run
-        run(load(url, concurrency, max(200, args.requests // 10)))  # warm-up
-        cpu0 = cpu_seconds(proc.pid)
-        t0 = time.perf_counter()
-        ok, errors, lat = run(load(url, concurrency, args.requests))
-        wall = time.perf_counter() - t0
-        cpu = cpu_seconds(proc.pid) - cpu0
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    lat.sort()
-    return {
-        "server": name,
-        "concurrency": concurrency,
-        "responses": ok,
-        "errors": errors,
-        "server_cpu_us_per_response": cpu / ok * 1e6 if ok else None,
-        "responses_per_s": ok / wall,
-        "p50_ms": lat[len(lat) // 2] * 1e3 if lat else None,
-        "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1e3 if len(lat) >= 100 else None,
-    }
+        # One checked response first: it proves the peer speaks, and records its size.
+        async with session.post(url, data=REQUEST) as resp:
+            sample = await resp.read()
+        check(resp.status, sample)
+        row = await harness.measure_load(
+            server.name,
+            {"concurrency": concurrency},
+            call,
+            concurrency=concurrency,
+            requests=args.requests,
+            seconds=args.seconds,
+            warmup_requests=args.warmup_requests,
+            warmup_seconds=args.warmup_seconds,
+            server=server,
+        )
+    return row, len(sample)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--concurrency", default="1,50,200")
-    parser.add_argument("--requests", type=int, default=20_000)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--concurrency", default="1,50,200", help="comma-separated C values")
+    parser.add_argument("--requests", type=int, default=20_000, help="per run, at most")
+    parser.add_argument("--seconds", type=float, default=6.0, help="per run, at most")
+    parser.add_argument("--warmup-requests", type=int, default=1_000)
+    parser.add_argument("--warmup-seconds", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3, help="repeat; keep the median run")
+    parser.add_argument("--servers", default="", help="subset, comma-separated (default all)")
+    parser.add_argument("--ttft", type=float, help="pass --ttft to chorus sim (default: none)")
+    parser.add_argument("--tps", type=float, help="pass --tps to chorus sim (default: none)")
     parser.add_argument("--server-core", default="1")
     parser.add_argument("--client-core", default="0")
+    parser.add_argument("--name", default="sim_cpu", help="results file stem")
     args = parser.parse_args()
-    os.sched_setaffinity(0, {int(args.client_core)})
-    rows = []
-    for c in [int(x) for x in args.concurrency.split(",")]:
-        for name in SERVERS:
-            row = measure(name, args, c)
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-    lines = [
-        "| server | C | server CPU µs/response | vs asyncio floor | responses/s "
-        "| p50 ms | p99 ms | errors |",
-        "|---|---|---|---|---|---|---|---|",
+
+    table = servers(args)
+    chosen = [s.strip() for s in args.servers.split(",") if s.strip()] or list(table)
+    unknown = set(chosen) - set(table)
+    if unknown:
+        raise SystemExit(f"unknown server(s) {sorted(unknown)}; known: {list(table)}")
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    harness.pin_self(args.client_core)
+
+    rows: list[Row] = []
+    for round_no in range(args.rounds):
+        for c in concurrencies:
+            for name in chosen:
+                with harness.start_server(name, table[name], core=args.server_core) as server:
+                    row, size = harness.run_async(run_one(server, c, args))
+                    if not server.alive():
+                        row.extra["server_died"] = server.stderr_tail()
+                row.extra["body_bytes"] = size
+                row.extra["round"] = round_no
+                rows.append(row)
+                print(
+                    json.dumps(
+                        {
+                            "server": name,
+                            "C": c,
+                            "round": round_no,
+                            "us/resp": round(row.server_cpu_us_per_req or 0, 1),
+                            "rps": round(row.rps),
+                            "errors": row.errors,
+                            "stopped_by": row.stopped_by,
+                        }
+                    ),
+                    flush=True,
+                )
+
+    if args.rounds > 1:
+        rows = harness.pick_median(rows, "server_cpu_us_per_req")
+    order = {name: i for i, name in enumerate(chosen)}
+    rows.sort(key=lambda r: (r.params["concurrency"], order[r.name]))
+    columns = [
+        Column("server", "name", "s"),
+        Column("C", "concurrency", "d"),
+        Column("server CPU µs/response", "server_cpu_us_per_req", ",.1f", ratio=True),
+        Column("responses/s", "rps", ",.0f"),
+        Column("p50 ms", "p50_ms", ".2f"),
+        Column("p99 ms", "p99_ms", ".2f"),
+        Column("client CPU µs/response", "client_cpu_us_per_req", ",.0f"),
+        Column("server peak RSS MB", "server_peak_rss_mb", ".1f"),
+        Column("responses", "completed", ",d"),
+        Column("errors", "errors", "d"),
+        Column("other load %", "foreign_cpu_pct", ".0f"),
     ]
-    for row in rows:
-        floor = next(
-            r["server_cpu_us_per_response"]
-            for r in rows
-            if r["server"] == "asyncio floor" and r["concurrency"] == row["concurrency"]
+    goal = [
+        f"C={r.params['concurrency']}: {r.server_cpu_us_per_req:.0f} µs "
+        f"({'meets' if r.server_cpu_us_per_req <= 150 else 'misses'} the 150 µs goal)"
+        for r in rows
+        if r.name == "chorus sim" and r.server_cpu_us_per_req is not None
+    ]
+    notes = (
+        "Server CPU: on-CPU time of the server process over the measured window "
+        "(/proc/PID/task/*/schedstat; utime+stime ticks are in the JSON), divided by "
+        "complete responses. chorus sim: " + "; ".join(goal) + "."
+        if goal
+        else ""
+    )
+    noisy = [r for r in rows if (r.foreign_cpu_pct or 0.0) > 5.0]
+    if noisy:
+        notes += (
+            f"\n\nWarning: {len(noisy)} row(s) ran while something else used more than 5% "
+            "of a core (the 'other load %' column); rerun on a quiet machine."
         )
-        cpu = row["server_cpu_us_per_response"]
-        ratio = (
-            f"{cpu / floor:.2f}x" if isinstance(cpu, float) and isinstance(floor, float) else "—"
-        )
-        p99 = row["p99_ms"]
-        lines.append(
-            f"| {row['server']} | {row['concurrency']} | {cpu:.0f} | {ratio} | "
-            f"{row['responses_per_s']:,.0f} | {row['p50_ms']:.2f} | "
-            f"{p99 if p99 is None else format(p99, '.2f')} | {row['errors']} |"
-        )
-    command = "python bench/sim_cpu.py " + " ".join(sys.argv[1:])
-    record = {
-        "command": command.strip(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "python": platform.python_version(),
-        "cpu": cpu_model(),
-        "rows": rows,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "sim_cpu.json").write_text(json.dumps(record, indent=2))
-    md = f"Command: `{record['command']}`  \nMachine: {record['cpu']}\n\n" + "\n".join(lines) + "\n"
-    (RESULTS / "sim_cpu.md").write_text(md)
-    print(md)
+    settings: dict[str, Any] = dict(vars(args))
+    settings["servers"] = {name: table[name] for name in chosen}
+    _, md_path, text = harness.write_results(
+        args.name,
+        rows,
+        columns=columns,
+        baseline=FLOOR,
+        group_by=["concurrency"],
+        settings=settings,
+        title="Simulator CPU per streamed 10-delta response",
+        notes=notes,
+    )
+    print()
+    print(text)
+    print(f"written: {md_path} and {md_path.with_suffix('.json')}")
 
 
 if __name__ == "__main__":
