@@ -22,12 +22,6 @@ class SimProcess:
         with urllib.request.urlopen(self.base_url + "/_chorus/ledger", timeout=10) as resp:
             return json.load(resp)  # type: ignore[no-any-return]
 
-    def attempts(self, marker: str) -> list[dict[str, Any]]:
-        """Ledger entries of requests whose body hash matches the last request containing marker."""
-        return [
-            e for e in self.ledger() if e["path"] == "/v1/messages" and e.get("body_hash") == marker
-        ]
-
 
 @pytest.fixture(scope="session")
 def sim() -> Iterator[SimProcess]:

@@ -142,7 +142,7 @@ class LedgerEntry:
     status: int
     events_sent: int = 0
     attempt: int = 1
-    body_hash: str = ""
+    body_hash: str = ""  # set for attempts under a header plan
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_input_tokens: int = 0
@@ -176,10 +176,14 @@ class FaultPicker:
     def pick(
         self, *, header_plan: str | None, body: bytes, model: str | None, now: float
     ) -> tuple[FaultStep, int, str]:
-        """The step for this attempt, the attempt number of this body, and the body hash."""
-        digest = hashlib.blake2b(body, digest_size=8).hexdigest() if body else ""
+        """The step for this attempt, the attempt number of this body, and the body hash.
+
+        Only header plans need the body's identity (attempts of one request share a
+        plan), so only they pay for hashing it; other attempts get an empty hash.
+        """
         self._counter += 1
         if header_plan:
+            digest = hashlib.blake2b(body, digest_size=8).hexdigest() if body else ""
             key = header_plan + "\0" + digest
             attempt = self._header_attempts.get(key, 0) + 1
             self._header_attempts[key] = attempt
@@ -188,6 +192,7 @@ class FaultPicker:
                 steps = parse_plan(header_plan)
                 self._parsed_headers[header_plan] = steps
             return (steps[attempt - 1] if attempt <= len(steps) else OK), attempt, digest
+        digest = ""
         if model is not None and self._model_plans:
             queue = self._model_plans.get(model) or self._model_plans.get("*")
             if queue:
