@@ -43,6 +43,7 @@ from chorus.protocol.types import (
     ContentBlockStartEvent,
     InputJSONDelta,
     ToolUseBlock,
+    Usage,
 )
 from chorus.protocol.types import (
     TextDelta as WireTextDelta,
@@ -134,6 +135,23 @@ class Agent:
         assert result is not None
         return result
 
+    async def resume(
+        self,
+        paused: dict[str, Any],
+        decisions: dict[str, bool],
+        *,
+        session_id: str | None = None,
+    ) -> RunResult:
+        """Continue a run that paused for approval, with a person's yes or no per tool call."""
+        result: RunResult | None = None
+        async for event in self._drive(
+            "", (), session_id, live=False, paused=paused, decisions=decisions
+        ):
+            if isinstance(event, Done):
+                result = event.result
+        assert result is not None
+        return result
+
     async def stream(
         self,
         prompt: str | list[dict[str, Any]],
@@ -152,23 +170,29 @@ class Agent:
         session_id: str | None,
         *,
         live: bool,
+        paused: dict[str, Any] | None = None,
+        decisions: dict[str, bool] | None = None,
     ) -> AsyncIterator[AgentEvent]:
         """The driver. ``live``: stream each model call and report its deltas; otherwise
         ask for whole replies, which costs less when nobody watches them arrive."""
-        if not prompt:
-            raise ConfigError("the prompt is empty")
-        history = list(history)
         tools = await self._resolve_tools()
         definitions = [t.definition() for t in tools.values()]
         if self.output is not None:
             definitions.append(self.output.definition())
-        loop = Loop(
-            [*history, {"role": "user", "content": prompt}],
-            start=len(history),
-            model=self.model,
-            limits=self.limits,
-            output_tool=self.output.name if self.output is not None else None,
-        )
+        if paused is not None:
+            loop = _restore(paused, self)
+        else:
+            if not prompt:
+                raise ConfigError("the prompt is empty")
+            history = list(history)
+            loop = Loop(
+                [*history, {"role": "user", "content": prompt}],
+                start=len(history),
+                model=self.model,
+                limits=self.limits,
+                output_tool=self.output.name if self.output is not None else None,
+            )
+        decisions = dict(decisions or {})
         names: dict[str, str] = {}
         while True:
             action = loop.next()
@@ -190,7 +214,31 @@ class Agent:
                 loop.on_message(message, incomplete=incomplete)
                 yield UsageUpdate(loop.usage, loop.cost)
             elif isinstance(action, RunTools):
-                outcomes = await self._run_tools(action.calls, session_id, tools)
+                waiting = [
+                    c
+                    for c in action.calls
+                    if c.id not in decisions
+                    and self.approve is None
+                    and (t := tools.get(c.name)) is not None
+                    and t.needs_approval
+                ]
+                if waiting:
+                    # Nobody to ask now: pause, keeping everything needed to resume.
+                    yield Done(
+                        RunResult(
+                            output=None,
+                            text=loop.text,
+                            stop_reason="paused",
+                            messages=loop.new_messages,
+                            usage=loop.usage,
+                            cost=loop.cost,
+                            steps=loop.steps,
+                            pending=waiting,
+                            paused=_snapshot(loop),
+                        )
+                    )
+                    return
+                outcomes = await self._run_tools(action.calls, session_id, tools, decisions)
                 for call, outcome in zip(action.calls, outcomes, strict=True):
                     yield ToolResult(call.id, call.name, outcome.content, outcome.is_error)
                 loop.on_tool_results(outcomes)
@@ -244,18 +292,26 @@ class Agent:
     # ------------------------------------------------------------------ tools
 
     async def _run_tools(
-        self, calls: Sequence[ToolCall], session_id: str | None, tools: dict[str, Tool]
+        self,
+        calls: Sequence[ToolCall],
+        session_id: str | None,
+        tools: dict[str, Tool],
+        decisions: dict[str, bool],
     ) -> list[ToolOutcome]:
         gate = asyncio.Semaphore(self.tool_concurrency)
 
         async def one(call: ToolCall) -> ToolOutcome:
             async with gate:
-                return await self._run_tool(call, session_id, tools)
+                return await self._run_tool(call, session_id, tools, decisions)
 
         return list(await asyncio.gather(*(one(c) for c in calls)))
 
     async def _run_tool(
-        self, call: ToolCall, session_id: str | None, tools: dict[str, Tool]
+        self,
+        call: ToolCall,
+        session_id: str | None,
+        tools: dict[str, Tool],
+        decisions: dict[str, bool],
     ) -> ToolOutcome:
         if self.output is not None and call.name == self.output.name:
             try:
@@ -274,7 +330,7 @@ class Agent:
         except ToolInputError as exc:
             return ToolOutcome(call.id, str(exc), is_error=True, refused_input=True)
         if tool.needs_approval:
-            approved = await self._ask(call)
+            approved = decisions[call.id] if call.id in decisions else await self._ask(call)
             if not approved:
                 return ToolOutcome(
                     call.id, "A person declined this tool call; do not retry it.", True
@@ -307,6 +363,38 @@ class Agent:
         if inspect.isawaitable(decision):
             decision = await decision
         return bool(decision)
+
+
+def _snapshot(loop: Loop) -> dict[str, Any]:
+    """A paused loop as plain data (JSON-safe): what resume() needs, nothing more."""
+    return {
+        "messages": loop.messages,
+        "start": loop._start,
+        "steps": loop.steps,
+        "cost": loop.cost,
+        "usage": msgspec.to_builtins(loop.usage),
+        "pending": [{"id": c.id, "name": c.name, "input": c.input} for c in loop.pending],
+    }
+
+
+def _restore(state: dict[str, Any], agent: Agent) -> Loop:
+    try:
+        loop = Loop(
+            list(state["messages"]),
+            start=int(state["start"]),
+            model=agent.model,
+            limits=agent.limits,
+            output_tool=agent.output.name if agent.output is not None else None,
+        )
+        loop.steps = int(state["steps"])
+        loop.cost = float(state["cost"])
+        loop.usage = msgspec.convert(state["usage"], Usage)
+        loop.pending = tuple(
+            ToolCall(c["id"], c["name"], dict(c["input"])) for c in state["pending"]
+        )
+    except (KeyError, TypeError, ValueError, msgspec.ValidationError) as exc:
+        raise ConfigError(f"not a paused run: {exc}") from None
+    return loop
 
 
 class _Accepted:

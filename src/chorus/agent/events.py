@@ -75,6 +75,8 @@ class RunResult:
     cost: float = 0.0
     steps: int = 0
     seq: int | None = None  # set when a session committed the turn
+    pending: list[Any] = field(default_factory=list)  # tool calls awaiting approval ("paused")
+    paused: dict[str, Any] | None = None  # the run's state, for Agent.resume
 
 
 @dataclass(frozen=True, slots=True)

@@ -264,6 +264,14 @@ class Loop:
 
     # ------------------------------------------------------------------ helpers
 
+    @property
+    def pending(self) -> tuple[ToolCall, ...]:
+        return self._pending
+
+    @pending.setter
+    def pending(self, calls: tuple[ToolCall, ...]) -> None:
+        self._pending = calls
+
     def _append(self, role: str, content: list[dict[str, Any]]) -> None:
         # Never rewrite a message from before this run: committed history stays as it was.
         last = self.messages[-1] if len(self.messages) > self._start else None

@@ -7,6 +7,12 @@ transaction guarded by the lease's fencing token. If anything fails before the
 commit, the session is exactly as it was. A second ``send`` on a busy session
 gets :class:`~chorus.errors.SessionBusyError` at once (``concurrency="reject"``)
 or waits for the lease (``concurrency="wait"``), by policy.
+
+A turn that reaches a tool needing approval, with no ``approve`` callback on
+the agent, pauses: its state is kept aside in the store (the transcript does
+not change), ``pending()`` lists the calls, and ``resume(decisions)`` finishes
+and commits it; the paused state is taken atomically, so a turn resumes exactly
+once. ``discard()`` drops it.
 """
 
 from __future__ import annotations
@@ -17,8 +23,11 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Literal
 
+import msgspec
+
 from chorus.agent.events import AgentEvent, Done, RunResult, TurnCommitted
-from chorus.errors import ConfigError, SessionBusyError
+from chorus.agent.loop import ToolCall
+from chorus.errors import ConfigError, SessionBusyError, SessionError, StaleWriterError
 from chorus.store.base import Lease, Store
 from chorus.store.memory import MemoryStore
 
@@ -70,11 +79,64 @@ class Session:
         async for event in self._turn(prompt, live=True):
             yield event
 
+    async def pending(self) -> list[ToolCall]:
+        """Tool calls of a turn that paused for approval (empty when none waits)."""
+        stored = await self.store.load_pending(self.id)
+        if stored is None:
+            return []
+        state = msgspec.json.decode(stored[1])
+        return [ToolCall(c["id"], c["name"], c["input"]) for c in state["pending"]]
+
+    async def resume(self, decisions: dict[str, bool]) -> RunResult:
+        """Finish the paused turn with a person's decisions; it can be resumed exactly once."""
+        lease = await self._acquire()
+        try:
+            stored = await self.store.load_pending(self.id)
+            if stored is None:
+                raise SessionError(f"session {self.id!r} has no turn waiting for approval")
+            seq, blob = stored
+            committed = await self.store.load(self.id)
+            if committed.seq != seq:
+                raise StaleWriterError(f"session {self.id!r} moved on since the turn paused")
+            if not await self.store.take_pending(lease, blob):
+                raise SessionError(f"the paused turn of session {self.id!r} was already resumed")
+            try:
+                result = await self.agent.resume(
+                    msgspec.json.decode(blob), decisions, session_id=self.id
+                )
+            except BaseException:
+                await self.store.save_pending(lease, seq, blob)  # still waiting: try again
+                raise
+            return await self._finish(lease, seq, result)
+        finally:
+            await self.store.release(lease)
+
+    async def discard(self) -> bool:
+        """Drop a turn that paused for approval; the session stays as it was."""
+        lease = await self._acquire()
+        try:
+            stored = await self.store.load_pending(self.id)
+            return stored is not None and await self.store.take_pending(lease, stored[1])
+        finally:
+            await self.store.release(lease)
+
+    async def _finish(self, lease: Lease, seq: int, result: RunResult) -> RunResult:
+        if result.stop_reason == "paused":
+            await self.store.save_pending(lease, seq, msgspec.json.encode(result.paused))
+            result.seq = seq
+            return result
+        result.seq = await self.store.commit(lease, seq, result.messages)
+        return result
+
     async def _turn(
         self, prompt: str | list[dict[str, Any]], *, live: bool
     ) -> AsyncIterator[AgentEvent]:
         lease = await self._acquire()
         try:
+            if await self.store.load_pending(self.id) is not None:
+                raise SessionError(
+                    f"session {self.id!r} has a turn waiting for approval: resume or discard it"
+                )
             committed = await self.store.load(self.id)
             done: Done | None = None
             async for event in self.agent._drive(prompt, committed.messages, self.id, live=live):
@@ -83,9 +145,9 @@ class Session:
                 else:
                     yield event
             assert done is not None
-            seq = await self.store.commit(lease, committed.seq, done.result.messages)
-            done.result.seq = seq
-            yield TurnCommitted(self.id, seq)
+            result = await self._finish(lease, committed.seq, done.result)
+            if result.stop_reason != "paused":
+                yield TurnCommitted(self.id, result.seq or committed.seq)
             yield done
         finally:
             await self.store.release(lease)

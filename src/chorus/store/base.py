@@ -5,7 +5,9 @@ A turn is committed with ``commit(lease, expected_seq, messages)``: all of its
 messages and the sequence bump land together or not at all, and only if the
 writer still holds the lease (its token is the current one) and nobody
 committed since it read (``expected_seq``). Everything a store loads is checked
-against the API's transcript rules.
+against the API's transcript rules. A turn that paused for a person's approval
+is kept aside (``save_pending``), never in the transcript, and can be taken
+back exactly once (``take_pending``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,18 @@ class Store(Protocol):
 
     async def commit(self, lease: Lease, expected_seq: int, messages: list[dict[str, Any]]) -> int:
         """Append a turn atomically; returns the new seq or raises StaleWriterError."""
+        ...
+
+    async def save_pending(self, lease: Lease, expected_seq: int, state: bytes) -> None:
+        """Keep a turn that paused for approval (at ``expected_seq``) until it is resumed."""
+        ...
+
+    async def load_pending(self, session_id: str) -> tuple[int, bytes] | None:
+        """The paused turn and the seq it continues from, if any."""
+        ...
+
+    async def take_pending(self, lease: Lease, state: bytes) -> bool:
+        """Remove exactly this paused turn; False if it was already taken (resumed once)."""
         ...
 
     async def sessions(self) -> list[SessionInfo]: ...

@@ -23,6 +23,7 @@ class _Row:
     owner: str | None = None
     token: int = 0
     expires: float = 0.0
+    pending: tuple[int, bytes] | None = None
 
 
 class MemoryStore:
@@ -73,6 +74,30 @@ class MemoryStore:
         row.messages.extend(copy.deepcopy(messages))
         row.updated = self._clock()
         return len(row.messages)
+
+    async def save_pending(self, lease: Lease, expected_seq: int, state: bytes) -> None:
+        row = self._row(lease.session_id)
+        self._check(row, lease, expected_seq)
+        row.pending = (expected_seq, state)
+
+    async def load_pending(self, session_id: str) -> tuple[int, bytes] | None:
+        row = self._rows.get(session_id)
+        return row.pending if row is not None else None
+
+    async def take_pending(self, lease: Lease, state: bytes) -> bool:
+        row = self._row(lease.session_id)
+        if row.token != lease.token:
+            raise StaleWriterError(f"session {lease.session_id!r}: lease was taken over")
+        if row.pending is None or row.pending[1] != state:
+            return False
+        row.pending = None
+        return True
+
+    def _check(self, row: _Row, lease: Lease, expected_seq: int) -> None:
+        if row.token != lease.token:
+            raise StaleWriterError(f"session {lease.session_id!r}: lease was taken over")
+        if len(row.messages) != expected_seq:
+            raise StaleWriterError(f"session {lease.session_id!r} moved on from seq {expected_seq}")
 
     async def sessions(self) -> list[SessionInfo]:
         return [

@@ -4,7 +4,8 @@ The schema is plain and documented, so ``sqlite3 chorus.db`` shows a user
 their data::
 
     chorus_sessions(id TEXT PRIMARY KEY, seq INTEGER, lease_owner TEXT,
-                    lease_token INTEGER, lease_expires REAL, created REAL, updated REAL)
+                    lease_token INTEGER, lease_expires REAL, pending_seq INTEGER,
+                    pending BLOB (a turn paused for approval), created REAL, updated REAL)
     chorus_messages(session_id TEXT, seq INTEGER, role TEXT, content TEXT (JSON),
                     created REAL, PRIMARY KEY (session_id, seq))
 
@@ -40,6 +41,8 @@ CREATE TABLE IF NOT EXISTS chorus_sessions (
     lease_owner TEXT,
     lease_token INTEGER NOT NULL DEFAULT 0,
     lease_expires REAL NOT NULL DEFAULT 0,
+    pending_seq INTEGER,
+    pending BLOB,
     created REAL NOT NULL,
     updated REAL NOT NULL
 );
@@ -184,6 +187,51 @@ class SQLiteStore:
             return expected_seq + len(rows)
 
         return await self._run(write)
+
+    async def save_pending(self, lease: Lease, expected_seq: int, state: bytes) -> None:
+        def write() -> None:
+            changed = self._db.execute(
+                "UPDATE chorus_sessions SET pending_seq = ?, pending = ? "
+                "WHERE id = ? AND seq = ? AND lease_token = ?",
+                (expected_seq, state, lease.session_id, expected_seq, lease.token),
+            ).rowcount
+            if changed != 1:
+                raise StaleWriterError(
+                    f"session {lease.session_id!r}: lease or seq moved on; pause not saved"
+                )
+
+        await self._run(write)
+
+    async def load_pending(self, session_id: str) -> tuple[int, bytes] | None:
+        def read() -> tuple[int, bytes] | None:
+            row = self._db.execute(
+                "SELECT pending_seq, pending FROM chorus_sessions WHERE id = ?", (session_id,)
+            ).fetchone()
+            if row is None or row[1] is None:
+                return None
+            return int(row[0]), bytes(row[1])
+
+        return await self._run(read)
+
+    async def take_pending(self, lease: Lease, state: bytes) -> bool:
+        def take() -> bool:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            token = db.execute(
+                "SELECT lease_token FROM chorus_sessions WHERE id = ?", (lease.session_id,)
+            ).fetchone()
+            if token is None or token[0] != lease.token:
+                db.execute("ROLLBACK")
+                raise StaleWriterError(f"session {lease.session_id!r}: lease was taken over")
+            taken = db.execute(
+                "UPDATE chorus_sessions SET pending = NULL, pending_seq = NULL "
+                "WHERE id = ? AND pending = ?",
+                (lease.session_id, state),
+            ).rowcount
+            db.execute("COMMIT")
+            return taken == 1
+
+        return await self._run(take)
 
     async def sessions(self) -> list[SessionInfo]:
         def read() -> list[SessionInfo]:

@@ -1,0 +1,92 @@
+"""Tools that need approval pause the run; a person's decision resumes it exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chorus.agent import Agent, tool
+from chorus.client import Claude
+from chorus.errors import SessionError
+from chorus.protocol import transcript
+from chorus.sim import Simulator
+from chorus.store import MemoryStore, SQLiteStore
+
+MODEL = "claude-sonnet-4-5"
+RAN: list[str] = []
+
+
+@tool(approval=True, side_effects=True)
+def transfer_money(amount: int) -> str:
+    """Transfer money to the landlord."""
+    RAN.append(f"transfer {amount}")
+    return f"transferred {amount}"
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    RAN.clear()
+
+
+@pytest.fixture
+async def claude() -> AsyncIterator[Claude]:
+    async with Simulator() as sim:
+        client = Claude(api_key="k", base_url=sim.base_url)
+        yield client
+        await client.aclose()
+
+
+async def test_run_pauses_then_resumes(claude: Claude) -> None:
+    agent = Agent(model=MODEL, tools=[transfer_money], client=claude)
+    paused = await agent.run("please transfer money, 300 of it")
+    assert paused.stop_reason == "paused" and RAN == []
+    assert [c.name for c in paused.pending] == ["transfer_money"]
+    assert paused.paused is not None
+    call = paused.pending[0]
+    done = await agent.resume(paused.paused, {call.id: True})
+    assert RAN == ["transfer 300"]
+    assert done.stop_reason == "end_turn" and "transferred 300" in done.output
+    assert transcript.problems(done.messages) == []
+    declined = await agent.resume(paused.paused, {call.id: False})
+    assert RAN == ["transfer 300"]
+    assert "declined" in str(declined.messages)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_session_pause_is_durable_and_resumes_exactly_once(
+    claude: Claude, tmp_path: Path, kind: str
+) -> None:
+    def store() -> Any:
+        return MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "s.db")
+
+    first_store = store()
+    agent = Agent(model=MODEL, tools=[transfer_money], client=claude)
+    session = agent.session("rent", store=first_store)
+    paused = await session.send("please transfer money, 900 of it")
+    assert paused.stop_reason == "paused" and paused.seq == 0
+    assert await session.history() == []  # nothing half-done is in the transcript
+    with pytest.raises(SessionError, match="waiting for approval"):
+        await session.send("hello?")
+    if kind == "sqlite":
+        await first_store.close()
+        session = agent.session("rent", store=store())  # a restart in between
+    (call,) = await session.pending()
+    result = await session.resume({call.id: True})
+    assert result.seq == 4 and RAN == ["transfer 900"]
+    assert transcript.problems(await session.history()) == []
+    with pytest.raises(SessionError, match="no turn waiting"):
+        await session.resume({call.id: True})
+    assert RAN == ["transfer 900"]  # resumed exactly once
+    await session.store.close()
+
+
+async def test_discard_leaves_the_session_as_it_was(claude: Claude) -> None:
+    agent = Agent(model=MODEL, tools=[transfer_money], client=claude)
+    session = agent.session("s")
+    await session.send("please transfer money, 5")
+    assert await session.discard() is True
+    assert await session.pending() == [] and await session.history() == []
+    assert (await session.send("just saying hi")).seq == 2
