@@ -28,10 +28,11 @@ from typing import Any
 import msgspec
 
 from chorus.client.middleware import Attempt, AttemptObserver, CallEnd
-from chorus.client.outcomes import outcome_of
+from chorus.client.outcomes import outcome_label, outcome_of, retry_hint
 from chorus.client.transport import AiohttpTransport, Response, Transport
 from chorus.errors import (
     APIError,
+    APIStatusError,
     ConfigError,
     ConnectionCutError,
     DeadlineExceededError,
@@ -43,10 +44,10 @@ from chorus.policy.breaker import CircuitBreaker
 from chorus.policy.budget import RetryBudget
 from chorus.policy.clock import Clock, SystemClock
 from chorus.policy.ratelimit import Grant, ModelLimits
-from chorus.policy.retry import Outcome, Retry, RetryPolicy, RetryState
+from chorus.policy.retry import Decision, Outcome, Retry, RetryPolicy, RetryState
 from chorus.policy.throttle import AdaptiveThrottle
 from chorus.protocol.headers import parse_rate_limits
-from chorus.protocol.types import Message, decode_message
+from chorus.protocol.types import Message, Usage, decode_message
 
 __all__ = ["Claude", "ClientSettings", "TokenCount"]
 
@@ -452,6 +453,61 @@ class Claude:
             if state.breaker.state != before:
                 for obs in self.observers:
                     obs.breaker_changed(model, state.breaker.state)
+
+    def attempt_failed(
+        self,
+        exc: APIError,
+        *,
+        model: str,
+        mstate: _ModelState,
+        grant: Grant | None,
+        attempt: Attempt,
+        state: RetryState,
+        escaped: bool = False,
+    ) -> Decision:
+        """Feed a failed attempt to every policy and return what to do next.
+
+        The attempt record is filled in (outcome, duration, the retry's reason
+        and delay); the caller notifies observers and sleeps.
+        """
+        outcome = outcome_of(exc, escaped=escaped)
+        self.record_outcome(model, mstate, outcome, retry_hint(exc))
+        if isinstance(exc, APIStatusError):
+            self.learn(mstate, exc.headers)
+        now = self.clock.monotonic()
+        if grant is not None:
+            mstate.limits.settle(grant, input_tokens=0, output_tokens=0, now=now)
+        attempt.outcome = outcome_label(exc)
+        attempt.duration = now - attempt.started
+        attempt.request_id = exc.request_id or attempt.request_id
+        decision = self.policy.decide(state, outcome, now=now, wall=self.clock.now())
+        if isinstance(decision, Retry):
+            attempt.retry_reason, attempt.retry_delay = decision.reason, decision.delay
+        return decision
+
+    def attempt_succeeded(
+        self,
+        *,
+        model: str,
+        mstate: _ModelState,
+        grant: Grant | None,
+        attempt: Attempt,
+        usage: Usage,
+    ) -> None:
+        """Feed a successful attempt to every policy and to the observers."""
+        now = self.clock.monotonic()
+        self.record_outcome(model, mstate, Outcome.ok(), None)
+        if grant is not None:
+            mstate.limits.settle(
+                grant,
+                input_tokens=usage.input_tokens + usage.cache_creation_input_tokens,
+                output_tokens=usage.output_tokens,
+                now=now,
+            )
+        attempt.outcome = "ok"
+        attempt.duration = now - attempt.started
+        attempt.usage = usage
+        self.notify_end(attempt)
 
     def notify_start(self, attempt: Attempt) -> None:
         for obs in self.observers:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chorus.client.middleware import Attempt, CallEnd
-from chorus.client.outcomes import fallback_worthy, outcome_label, outcome_of, retry_hint
+from chorus.client.outcomes import fallback_worthy, outcome_label
 from chorus.errors import (
     APIError,
-    APIStatusError,
     ConfigError,
     ShedError,
 )
-from chorus.policy.retry import Outcome, Retry, RetryState
+from chorus.policy.retry import Retry, RetryState
 from chorus.protocol.types import Message
 
 if TYPE_CHECKING:
@@ -66,20 +65,11 @@ class Messages:
                     message = await c.read_message(resp, deadline)
                 except APIError as exc:
                     slots.release()
-                    outcome = outcome_of(exc)
-                    hint = retry_hint(exc)
-                    c.record_outcome(model, mstate, outcome, hint)
-                    if isinstance(exc, APIStatusError):
-                        c.learn(mstate, exc.headers)
+                    decision = c.attempt_failed(
+                        exc, model=model, mstate=mstate, grant=grant, attempt=attempt, state=state
+                    )
                     now = c.clock.monotonic()
-                    if grant is not None:
-                        mstate.limits.settle(grant, input_tokens=0, output_tokens=0, now=now)
-                    decision = c.policy.decide(state, outcome, now=now, wall=c.clock.now())
-                    attempt.outcome = outcome_label(exc)
-                    attempt.duration = now - attempt.started
-                    attempt.request_id = exc.request_id
                     if isinstance(decision, Retry):
-                        attempt.retry_reason, attempt.retry_delay = decision.reason, decision.delay
                         c.notify_end(attempt)
                         await c.clock.sleep(decision.delay)
                         state.attempts += 1
@@ -93,20 +83,10 @@ class Messages:
                         raise
                     break
                 slots.release()
+                c.attempt_succeeded(
+                    model=model, mstate=mstate, grant=grant, attempt=attempt, usage=message.usage
+                )
                 now = c.clock.monotonic()
-                c.record_outcome(model, mstate, Outcome.ok(), None)
-                if grant is not None:
-                    u = message.usage
-                    mstate.limits.settle(
-                        grant,
-                        input_tokens=u.input_tokens + u.cache_creation_input_tokens,
-                        output_tokens=u.output_tokens,
-                        now=now,
-                    )
-                attempt.outcome = "ok"
-                attempt.duration = now - attempt.started
-                attempt.usage = message.usage
-                c.notify_end(attempt)
                 c.notify_call(CallEnd(model, "ok", total_attempts, now - started, waited))
                 return message
         assert last is not None

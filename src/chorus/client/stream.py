@@ -17,17 +17,16 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from chorus.client.middleware import Attempt, CallEnd
-from chorus.client.outcomes import fallback_worthy, outcome_label, outcome_of, retry_hint
+from chorus.client.outcomes import fallback_worthy, outcome_label
 from chorus.errors import (
     APIError,
-    APIStatusError,
     ConfigError,
     ConnectionCutError,
     DeadlineExceededError,
     IncompleteResponseError,
     ShedError,
 )
-from chorus.policy.retry import Outcome, Retry, RetryState
+from chorus.policy.retry import Retry, RetryState
 from chorus.protocol.accumulate import Accumulator
 from chorus.protocol.sse import EventDecoder
 from chorus.protocol.types import (
@@ -226,33 +225,23 @@ class MessageStream:
                     slots.release()
                     if resp is not None:
                         resp.close()
+                    attempt.request_id = self.request_id
+                    continuation = (
+                        _Stitch.after(self._visible, acc) if escaped and keep_going else None
+                    )
+                    # A text reply cut mid-block may be continued: decide as if nothing escaped.
+                    decision = c.attempt_failed(
+                        exc,
+                        model=model,
+                        mstate=mstate,
+                        grant=grant,
+                        attempt=attempt,
+                        state=state,
+                        escaped=escaped and continuation is None,
+                    )
                     now = c.clock.monotonic()
-                    outcome = outcome_of(exc, escaped=escaped)
-                    c.record_outcome(model, mstate, outcome, retry_hint(exc))
-                    if isinstance(exc, APIStatusError):
-                        c.learn(mstate, exc.headers)
-                    if grant is not None:
-                        mstate.limits.settle(grant, input_tokens=0, output_tokens=0, now=now)
-                    attempt.outcome = outcome_label(exc)
-                    attempt.duration = now - attempt.started
-                    attempt.request_id = exc.request_id or self.request_id
                     if escaped:
-                        continuation = _Stitch.after(self._visible, acc) if keep_going else None
-                        retry_ok = continuation is not None and isinstance(
-                            c.policy.decide(
-                                state,
-                                Outcome(
-                                    outcome.kind,
-                                    outcome.status,
-                                    outcome.headers,
-                                    outcome.error_type,
-                                ),
-                                now=now,
-                                wall=c.clock.now(),
-                            ),
-                            Retry,
-                        )
-                        if not retry_ok or continuation is None:
+                        if continuation is None or not isinstance(decision, Retry):
                             c.notify_end(attempt)
                             c.notify_call(
                                 CallEnd(model, "incomplete", self.attempts, now - started, waited)
@@ -268,9 +257,7 @@ class MessageStream:
                         body = c.encode_body(stitch.request(request))
                         state.attempts += 1
                         continue
-                    decision = c.policy.decide(state, outcome, now=now, wall=c.clock.now())
                     if isinstance(decision, Retry):
-                        attempt.retry_reason, attempt.retry_delay = decision.reason, decision.delay
                         c.notify_end(attempt)
                         await c.clock.sleep(decision.delay)
                         state.attempts += 1
@@ -287,21 +274,11 @@ class MessageStream:
                         resp.close()
                     raise
                 slots.release()
-                now = c.clock.monotonic()
-                c.record_outcome(model, mstate, Outcome.ok(), None)
                 final = acc.message
-                if grant is not None:
-                    u = final.usage
-                    mstate.limits.settle(
-                        grant,
-                        input_tokens=u.input_tokens + u.cache_creation_input_tokens,
-                        output_tokens=u.output_tokens,
-                        now=now,
-                    )
-                attempt.outcome = "ok"
-                attempt.duration = now - attempt.started
-                attempt.usage = final.usage
-                c.notify_end(attempt)
+                c.attempt_succeeded(
+                    model=model, mstate=mstate, grant=grant, attempt=attempt, usage=final.usage
+                )
+                now = c.clock.monotonic()
                 c.notify_call(CallEnd(model, "ok", self.attempts, now - started, waited))
                 self._final = self._visible.message if stitch is not None else final
                 return
