@@ -212,40 +212,38 @@ class SimulatorApp:
     # ------------------------------------------------------------------ handlers
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
-        request_id = self.new_id("req_")
-        entry = LedgerEntry(0, self.clock.now(), request_id, request.path, None, False, "ok", 200)
-        try:
-            body, _, fault = await self._admit(request, request_id, entry)
+        async def answer(body: Any, fault: FaultStep, request_id: str, entry: LedgerEntry) -> Any:
             req = parse_messages(
                 body, version=request.headers["anthropic-version"], lookup=self.lookup
             )
             entry.stream = req.stream
             return await self._reply(request, req, request_id, entry, fault)
-        except SimError as err:
-            entry.status, entry.outcome = err.status, "error"
-            return self._error(request_id, err)
-        except _Reset:
-            entry.status, entry.outcome = 0, "reset"
-            _abort(request)
-            return web.Response(status=500)  # never written: the connection is gone
-        finally:
-            self.faults.record(entry)
 
-    async def count_tokens(self, request: web.Request) -> web.Response:
-        request_id = self.new_id("req_")
-        entry = LedgerEntry(0, self.clock.now(), request_id, request.path, None, False, "ok", 200)
-        try:
-            body, _, _ = await self._admit(request, request_id, entry)
+        return await self._attempt(request, answer)
+
+    async def count_tokens(self, request: web.Request) -> web.StreamResponse:
+        async def answer(body: Any, fault: FaultStep, request_id: str, entry: LedgerEntry) -> Any:
             req = parse_count_tokens(
                 body, version=request.headers["anthropic-version"], lookup=self.lookup
             )
-            total = self._count(req)
-            entry.input_tokens = total
+            entry.input_tokens = self._count(req)
             return web.Response(
-                body=_encode({"input_tokens": total}),
+                body=_encode({"input_tokens": entry.input_tokens}),
                 content_type="application/json",
                 headers=self._headers(request_id),
             )
+
+        return await self._attempt(request, answer)
+
+    async def _attempt(self, request: web.Request, answer: Any) -> web.StreamResponse:
+        """One attempt at an API endpoint: admission, the answer, errors in the API's shape,
+        and the ledger entry, whatever happens."""
+        request_id = self.new_id("req_")
+        entry = LedgerEntry(0, self.clock.now(), request_id, request.path, None, False, "ok", 200)
+        try:
+            body, _, fault = await self._admit(request, request_id, entry)
+            response: web.StreamResponse = await answer(body, fault, request_id, entry)
+            return response
         except SimError as err:
             entry.status, entry.outcome = err.status, "error"
             return self._error(request_id, err)
