@@ -37,7 +37,8 @@ from chorus.agent.loop import CallModel, Finish, Limits, Loop, RunTools, ToolCal
 from chorus.agent.output import OutputTool
 from chorus.agent.tools import Tool, ToolContext, ToolInputError, ToolRetry, from_function
 from chorus.agent.toolsets import Toolset
-from chorus.errors import ConfigError
+from chorus.context.window import estimate_message, fit
+from chorus.errors import ConfigError, PromptTooLongError
 from chorus.protocol.types import (
     ContentBlockDeltaEvent,
     ContentBlockStartEvent,
@@ -193,24 +194,41 @@ class Agent:
                 output_tool=self.output.name if self.output is not None else None,
             )
         decisions = dict(decisions or {})
+        budget: int | None = None  # set once the API said the prompt is too long
         names: dict[str, str] = {}
         while True:
             action = loop.next()
             if isinstance(action, Finish):
                 break
             if isinstance(action, CallModel):
-                request = self._request(loop.messages, definitions, bool(tools))
-                if live:
-                    async with self.client.messages.stream(**request) as stream:
-                        async for event in stream:
-                            translated = _translate(event, names)
-                            if translated is not None:
-                                yield translated
-                        message = await stream.get_final_message()
-                        incomplete = stream.incomplete
-                else:
-                    message = await self.client.messages.create(**request)
-                    incomplete = []
+                while True:
+                    sent = (
+                        loop.messages
+                        if budget is None
+                        else fit(loop.messages, budget=budget).messages
+                    )
+                    request = self._request(sent, definitions, bool(tools))
+                    try:
+                        if live:
+                            async with self.client.messages.stream(**request) as stream:
+                                async for event in stream:
+                                    translated = _translate(event, names)
+                                    if translated is not None:
+                                        yield translated
+                                message = await stream.get_final_message()
+                                incomplete = stream.incomplete
+                        else:
+                            message = await self.client.messages.create(**request)
+                            incomplete = []
+                    except PromptTooLongError as exc:
+                        if budget is not None or not exc.tokens or not exc.maximum:
+                            raise  # compact once, retry once: never loop
+                        # Scale our estimate by what the API counted, then leave the oldest
+                        # exchanges out of what is sent (the conversation itself stays whole).
+                        estimated = sum(estimate_message(m) for m in loop.messages)
+                        budget = int(estimated * exc.maximum / exc.tokens * 0.9)
+                        continue
+                    break
                 loop.on_message(message, incomplete=incomplete)
                 yield UsageUpdate(loop.usage, loop.cost)
             elif isinstance(action, RunTools):

@@ -94,7 +94,7 @@ class RedactedThinkingBlock(_Block, tag="redacted_thinking"):
 class ToolUseBlock(_Block, tag="tool_use"):
     id: str
     name: str
-    input: dict[str, Any] = {}
+    input: dict[str, Any] = {}  # to_dict() always writes it, even empty
     cache_control: dict[str, Any] | None = None
 
 
@@ -326,8 +326,16 @@ def encode(obj: Any) -> bytes:
 
 
 def to_dict(obj: Any) -> Any:
-    """Plain dicts and lists in the wire shape (for sending a reply back as history)."""
-    return msgspec.to_builtins(obj)
+    """Plain dicts and lists in the wire shape (for sending a reply back as history).
+
+    Defaults are left out, except a tool call's ``input``: the API wants it even
+    when it is ``{}``.
+    """
+    out = msgspec.to_builtins(obj)
+    for block in out if isinstance(out, list) else [out]:
+        if isinstance(block, dict) and block.get("type") in ("tool_use", "server_tool_use"):
+            block.setdefault("input", {})
+    return out
 
 
 def block_from_dict(data: dict[str, Any]) -> ContentBlock:

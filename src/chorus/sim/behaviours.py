@@ -210,7 +210,8 @@ def _words(text: str) -> list[str]:
 def tools(request: MessagesRequest, config: SimConfig) -> Plan | None:
     results = _last_tool_results(request.messages)
     if results:
-        return _answer_from_results(request, results)
+        retry = _retry_refused(request, results)
+        return retry if retry is not None else _answer_from_results(request, results)
     choice = (request.tool_choice or {}).get("type", "auto")
     if not request.tools or choice == "none":
         return None
@@ -263,6 +264,42 @@ def _rank_tools(offered: list[dict[str, Any]], text: str) -> list[tuple[int, str
             ranked.append((name_hits * 3 + desc_hits, name))
     ranked.sort(key=lambda r: -r[0])
     return ranked
+
+
+_REFUSED = ("missing required field", "expected ", "invalid enum value", "unknown field", "must be")
+MAX_SELF_CORRECTIONS = 2
+
+
+def _retry_refused(request: MessagesRequest, results: list[dict[str, Any]]) -> Plan | None:
+    """A tool refused the input as malformed: call it again, built afresh from the request.
+
+    Like a real model reading the error, at most twice in a row per turn.
+    """
+    names = _tool_names_by_id(request.messages)
+    offered = {t["name"]: t for t in request.tools if isinstance(t.get("name"), str)}
+    refused = [
+        names.get(str(r.get("tool_use_id")), "")
+        for r in results
+        if r.get("is_error") and any(m in _text_of(r.get("content", "")) for m in _REFUSED)
+    ]
+    refused = [n for n in refused if n in offered]
+    if not refused:
+        return None
+    tries = 0
+    for message in reversed(request.messages):
+        content = message.get("content")
+        if message.get("role") == "user" and not _last_tool_results([message]):
+            break
+        if message.get("role") == "assistant" and isinstance(content, list):
+            tries += sum(1 for b in content if isinstance(b, dict) and b.get("type") == "tool_use")
+    if tries > MAX_SELF_CORRECTIONS:
+        return None
+    text = last_user_text([m for m in request.messages if not _last_tool_results([m])])
+    blocks = [PlannedBlock("text", "Let me fix the input and try again.")]
+    blocks += [
+        PlannedBlock("tool_use", name=n, input=synthesize(offered[n], text)) for n in refused
+    ]
+    return Plan(blocks, "tool_use")
 
 
 def _answer_from_results(request: MessagesRequest, results: list[dict[str, Any]]) -> Plan:
