@@ -47,7 +47,10 @@ class CircuitBreaker:
         self.state: State = "closed"
         self.open_until = 0.0
         self._open_for = open_for
-        self._calls: deque[tuple[float, bool]] = deque()
+        # Counts per slot of window/20 seconds: no allocation per call.
+        self._slot = window / 20
+        self._buckets: deque[list[float]] = deque()  # [slot start, calls, failures]
+        self._count = 0
         self._failures = 0
         self._streak = 0
         self._probes_out = 0
@@ -86,22 +89,29 @@ class CircuitBreaker:
             else:
                 self._trip(now, longer=True)
             return
-        self._calls.append((now, ok))
-        if not ok:
-            self._failures += 1
-            self._streak += 1
+        buckets = self._buckets
+        if buckets and now < buckets[-1][0] + self._slot:
+            bucket = buckets[-1]
         else:
+            horizon = now - self.window
+            while buckets and buckets[0][0] + self._slot <= horizon:
+                _, calls, failures = buckets.popleft()
+                self._count -= int(calls)
+                self._failures -= int(failures)
+            bucket = [now - (now % self._slot), 0, 0]
+            buckets.append(bucket)
+        bucket[1] += 1
+        self._count += 1
+        if ok:
             self._streak = 0
-        horizon = now - self.window
-        while self._calls and self._calls[0][0] < horizon:
-            _, was_ok = self._calls.popleft()
-            if not was_ok:
-                self._failures -= 1
+            return  # a success can never trip the breaker
+        bucket[2] += 1
+        self._failures += 1
+        self._streak += 1
         if self.state == "closed" and (
             self._streak >= self.consecutive
             or (
-                len(self._calls) >= self.min_calls
-                and self._failures >= self.failure_ratio * len(self._calls)
+                self._count >= self.min_calls and self._failures >= self.failure_ratio * self._count
             )
         ):
             self._trip(now, longer=False)
@@ -112,11 +122,11 @@ class CircuitBreaker:
         self.state = "open"
         self.open_until = now + self._open_for
         self.opened += 1
-        self._calls.clear()
-        self._failures = self._streak = 0
+        self._buckets.clear()
+        self._count = self._failures = self._streak = 0
 
     def _close(self) -> None:
         self.state = "closed"
         self._open_for = self.base_open
-        self._calls.clear()
-        self._failures = self._streak = 0
+        self._buckets.clear()
+        self._count = self._failures = self._streak = 0

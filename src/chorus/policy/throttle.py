@@ -33,18 +33,20 @@ class AdaptiveThrottle:
         self.window = window
         self.min_requests = min_requests
         self.rng = rng or random.Random()
-        self._events: deque[tuple[float, bool]] = deque()
+        # Counts per slot of window/120 seconds: no allocation per request.
+        self._slot = window / 120
+        self._buckets: deque[list[float]] = deque()  # [slot start, requests, accepts]
         self.requests = 0
         self.accepts = 0
         self.rejected = 0
 
     def _trim(self, now: float) -> None:
         horizon = now - self.window
-        while self._events and self._events[0][0] < horizon:
-            _, accepted = self._events.popleft()
-            self.requests -= 1
-            if accepted:
-                self.accepts -= 1
+        buckets = self._buckets
+        while buckets and buckets[0][0] + self._slot <= horizon:
+            _, requests, accepts = buckets.popleft()
+            self.requests -= int(requests)
+            self.accepts -= int(accepts)
 
     def reject_probability(self, now: float) -> float:
         self._trim(now)
@@ -54,6 +56,8 @@ class AdaptiveThrottle:
 
     def allow(self, now: float) -> bool:
         """Should this request go to the backend? False means reject it locally."""
+        if self.k * self.accepts >= self.requests:  # the healthy case, without a draw
+            return True
         if self.rng.random() < self.reject_probability(now):
             self.rejected += 1
             return False
@@ -61,8 +65,15 @@ class AdaptiveThrottle:
 
     def record(self, accepted: bool, now: float) -> None:
         """Count a request that went out; ``accepted`` is False for 429 and 529."""
-        self._trim(now)
-        self._events.append((now, accepted))
+        buckets = self._buckets
+        if buckets and now < buckets[-1][0] + self._slot:
+            bucket = buckets[-1]
+        else:
+            self._trim(now)
+            bucket = [now - (now % self._slot), 0, 0]
+            buckets.append(bucket)
+        bucket[1] += 1
         self.requests += 1
         if accepted:
+            bucket[2] += 1
             self.accepts += 1
