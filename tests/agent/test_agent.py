@@ -237,3 +237,35 @@ def test_agent_config_errors() -> None:
         Agent(model="")
     with pytest.raises(ConfigError, match="two tools are named"):
         Agent(model=MODEL, tools=[get_weather, get_weather])
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+async def test_parallel_tool_calls_run_concurrently_up_to_the_limit(
+    claude: Claude, limit: int
+) -> None:
+    running = {"now": 0, "peak": 0}
+
+    async def busy(label: str) -> str:
+        running["now"] += 1
+        running["peak"] = max(running["peak"], running["now"])
+        await asyncio.sleep(0.05)
+        running["now"] -= 1
+        return label
+
+    @tool
+    async def weather_now(city: str) -> str:
+        """Weather right now."""
+        return await busy("now")
+
+    @tool
+    async def weather_later(city: str) -> str:
+        """Weather later today."""
+        return await busy("later")
+
+    agent = Agent(
+        model=MODEL, tools=[weather_now, weather_later], client=claude, tool_concurrency=limit
+    )
+    result = await agent.run("weather in Nice?")
+    results = result.messages[2]["content"]
+    assert [r["content"] for r in results] == ["now", "later"]
+    assert running["peak"] == limit
