@@ -53,26 +53,37 @@ def test_breaker_opens_on_consecutive_failures_and_probes() -> None:
     breaker = CircuitBreaker(consecutive=3, open_for=5, max_open=20)
     for t in range(3):
         assert breaker.allow(t)
-        breaker.record(False, t)
+        breaker.record(False, t, connection=True)
     assert breaker.state == "open" and not breaker.allow(3)
     assert breaker.allow(7.1) and breaker.state == "half_open"
     assert not breaker.allow(7.2)  # one probe at a time
-    breaker.record(False, 7.3)  # probe failed: open twice as long
+    breaker.record(False, 7.3, connection=True)  # probe failed: open twice as long
     assert breaker.state == "open" and breaker.open_until == pytest.approx(17.3)
     assert breaker.allow(17.4)
     breaker.record(True, 17.5)
     assert breaker.state == "closed"
 
 
-def test_breaker_opens_on_failure_ratio_in_window() -> None:
-    breaker = CircuitBreaker(min_calls=10, failure_ratio=0.5, consecutive=100, window=10)
-    for i in range(10):
-        breaker.record(i % 2 == 0, i * 0.1)
+def test_breaker_opens_on_failure_ratio_of_recent_calls() -> None:
+    breaker = CircuitBreaker(window_calls=50, min_calls=20, failure_ratio=0.5, consecutive=100)
+    for i in range(200):  # a steady 8% of failures never opens it
+        breaker.record(i % 12 != 0, i * 0.01)
+    assert breaker.state == "closed"
+    t = 2.0
+    while breaker.state == "closed":  # then an outage: every call fails
+        breaker.record(False, t)
+        t += 0.005
+    assert 20 <= round((t - 2.0) / 0.005) <= 26  # about half of the last 50 calls
+
+
+def test_streaks_count_connection_failures_only() -> None:
+    breaker = CircuitBreaker(consecutive=3)
+    for t in range(10):
+        breaker.record(False, t)  # 529s, one after another, but fewer than min_calls
+    assert breaker.state == "closed"
+    for t in range(3):
+        breaker.record(False, 20 + t, connection=True)
     assert breaker.state == "open"
-    calm = CircuitBreaker(min_calls=10, failure_ratio=0.5, consecutive=100, window=1)
-    for i in range(10):
-        calm.record(i % 2 == 0, i * 1.0)  # old failures leave the window
-    assert calm.state == "closed"
 
 
 def test_throttle_rejects_in_proportion_and_recovers() -> None:
@@ -95,7 +106,7 @@ def test_throttle_ignores_a_handful_of_failures() -> None:
 
 def test_breaker_replaces_a_probe_that_never_reports() -> None:
     breaker = CircuitBreaker(consecutive=1, open_for=5, probe_timeout=10)
-    breaker.record(False, 0.0)
+    breaker.record(False, 0.0, connection=True)
     assert breaker.allow(5.0)  # the probe goes out ... and is never heard of again
     assert not breaker.allow(6.0)
     assert breaker.allow(15.5)  # after probe_timeout another probe may go
@@ -103,7 +114,7 @@ def test_breaker_replaces_a_probe_that_never_reports() -> None:
 
 def test_breaker_probe_slot_can_be_given_back() -> None:
     breaker = CircuitBreaker(consecutive=1, open_for=5)
-    breaker.record(False, 0.0)
+    breaker.record(False, 0.0, connection=True)
     assert breaker.allow(5.0)
     breaker.release()
     assert breaker.allow(5.1)

@@ -449,7 +449,9 @@ class Claude:
                 outcome.kind == "status" and outcome.status < 500 and outcome.status != 408
             )
             before = state.breaker.state
-            state.breaker.record(healthy, now)
+            state.breaker.record(
+                healthy, now, connection=outcome.kind in ("connection", "timeout", "tls")
+            )
             if state.breaker.state != before:
                 for obs in self.observers:
                     obs.breaker_changed(model, state.breaker.state)

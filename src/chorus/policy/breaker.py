@@ -1,15 +1,21 @@
 """A circuit breaker per model: stop calling a model that is failing, probe it, come back.
 
-States: ``closed`` (calls flow; outcomes counted in a sliding window),
+States: ``closed`` (calls flow; the last ``window_calls`` outcomes are kept),
 ``open`` (calls refused until ``open_until``), ``half_open`` (a few probe calls
 decide: success closes, failure reopens for twice as long, up to ``max_open``).
 
-It opens when, within ``window`` seconds, at least ``min_calls`` calls saw a
-failure rate of ``failure_ratio`` or more, or after ``consecutive`` failures in
-a row. Only health failures count (529, 5xx, timeouts, connection errors):
-a 429 shapes traffic through the rate limiter and says nothing about health,
-except that a probe answered with 429 shows the model is up again. A probe that
-never reports back (its call was cancelled) is replaced after ``probe_timeout``.
+It opens when, among the last ``window_calls`` calls (once at least
+``min_calls`` were seen), the share of failures reaches ``failure_ratio``, or
+after ``consecutive`` connection failures in a row. The window counts calls,
+not seconds: at hundreds of calls a second a time window full of earlier
+successes would take seconds to notice an outage, and every one of those
+seconds is a wave of failing calls and retries. (A streak of other failures
+means little under concurrency, where calls finish in bursts.)
+
+Only health failures count (529, 5xx, timeouts, connection errors): a 429
+shapes traffic through the rate limiter and says nothing about health, except
+that a probe answered with 429 shows the model is up again. A probe that never
+reports back (its call was cancelled) is replaced after ``probe_timeout``.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ class CircuitBreaker:
     def __init__(
         self,
         *,
-        window: float = 10.0,
+        window_calls: int = 50,
         min_calls: int = 20,
         failure_ratio: float = 0.5,
         consecutive: int = 5,
@@ -35,7 +41,8 @@ class CircuitBreaker:
         probes: int = 1,
         probe_timeout: float = 10.0,
     ) -> None:
-        self.window = window
+        if window_calls < min_calls:
+            raise ValueError("window_calls must be at least min_calls")
         self.min_calls = min_calls
         self.failure_ratio = failure_ratio
         self.consecutive = consecutive
@@ -43,17 +50,14 @@ class CircuitBreaker:
         self.max_open = max_open
         self.probes = probes
         self.probe_timeout = probe_timeout
-        self._probe_at = 0.0
         self.state: State = "closed"
         self.open_until = 0.0
         self._open_for = open_for
-        # Counts per slot of window/20 seconds: no allocation per call.
-        self._slot = window / 20
-        self._buckets: deque[list[float]] = deque()  # [slot start, calls, failures]
-        self._count = 0
+        self._recent: deque[bool] = deque(maxlen=window_calls)  # True = failure
         self._failures = 0
         self._streak = 0
         self._probes_out = 0
+        self._probe_at = 0.0
         self.opened = 0  # times it opened, for metrics
 
     def allow(self, now: float) -> bool:
@@ -81,37 +85,32 @@ class CircuitBreaker:
         """Seconds until the breaker lets a call through (0 if it does now)."""
         return max(0.0, self.open_until - now) if self.state == "open" else 0.0
 
-    def record(self, ok: bool, now: float) -> None:
-        """Count one finished call (health outcome only; see the module doc)."""
+    def record(self, ok: bool, now: float, *, connection: bool = False) -> None:
+        """Count one finished call (health outcome only; see the module doc).
+
+        ``connection``: the failure was reaching the API at all (refused, reset,
+        timed out), the kind whose streaks open the breaker on their own.
+        """
         if self.state == "half_open":
             if ok:
                 self._close()
             else:
                 self._trip(now, longer=True)
             return
-        buckets = self._buckets
-        if buckets and now < buckets[-1][0] + self._slot:
-            bucket = buckets[-1]
-        else:
-            horizon = now - self.window
-            while buckets and buckets[0][0] + self._slot <= horizon:
-                _, calls, failures = buckets.popleft()
-                self._count -= int(calls)
-                self._failures -= int(failures)
-            bucket = [now - (now % self._slot), 0, 0]
-            buckets.append(bucket)
-        bucket[1] += 1
-        self._count += 1
+        recent = self._recent
+        if len(recent) == recent.maxlen and recent[0]:
+            self._failures -= 1
+        recent.append(not ok)
         if ok:
             self._streak = 0
             return  # a success can never trip the breaker
-        bucket[2] += 1
         self._failures += 1
-        self._streak += 1
+        if connection:
+            self._streak += 1
         if self.state == "closed" and (
             self._streak >= self.consecutive
             or (
-                self._count >= self.min_calls and self._failures >= self.failure_ratio * self._count
+                len(recent) >= self.min_calls and self._failures >= self.failure_ratio * len(recent)
             )
         ):
             self._trip(now, longer=False)
@@ -122,11 +121,11 @@ class CircuitBreaker:
         self.state = "open"
         self.open_until = now + self._open_for
         self.opened += 1
-        self._buckets.clear()
-        self._count = self._failures = self._streak = 0
+        self._recent.clear()
+        self._failures = self._streak = 0
 
     def _close(self) -> None:
         self.state = "closed"
         self._open_for = self.base_open
-        self._buckets.clear()
-        self._count = self._failures = self._streak = 0
+        self._recent.clear()
+        self._failures = self._streak = 0
