@@ -37,6 +37,7 @@ from chorus.agent.loop import CallModel, Finish, Limits, Loop, RunTools, ToolCal
 from chorus.agent.output import OutputTool
 from chorus.agent.tools import Tool, ToolContext, ToolInputError, ToolRetry, from_function
 from chorus.agent.toolsets import Toolset
+from chorus.context.cache import with_cache_breakpoints
 from chorus.context.window import estimate_message, fit
 from chorus.errors import ConfigError, PromptTooLongError
 from chorus.protocol.types import (
@@ -75,6 +76,7 @@ class Agent:
         approve: Approver | None = None,
         name: str = "agent",
         request: dict[str, Any] | None = None,
+        cache: bool = True,
     ) -> None:
         if not isinstance(model, str) or not model:
             raise ConfigError("Agent(model=...) needs a model name")
@@ -88,6 +90,7 @@ class Agent:
         self.approve = approve
         self.name = name
         self.extra_request = dict(request or {})
+        self.cache = cache  # prompt-cache breakpoints at stable anchors (context.cache)
         self.tools: dict[str, Tool] = {}
         self.toolsets: list[Toolset] = []
         for item in tools:
@@ -305,7 +308,7 @@ class Agent:
             request["tool_choice"] = (
                 {"type": "tool", "name": self.output.name} if not has_tools else {"type": "any"}
             )
-        return request
+        return with_cache_breakpoints(request) if self.cache else request
 
     # ------------------------------------------------------------------ tools
 

@@ -1,5 +1,6 @@
 """Context that is never lost: token estimates, windows that fit without breaking pairs. Pure."""
 
+from chorus.context.cache import with_cache_breakpoints
 from chorus.context.tokens import TokenEstimator
 from chorus.context.window import ContextOverflowError, Window, estimate_message, exchanges, fit
 
@@ -10,4 +11,5 @@ __all__ = [
     "estimate_message",
     "exchanges",
     "fit",
+    "with_cache_breakpoints",
 ]
