@@ -30,17 +30,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from harness import start_sim  # noqa: E402 - the bench folder is not a package
+
 RESULTS = ROOT / "results"
 PEERS = ("raw", "chorus", "pydantic-ai", "langchain", "anthropic-tool-runner")
-
-
-def start_sim(core: str, ttft: float) -> tuple[subprocess.Popen[str], str]:
-    cmd = ["taskset", "-c", core, sys.executable, "-m", "chorus", "sim", "--port", "0", "--quiet"]
-    cmd += ["--ttft", str(ttft)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    return proc, line.rsplit(" ", 1)[1]
 
 
 def run_peer(args: argparse.Namespace, url: str, peer: str) -> dict[str, Any]:
@@ -129,7 +123,8 @@ def main() -> None:
     parser.add_argument("--client-core", default="0")
     parser.add_argument("--sim-core", default="1")
     args = parser.parse_args()
-    proc, url = start_sim(args.sim_core, args.ttft)
+    sim = start_sim("--ttft", str(args.ttft), core=args.sim_core)
+    url = sim.url
     rows = []
     try:
         for peer in args.peers.split(","):
@@ -137,8 +132,7 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        sim.stop()
     memory = memory_per_session(sessions=500, turns=20)
     disk = asyncio.run(disk_per_turn(turns=20))
     raw = next((r for r in rows if r["peer"] == "raw" and "failed" not in r), None)

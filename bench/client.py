@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from harness import start_sim  # noqa: E402 - the bench folder is not a package
+
 RESULTS = ROOT / "results"
 DOCS = ROOT.parent / "docs"
 PEERS = ("raw", "chorus", "anthropic", "anthropic-aiohttp", "langchain", "pydantic-ai")
@@ -37,18 +40,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-def start_sim(core: str, ttft: float) -> tuple[subprocess.Popen[str], str]:
-    cmd = ["taskset", "-c", core, sys.executable, "-m", "chorus", "sim", "--port", "0", "--quiet"]
-    cmd += ["--ttft", str(ttft)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith("chorus sim listening on "):
-        proc.kill()
-        raise SystemExit(f"simulator did not start: {line!r}")
-    return proc, line.rsplit(" ", 1)[1]
 
 
 def run_worker(
@@ -156,7 +147,8 @@ def main() -> None:
         )
     modes = [m for m in args.modes.split(",") if m]
     concurrencies = [int(c) for c in args.concurrency.split(",")]
-    proc, url = start_sim(args.sim_core, args.ttft)
+    sim = start_sim("--ttft", str(args.ttft), core=args.sim_core)
+    url = sim.url
     rows: list[dict[str, object]] = []
     try:
         for mode in modes:
@@ -166,8 +158,7 @@ def main() -> None:
                     rows.append(result)
                     print(json.dumps(result), flush=True)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        sim.stop()
     command = "python bench/client.py " + " ".join(sys.argv[1:])
     record = {
         "command": command.strip(),

@@ -296,6 +296,12 @@ def start_server(
     return server
 
 
+def start_sim(*args: str, core: int | str = 1) -> ServerProcess:
+    """`chorus sim` on a free port, pinned to ``core``, with extra command-line ``args``."""
+    argv = [sys.executable, "-m", "chorus", "sim", "--port", "0", "--quiet", *args]
+    return start_server("chorus sim", argv, core=core)
+
+
 @dataclass
 class WorkerRun:
     """A finished pinned subprocess: exit status, output, and its whole-life resource use.

@@ -23,7 +23,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,9 @@ from chorus.errors import ChorusError
 from chorus.observe import Metrics
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from harness import start_sim  # noqa: E402 - the bench folder is not a package
+
 RESULTS = ROOT / "results"
 
 SIM_CONFIG = {
@@ -51,20 +53,6 @@ SIM_CONFIG = {
         "bursts": [{"fault": "529", "start": 20, "duration": 5, "every": 60}],
     },
 }
-
-
-def start_sim(core: str) -> tuple[subprocess.Popen[str], str, Path]:
-    config = Path(tempfile.mkdtemp()) / "soak-sim.json"
-    config.write_text(json.dumps(SIM_CONFIG))
-    cmd = ["taskset", "-c", core, sys.executable, "-m", "chorus", "sim", "--port", "0", "--quiet"]
-    cmd += ["--config", str(config)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith("chorus sim listening on "):
-        proc.kill()
-        raise SystemExit(f"simulator did not start: {line!r}")
-    return proc, line.rsplit(" ", 1)[1], config
 
 
 async def run(args: argparse.Namespace, base_url: str) -> dict[str, object]:
@@ -165,7 +153,10 @@ def main() -> None:
     parser.add_argument("--sim-core", default="1")
     args = parser.parse_args()
     os.sched_setaffinity(0, {int(args.client_core)})
-    proc, base_url, _ = start_sim(args.sim_core)
+    config = Path(tempfile.mkdtemp()) / "soak-sim.json"
+    config.write_text(json.dumps(SIM_CONFIG))
+    sim = start_sim("--config", str(config), core=args.sim_core)
+    base_url = sim.url
     try:
         try:
             import uvloop
@@ -174,8 +165,7 @@ def main() -> None:
         except ImportError:
             result = asyncio.run(run(args, base_url))
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        sim.stop()
     command = "python bench/soak.py " + " ".join(sys.argv[1:])
     record = {
         "command": command.strip(),
