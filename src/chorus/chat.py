@@ -21,11 +21,11 @@ import importlib
 import os
 import sys
 import uuid
-from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
 
+from chorus.config_files import read_data
 from chorus.errors import ChorusError, ConfigError
 
 __all__ = ["AgentConfig", "load_agent_config", "run_chat"]
@@ -42,24 +42,11 @@ class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 def load_agent_config(path: str | None) -> AgentConfig:
     if path is None:
         return AgentConfig()
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read agent config {p}: {exc.strerror}") from None
-    try:
-        if p.suffix.lower() == ".json":
-            raw = msgspec.json.decode(text)
-        else:
-            import yaml
-
-            raw = yaml.safe_load(text) or {}
-    except Exception as exc:
-        raise ConfigError(f"{p}: not valid {p.suffix.lstrip('.') or 'YAML'}: {exc}") from None
+    raw = read_data(path, "agent config") or {}
     try:
         return msgspec.convert(raw, AgentConfig)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def import_tool(spec: str) -> Any:

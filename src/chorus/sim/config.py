@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from chorus.config_files import read_data
 from chorus.errors import ConfigError
 from chorus.sim.models import DEFAULT_MODELS, ModelSpec
 
@@ -111,19 +112,7 @@ class SimConfig(_Frozen, frozen=True, forbid_unknown_fields=True):
 def load_config(path: str | Path, **overrides: Any) -> SimConfig:
     """Read a YAML or JSON file into a :class:`SimConfig`; errors name the bad field."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read simulator config {p}: {exc.strerror}") from exc
-    try:
-        if p.suffix.lower() == ".json":
-            raw = msgspec.json.decode(text)
-        else:
-            import yaml
-
-            raw = yaml.safe_load(text) or {}
-    except Exception as exc:  # yaml and msgspec raise unrelated types
-        raise ConfigError(f"{p}: not valid {p.suffix.lstrip('.') or 'YAML'}: {exc}") from exc
+    raw = read_data(p, "simulator config") or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level")
     if "script" in raw and isinstance(raw["script"], str):
@@ -134,22 +123,11 @@ def load_config(path: str | Path, **overrides: Any) -> SimConfig:
 
 def load_script(path: str | Path) -> list[dict[str, Any]]:
     """A script file: a list of rules, or ``{"rules": [...]}``."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-        raw = (
-            msgspec.json.decode(text)
-            if p.suffix.lower() == ".json"
-            else __import__("yaml").safe_load(text)
-        )
-    except OSError as exc:
-        raise ConfigError(f"cannot read script {p}: {exc.strerror}") from exc
-    except Exception as exc:
-        raise ConfigError(f"{p}: not a valid script file: {exc}") from exc
+    raw = read_data(path, "script")
     if isinstance(raw, dict):
         raw = raw.get("rules", [])
     if not isinstance(raw, list):
-        raise ConfigError(f"{p}: a script is a list of rules")
+        raise ConfigError(f"{path}: a script is a list of rules")
     return raw
 
 
