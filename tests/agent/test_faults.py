@@ -73,10 +73,19 @@ async def test_f10_prompt_too_long_compacts_once_and_retries_once() -> None:
         old = history(exchanges=12, size=900)  # about 2,800 tokens: over the window
         result = await agent.run("carry on please", history=old)
         attempts = [e.status for e in sim.ledger]
+        final = sim.ledger[-1]
         await claude.aclose()
-    assert attempts == [400, 200]
+    # One refusal; then the oldest turns are summarised (in chunks, by the model) and the
+    # conversation is sent once more, now within the limit the API stated.
+    summaries = result.context.summaries
+    assert attempts == [400] + [200] * len(summaries) + [200]
+    assert 1 <= len(summaries) <= 8
+    assert final.input_tokens <= 2000 - 200
     assert result.text == "carry on please"
     assert result.messages[0] == {"role": "user", "content": "carry on please"}  # history untouched
+    assert summaries[0].start == 0 and all(
+        a.end == b.start for a, b in zip(summaries, summaries[1:], strict=False)
+    )
 
 
 async def test_f10_never_loops() -> None:

@@ -38,7 +38,9 @@ from chorus.agent.output import OutputTool
 from chorus.agent.tools import Tool, ToolContext, ToolInputError, ToolRetry, from_function
 from chorus.agent.toolsets import Toolset
 from chorus.context.cache import with_cache_breakpoints
-from chorus.context.window import estimate_message, fit
+from chorus.context.compaction import ContextState
+from chorus.context.manager import ContextManager, Layout
+from chorus.context.policy import ContextPolicy
 from chorus.errors import ConfigError, PromptTooLongError
 from chorus.protocol.types import (
     ContentBlockDeltaEvent,
@@ -77,6 +79,8 @@ class Agent:
         name: str = "agent",
         request: dict[str, Any] | None = None,
         cache: bool = True,
+        context: ContextPolicy | ContextManager | bool = True,
+        metrics: Any = None,
     ) -> None:
         if not isinstance(model, str) or not model:
             raise ConfigError("Agent(model=...) needs a model name")
@@ -91,6 +95,18 @@ class Agent:
         self.name = name
         self.extra_request = dict(request or {})
         self.cache = cache  # prompt-cache breakpoints at stable anchors (context.cache)
+        # What each call sends: budgeted windows, compaction, recall (context.manager).
+        if context is True:
+            self.context: ContextManager | None = ContextManager()
+        elif context is False or context is None:
+            self.context = None
+        elif isinstance(context, ContextPolicy):
+            self.context = ContextManager(context)
+        elif isinstance(context, ContextManager):
+            self.context = context
+        else:
+            raise ConfigError("Agent(context=...) takes a ContextPolicy, ContextManager or bool")
+        self.metrics = metrics  # a chorus.observe.ContextMetrics, or None
         self.tools: dict[str, Tool] = {}
         self.toolsets: list[Toolset] = []
         for item in tools:
@@ -130,10 +146,12 @@ class Agent:
         *,
         history: Sequence[dict[str, Any]] = (),
         session_id: str | None = None,
+        context: ContextState | None = None,
     ) -> RunResult:
-        """Run to the end and return the result."""
+        """Run to the end and return the result. ``context`` carries summaries and recalls
+        between runs over the same history (a session does this for you)."""
         result: RunResult | None = None
-        async for event in self._drive(prompt, history, session_id, live=False):
+        async for event in self._drive(prompt, history, session_id, live=False, state=context):
             if isinstance(event, Done):
                 result = event.result
         assert result is not None
@@ -162,9 +180,10 @@ class Agent:
         *,
         history: Sequence[dict[str, Any]] = (),
         session_id: str | None = None,
+        context: ContextState | None = None,
     ) -> AsyncIterator[AgentEvent]:
         """Run, yielding events as they happen; the last one is :class:`Done`."""
-        async for event in self._drive(prompt, history, session_id, live=True):
+        async for event in self._drive(prompt, history, session_id, live=True, state=context):
             yield event
 
     async def _drive(
@@ -176,6 +195,7 @@ class Agent:
         live: bool,
         paused: dict[str, Any] | None = None,
         decisions: dict[str, bool] | None = None,
+        state: ContextState | None = None,
     ) -> AsyncIterator[AgentEvent]:
         """The driver. ``live``: stream each model call and report its deltas; otherwise
         ask for whole replies, which costs less when nobody watches them arrive."""
@@ -185,6 +205,7 @@ class Agent:
             definitions.append(self.output.definition())
         if paused is not None:
             loop = _restore(paused, self)
+            state = ContextState.decode(_encode(paused.get("context") or {}))
         else:
             if not prompt:
                 raise ConfigError("the prompt is empty")
@@ -197,7 +218,9 @@ class Agent:
                 output_tool=self.output.name if self.output is not None else None,
             )
         decisions = dict(decisions or {})
-        budget: int | None = None  # set once the API said the prompt is too long
+        state = state.copy() if state is not None else ContextState()
+        manager = self.context
+        scale = 1.0  # < 1 once the API said the prompt is too long
         names: dict[str, str] = {}
         while True:
             action = loop.next()
@@ -205,12 +228,13 @@ class Agent:
                 break
             if isinstance(action, CallModel):
                 while True:
-                    sent = (
-                        loop.messages
-                        if budget is None
-                        else fit(loop.messages, budget=budget).messages
-                    )
-                    request = self._request(sent, definitions, bool(tools))
+                    layout = await self._layout(manager, loop, state, definitions, scale)
+                    if layout is None:
+                        request = self._request(loop.messages, definitions, bool(tools))
+                    else:
+                        request = self._request(
+                            layout.messages, definitions, bool(tools), system=layout.system
+                        )
                     try:
                         if live:
                             async with self.client.messages.stream(**request) as stream:
@@ -224,14 +248,18 @@ class Agent:
                             message = await self.client.messages.create(**request)
                             incomplete = []
                     except PromptTooLongError as exc:
-                        if budget is not None or not exc.tokens or not exc.maximum:
+                        if scale < 1.0 or not exc.tokens or not exc.maximum:
                             raise  # compact once, retry once: never loop
-                        # Scale our estimate by what the API counted, then leave the oldest
-                        # exchanges out of what is sent (the conversation itself stays whole).
-                        estimated = sum(estimate_message(m) for m in loop.messages)
-                        budget = int(estimated * exc.maximum / exc.tokens * 0.9)
+                        # Learn the real count and limit, then compact (the conversation
+                        # itself stays whole in the session) and send once more.
+                        manager = self._too_long(manager, layout, exc.tokens, exc.maximum)
+                        scale = 0.9
                         continue
                     break
+                if layout is not None and manager is not None:
+                    error = manager.observe(self.model, layout, message.usage)
+                    if error is not None and self.metrics is not None:
+                        self.metrics.estimate_observed(self.model, error)
                 loop.on_message(message, incomplete=incomplete)
                 yield UsageUpdate(loop.usage, loop.cost)
             elif isinstance(action, RunTools):
@@ -255,7 +283,8 @@ class Agent:
                             cost=loop.cost,
                             steps=loop.steps,
                             pending=waiting,
-                            paused=_snapshot(loop),
+                            paused=_snapshot(loop, state),
+                            context=state,
                         )
                     )
                     return
@@ -275,8 +304,61 @@ class Agent:
                 usage=loop.usage,
                 cost=loop.cost,
                 steps=loop.steps,
+                context=state,
             )
         )
+
+    async def _layout(
+        self,
+        context: ContextManager | None,
+        loop: Loop,
+        state: ContextState,
+        definitions: list[dict[str, Any]],
+        scale: float,
+    ) -> Layout | None:
+        """Compact and recall as the policy says, then lay out what this call sends."""
+        if context is None:
+            return None
+        options: dict[str, Any] = {"system": self.system, "tools": definitions}
+
+        async def summarize(request: dict[str, Any]) -> str:
+            message = await self.client.messages.create(**request)
+            loop.on_side_call(message)
+            return "".join(getattr(b, "text", "") for b in message.content)
+
+        compacted = await context.prepare(
+            loop.messages,
+            state,
+            model=self.model,
+            max_tokens=self.max_tokens,
+            prompt_index=loop._start,
+            summarize=summarize,
+            **options,
+        )
+        layout = context.layout(
+            loop.messages,
+            state,
+            model=self.model,
+            max_tokens=self.max_tokens,
+            scale=scale,
+            **options,
+        )
+        if self.metrics is not None:
+            self.metrics.laid_out(self.model, layout, compacted)
+        return layout
+
+    def _too_long(
+        self, manager: ContextManager | None, layout: Layout | None, tokens: int, maximum: int
+    ) -> ContextManager:
+        """Learn from "prompt is too long" (the real count, the real limit); the manager
+        that lays out the one retry."""
+        if manager is None or layout is None:
+            # Context management is off: for this retry only, send the latest turns that fit.
+            budget = max(256, maximum - self.max_tokens)
+            return ContextManager(ContextPolicy(budget=budget, compaction=False, recall=0))
+        manager.estimator.observe(self.model, estimated_raw=layout.raw_tokens, actual=tokens)
+        manager.learn_window(self.model, maximum)
+        return manager
 
     async def _resolve_tools(self) -> dict[str, Tool]:
         if not self.toolsets:
@@ -292,7 +374,12 @@ class Agent:
         return tools
 
     def _request(
-        self, messages: list[dict[str, Any]], definitions: list[dict[str, Any]], has_tools: bool
+        self,
+        messages: list[dict[str, Any]],
+        definitions: list[dict[str, Any]],
+        has_tools: bool,
+        *,
+        system: Any = ...,
     ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.model,
@@ -300,8 +387,9 @@ class Agent:
             "messages": messages,
             **self.extra_request,
         }
-        if self.system:
-            request["system"] = self.system
+        system = self.system if system is ... else system
+        if system:
+            request["system"] = system
         if definitions:
             request["tools"] = definitions
         if self.output is not None and "tool_choice" not in request:
@@ -386,9 +474,10 @@ class Agent:
         return bool(decision)
 
 
-def _snapshot(loop: Loop) -> dict[str, Any]:
+def _snapshot(loop: Loop, state: ContextState) -> dict[str, Any]:
     """A paused loop as plain data (JSON-safe): what resume() needs, nothing more."""
     return {
+        "context": msgspec.to_builtins(state),
         "messages": loop.messages,
         "start": loop._start,
         "steps": loop.steps,

@@ -77,6 +77,7 @@ class RunResult:
     seq: int | None = None  # set when a session committed the turn
     pending: list[Any] = field(default_factory=list)  # tool calls awaiting approval ("paused")
     paused: dict[str, Any] | None = None  # the run's state, for Agent.resume
+    context: Any = None  # the ContextState after this run (summaries, recalls), for the session
 
 
 @dataclass(frozen=True, slots=True)

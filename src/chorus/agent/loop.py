@@ -229,6 +229,12 @@ class Loop:
             return
         self.finished = Finish(stop)
 
+    def on_side_call(self, message: Message) -> None:
+        """A call made for the run but outside the conversation (a compaction summary): it
+        spends tokens and money, counted against the budgets, but takes no step."""
+        self._add_usage(message.usage)
+        self.cost += price(message.model or self.model, message.usage, self.prices)
+
     def on_tool_results(self, outcomes: list[ToolOutcome]) -> None:
         """The pending tool calls ran; their results go back in one user message."""
         by_id = {o.tool_use_id: o for o in outcomes}

@@ -27,6 +27,7 @@ import msgspec
 
 from chorus.agent.events import AgentEvent, Done, RunResult, TurnCommitted
 from chorus.agent.loop import ToolCall
+from chorus.context.compaction import ContextState
 from chorus.errors import ConfigError, SessionBusyError, SessionError, StaleWriterError
 from chorus.store.base import Lease, Store
 from chorus.store.memory import MemoryStore
@@ -125,7 +126,8 @@ class Session:
             await self.store.save_pending(lease, seq, msgspec.json.encode(result.paused))
             result.seq = seq
             return result
-        result.seq = await self.store.commit(lease, seq, result.messages)
+        context = result.context.encode() if result.context is not None else None
+        result.seq = await self.store.commit(lease, seq, result.messages, context)
         return result
 
     async def _turn(
@@ -139,7 +141,10 @@ class Session:
                 )
             committed = await self.store.load(self.id)
             done: Done | None = None
-            async for event in self.agent._drive(prompt, committed.messages, self.id, live=live):
+            state = ContextState.decode(committed.context)
+            async for event in self.agent._drive(
+                prompt, committed.messages, self.id, live=live, state=state
+            ):
                 if isinstance(event, Done):
                     done = event
                 else:

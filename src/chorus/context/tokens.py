@@ -36,14 +36,19 @@ class TokenEstimator:
     def raw(self, messages: Sequence[dict[str, Any]]) -> int:
         return sum(self.base(m) for m in messages)
 
+    def scale(self, model: str) -> float:
+        """What a base estimate is multiplied by for ``model`` (1.0 until it has learned)."""
+        ratio = self.ratio.get(model)
+        return 1.0 if ratio is None else ratio * self.margin
+
     def estimate(self, messages: Sequence[dict[str, Any]], model: str, *, fixed: int = 0) -> int:
-        scale = self.ratio.get(model, 1.0) * (self.margin if model in self.ratio else 1.0)
-        return math.ceil((self.raw(messages) + fixed) * scale)
+        return math.ceil((self.raw(messages) + fixed) * self.scale(model))
 
     def message_estimator(self, model: str) -> Callable[[dict[str, Any]], int]:
         """A per-message estimate for :func:`~chorus.context.window.fit`, calibrated."""
-        scale = self.ratio.get(model, 1.0) * (self.margin if model in self.ratio else 1.0)
-        return lambda m: math.ceil(self.base(m) * scale)
+        scale = self.scale(model)
+        base = self.base
+        return lambda m: math.ceil(base(m) * scale)
 
     def observe(self, model: str, *, estimated_raw: int, actual: int) -> None:
         """Learn from a response: ``actual`` is input + cache read + cache write tokens."""

@@ -26,12 +26,18 @@ import msgspec
 from chorus.errors import ChorusError
 from chorus.protocol import transcript
 
-__all__ = ["ContextOverflowError", "Window", "estimate_message", "exchanges", "fit"]
+__all__ = [
+    "ContextOverflowError",
+    "Window",
+    "cap_tool_results",
+    "estimate_message",
+    "exchanges",
+    "fit",
+]
 
 _encode = msgspec.json.Encoder().encode
-TRUNCATION_NOTE = (
-    "[{omitted} characters of this tool result were left out to fit the context window]"
-)
+_TRUNCATED = "characters of this tool result were left out to fit the context window"
+TRUNCATION_NOTE = "[{omitted} " + _TRUNCATED + "; the session keeps the whole result]"
 IMAGE_TOKENS = 1_600
 
 
@@ -164,11 +170,53 @@ def _largest_tool_result(messages: list[dict[str, Any]], floor: int) -> tuple[in
                 text = "\n".join(b.get("text", "") for b in text if isinstance(b, dict))
             if not isinstance(text, str) or len(text) <= floor + 300:
                 continue
-            if TRUNCATION_NOTE.split("{")[0] in text:
+            if _TRUNCATED in text:
                 continue
             if best is None or len(text) > len(best[2]):
                 best = (mi, bi, text)
     return best
+
+
+def cap_tool_results(messages: Sequence[dict[str, Any]], max_chars: int) -> list[dict[str, Any]]:
+    """Cut every tool result's text longer than ``max_chars``, saying so where the model reads it.
+
+    Deterministic, so the same history always gives the same bytes (and cache hits);
+    messages that need no cut are passed through as they are.
+    """
+    out = []
+    for message in messages:
+        content = message.get("content")
+        if message.get("role") != "user" or not isinstance(content, list):
+            out.append(message)
+            continue
+        blocks = [_capped(b, max_chars) for b in content]
+        changed = any(a is not b for a, b in zip(blocks, content, strict=True))
+        out.append({**message, "content": blocks} if changed else message)
+    return out
+
+
+def _capped(block: Any, max_chars: int) -> Any:
+    if not isinstance(block, dict) or block.get("type") != "tool_result":
+        return block
+    inner = block.get("content")
+    if isinstance(inner, str):
+        return {**block, "content": _cut(inner, max_chars)} if len(inner) > max_chars else block
+    if not isinstance(inner, list):
+        return block
+    parts = [
+        {**b, "text": _cut(b["text"], max_chars)}
+        if isinstance(b, dict) and b.get("type") == "text" and len(b.get("text", "")) > max_chars
+        else b
+        for b in inner
+    ]
+    if all(a is b for a, b in zip(parts, inner, strict=True)):
+        return block
+    return {**block, "content": parts}
+
+
+def _cut(text: str, max_chars: int) -> str:
+    keep = max(0, max_chars - 120)
+    return text[:keep] + "\n" + TRUNCATION_NOTE.format(omitted=len(text) - keep)
 
 
 def _has_tool_result(message: dict[str, Any]) -> bool:

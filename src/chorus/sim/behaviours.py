@@ -2,7 +2,7 @@
 
 A behaviour reads the request and returns a :class:`Plan` (content blocks and
 a stop reason) or None to pass. ``auto`` chains them: a scripted rule if one
-matches, then tool use, then recall, then echo.
+matches, then a summary when asked for one, then tool use, then recall, then echo.
 
 * ``echo``     repeats the last user message.
 * ``template`` fills ``SimConfig.template`` (``{last_user}``, ``{model}``, ``{turn}``).
@@ -13,6 +13,8 @@ matches, then tool use, then recall, then echo.
                result comes back it answers from that result.
 * ``recall``   answers a question from facts present in the prompt it was sent,
                and says it does not know when they are absent.
+* ``summarize`` answers "Summarize the conversation above in at most N words"
+               with a lossy, bounded summary (:mod:`chorus.sim.summarize`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from chorus.sim.config import ScriptRule, SimConfig
 from chorus.sim.request import MessagesRequest
+from chorus.sim.summarize import summarize
 
 __all__ = ["Plan", "PlannedBlock", "plan_reply"]
 
@@ -427,7 +430,7 @@ _WH = frozenset("what who whom whose where when which why how remind recall reme
 
 
 def recall(request: MessagesRequest, config: SimConfig) -> Plan | None:
-    question = last_user_text(request.messages).strip()
+    question = _question(request.messages).strip()
     if not question or not (question.endswith("?") or _QUESTION_START.match(question)):
         return None
     asked = [w for w in _words(question) if w not in _WH]
@@ -458,6 +461,15 @@ def recall(request: MessagesRequest, config: SimConfig) -> Plan | None:
     return Plan([PlannedBlock("text", f"{_RECALL_PREFIX} {fact}")])
 
 
+def _question(messages: list[dict[str, Any]]) -> str:
+    """The last text block of the last message: earlier blocks of it are context handed over."""
+    content = messages[-1].get("content") if messages else None
+    if isinstance(content, list):
+        texts = [b for b in content if isinstance(b, dict) and b.get("type") == "text"]
+        return str(texts[-1].get("text", "")) if texts else ""
+    return last_user_text(messages)
+
+
 def _facts(request: MessagesRequest) -> list[str]:
     texts: list[str] = []
     system = request.system
@@ -485,10 +497,11 @@ def _facts(request: MessagesRequest) -> list[str]:
 
 
 _CHAINS: dict[str, tuple[Behaviour, ...]] = {
-    "auto": (script, tools, recall, echo),
+    "auto": (script, summarize, tools, recall, echo),
     "echo": (echo,),
     "template": (template,),
     "script": (script, echo),
     "tools": (tools, echo),
-    "recall": (recall, echo),
+    "recall": (summarize, recall, echo),
+    "summarize": (summarize, echo),
 }

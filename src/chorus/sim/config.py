@@ -87,7 +87,7 @@ class ToolRule(_Frozen, frozen=True, forbid_unknown_fields=True):
 
 class SimConfig(_Frozen, frozen=True, forbid_unknown_fields=True):
     seed: int = 0
-    behaviour: str = "auto"  # auto | echo | template | script | tools | recall
+    behaviour: str = "auto"  # auto | echo | template | script | tools | recall | summarize
     template: str = "You said: {last_user}"
     script: tuple[ScriptRule, ...] = ()
     tool_rules: tuple[ToolRule, ...] = ()
@@ -170,4 +170,4 @@ def _check(config: SimConfig, source: str) -> None:
             raise ConfigError(f"{source}: models.{spec.id}.behaviour {spec.behaviour!r} unknown")
 
 
-BEHAVIOURS = ("auto", "echo", "template", "script", "tools", "recall")
+BEHAVIOURS = ("auto", "echo", "template", "script", "tools", "recall", "summarize")

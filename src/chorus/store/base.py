@@ -7,7 +7,8 @@ writer still holds the lease (its token is the current one) and nobody
 committed since it read (``expected_seq``). Everything a store loads is checked
 against the API's transcript rules. A turn that paused for a person's approval
 is kept aside (``save_pending``), never in the transcript, and can be taken
-back exactly once (``take_pending``).
+back exactly once (``take_pending``). Beside the transcript a store keeps one
+opaque blob of context state (summaries, recalls), replaced with each commit.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Lease:
 class Transcript:
     seq: int  # number of messages committed so far
     messages: list[dict[str, Any]] = field(default_factory=list)
+    context: bytes | None = None  # the context state committed with the last turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +51,15 @@ class Store(Protocol):
 
     async def release(self, lease: Lease) -> None: ...
 
-    async def commit(self, lease: Lease, expected_seq: int, messages: list[dict[str, Any]]) -> int:
-        """Append a turn atomically; returns the new seq or raises StaleWriterError."""
+    async def commit(
+        self,
+        lease: Lease,
+        expected_seq: int,
+        messages: list[dict[str, Any]],
+        context: bytes | None = None,
+    ) -> int:
+        """Append a turn atomically (with the new context state, when given); returns the new
+        seq or raises StaleWriterError."""
         ...
 
     async def save_pending(self, lease: Lease, expected_seq: int, state: bytes) -> None:

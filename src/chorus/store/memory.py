@@ -24,6 +24,7 @@ class _Row:
     token: int = 0
     expires: float = 0.0
     pending: tuple[int, bytes] | None = None
+    context: bytes | None = None
 
 
 class MemoryStore:
@@ -43,7 +44,7 @@ class MemoryStore:
         if row is None:
             return Transcript(0, [])
         messages = copy.deepcopy(row.messages)
-        return Transcript(len(messages), checked(session_id, messages))
+        return Transcript(len(messages), checked(session_id, messages), row.context)
 
     async def acquire(self, session_id: str, owner: str, ttl: float) -> Lease:
         row = self._row(session_id)
@@ -60,7 +61,13 @@ class MemoryStore:
         if row is not None and row.token == lease.token:
             row.owner, row.expires = None, 0.0
 
-    async def commit(self, lease: Lease, expected_seq: int, messages: list[dict[str, Any]]) -> int:
+    async def commit(
+        self,
+        lease: Lease,
+        expected_seq: int,
+        messages: list[dict[str, Any]],
+        context: bytes | None = None,
+    ) -> int:
         row = self._row(lease.session_id)
         if row.token != lease.token:
             raise StaleWriterError(
@@ -72,6 +79,8 @@ class MemoryStore:
                 f"session {lease.session_id!r} moved from seq {expected_seq} to {len(row.messages)}"
             )
         row.messages.extend(copy.deepcopy(messages))
+        if context is not None:
+            row.context = context
         row.updated = self._clock()
         return len(row.messages)
 

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS chorus_sessions (
     lease_expires REAL NOT NULL DEFAULT 0,
     pending_seq INTEGER,
     pending BLOB,
+    context BLOB,
     created REAL NOT NULL,
     updated REAL NOT NULL
 );
@@ -80,6 +81,9 @@ class SQLiteStore:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(chorus_sessions)")}
+            if "context" not in columns:  # a store written before context state was kept
+                self._db.execute("ALTER TABLE chorus_sessions ADD COLUMN context BLOB")
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open SQLite store {self.path}: {exc}") from None
 
@@ -96,18 +100,28 @@ class SQLiteStore:
         return await asyncio.to_thread(locked)
 
     async def load(self, session_id: str) -> Transcript:
-        def read() -> list[tuple[int, str, str]]:
-            return self._db.execute(
-                "SELECT seq, role, content FROM chorus_messages WHERE session_id = ? ORDER BY seq",
-                (session_id,),
-            ).fetchall()
+        def read() -> tuple[list[tuple[int, str, str]], bytes | None]:
+            db = self._db
+            db.execute("BEGIN")  # one snapshot for the messages and the context state
+            try:
+                rows = db.execute(
+                    "SELECT seq, role, content FROM chorus_messages WHERE session_id = ? "
+                    "ORDER BY seq",
+                    (session_id,),
+                ).fetchall()
+                found = db.execute(
+                    "SELECT context FROM chorus_sessions WHERE id = ?", (session_id,)
+                ).fetchone()
+            finally:
+                db.execute("COMMIT")
+            return rows, found[0] if found else None
 
-        rows = await self._run(read)
+        rows, context = await self._run(read)
         messages = [{"role": role, "content": _decode(content)} for _, role, content in rows]
         for expected, (seq, _, _) in enumerate(rows, 1):
             if seq != expected:
                 raise SessionError(f"session {session_id!r}: message {expected} is missing")
-        return Transcript(len(messages), checked(session_id, messages))
+        return Transcript(len(messages), checked(session_id, messages), context)
 
     async def acquire(self, session_id: str, owner: str, ttl: float) -> Lease:
         def take() -> Lease:
@@ -151,7 +165,13 @@ class SQLiteStore:
 
         await self._run(free)
 
-    async def commit(self, lease: Lease, expected_seq: int, messages: list[dict[str, Any]]) -> int:
+    async def commit(
+        self,
+        lease: Lease,
+        expected_seq: int,
+        messages: list[dict[str, Any]],
+        context: bytes | None = None,
+    ) -> int:
         rows = [(m["role"], _encode(m["content"]).decode()) for m in messages]
 
         def write() -> int:
@@ -181,6 +201,11 @@ class SQLiteStore:
                     for i, (role, content) in enumerate(rows, 1)
                 ],
             )
+            if context is not None:
+                db.execute(
+                    "UPDATE chorus_sessions SET context = ? WHERE id = ?",
+                    (context, lease.session_id),
+                )
             self._failpoint("before_commit")
             db.execute("COMMIT")
             self._failpoint("after_commit")
