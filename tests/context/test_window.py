@@ -101,7 +101,7 @@ def test_estimator_learns_from_usage() -> None:
     est.observe("m", estimated_raw=raw, actual=raw // 2)
     assert est.ratio["m"] == pytest.approx(0.5, rel=0.01)
     assert est.error["m"] == pytest.approx(1.0, rel=0.02)  # the uncalibrated estimate was 2x
-    assert est.estimate(msgs, "m") == pytest.approx(raw * 0.5 * 1.05, abs=1.5)
+    assert est.estimate(msgs, "m") == pytest.approx(raw * 0.5 * est.margin, abs=1.5)
     est.observe("m", estimated_raw=raw, actual=raw // 2)
     assert abs(est.error["m"]) < 0.02
 

@@ -1,8 +1,8 @@
 """Compaction: the oldest turns folded into summaries, in chunks, kept in the session. Pure.
 
 A session's :class:`ContextState` records, beside its full transcript, which
-message ranges were summarised (and the summary text) and which old exchanges
-were recalled for which prompt. Summaries are only ever appended, so the
+message ranges were summarised (and the summary text); during a run it also
+holds which old exchanges were recalled for the prompt in progress. Summaries are only ever appended, so the
 prompt prefix they form stays byte-identical between compactions and the
 prompt cache keeps reading it. The transcript itself is never rewritten.
 """
@@ -40,7 +40,8 @@ class Summary(msgspec.Struct, frozen=True):
 
 class ContextState(msgspec.Struct):
     summaries: list[Summary] = msgspec.field(default_factory=list)
-    # prompt message index -> start indices of the exchanges recalled for that prompt
+    # The prompt in progress -> start indices of the exchanges recalled for it. Decided once
+    # per turn so every step of the turn sends the same bytes; not kept after the turn.
     recalls: dict[int, list[int]] = msgspec.field(default_factory=dict)
 
     @property
@@ -49,9 +50,8 @@ class ContextState(msgspec.Struct):
         return self.summaries[-1].end if self.summaries else 0
 
     def encode(self) -> bytes:
-        """JSON; prompts that recalled nothing are left out (they are decided by then)."""
-        recalls = {k: v for k, v in self.recalls.items() if v}
-        return msgspec.json.encode(ContextState(self.summaries, recalls))
+        """JSON of what outlives the turn: the summaries."""
+        return msgspec.json.encode(ContextState(self.summaries))
 
     @classmethod
     def decode(cls, blob: bytes | None) -> ContextState:

@@ -27,6 +27,7 @@ import msgspec
 
 from chorus.context.compaction import ContextState, Summary, render, summary_request
 from chorus.context.policy import ContextPolicy
+from chorus.context.recall import terms
 from chorus.context.tokens import TokenEstimator
 from chorus.context.window import cap_tool_results, exchanges, fit
 
@@ -162,19 +163,31 @@ class ContextManager:
         evicted_end: int,
         budget: int,
         model: str,
+        visible: Sequence[str] = (),
     ) -> list[int]:
-        """Start indices of the evicted exchanges worth showing again with this prompt."""
+        """Start indices of the evicted exchanges worth showing again with this prompt.
+
+        Recall fills gaps: only when the prompt names something the window does not show
+        (``visible``: the summaries and turns it holds), and only exchanges that mention
+        such a thing, ranked by the retriever against the whole prompt.
+        """
         policy = self.policy
         if policy.recall <= 0 or evicted_end <= 0:
             return []
-        spans = [(s, e) for s, e in exchanges(messages[:evicted_end])]
-        documents = [render(messages[s:e]) for s, e in spans]
         query = render([messages[prompt_index]])
-        ranked = policy.retriever.rank(query, documents, policy.recall)
+        seen = {w for text in visible for w in terms(text)}
+        gaps = set(terms(query)) - seen
+        if not gaps:
+            return []
+        spans = exchanges(messages[:evicted_end])
+        documents = [render(messages[s:e]) for s, e in spans]
+        candidates = [i for i, d in enumerate(documents) if gaps.intersection(terms(d))]
+        ranked = policy.retriever.rank(query, [documents[i] for i in candidates], policy.recall)
         room = policy.recall_share * budget
         estimate = self.estimator.message_estimator(model)
         picked = []
-        for i, _ in ranked:
+        for j, _ in ranked:
+            i = candidates[j]
             cost = estimate({"role": "user", "content": documents[i]})
             if cost > room:
                 continue
@@ -232,17 +245,22 @@ class ContextManager:
             and prompt_index < len(messages)
             and messages[prompt_index].get("role") == "user"
         ):
+            state.recalls = {}
             first = self.layout(
                 messages, state, model=model, max_tokens=max_tokens, system=system, tools=tools
             )
+            shown = first.messages[: max(0, len(first.messages) - (len(messages) - prompt_index))]
+            visible = [s.text for s in state.summaries[-first.summaries or len(state.summaries) :]]
+            visible += [render(shown[s:e]) for s, e in exchanges(shown)] if shown else []
             picked = self.choose_recall(
                 messages,
                 prompt_index=prompt_index,
                 evicted_end=state.boundary + first.dropped,
                 budget=first.budget,
                 model=model,
+                visible=visible,
             )
-            state.recalls[prompt_index] = picked  # decided once per prompt, even if empty
+            state.recalls = {prompt_index: picked}  # decided once per turn, even if empty
         return compacted
 
     def observe(self, model: str, layout: Layout, usage: Any) -> float | None:

@@ -29,8 +29,8 @@ def context_window(model: str) -> int:
 @dataclass(frozen=True)
 class ContextPolicy:
     budget: int | None = None  # input tokens per call; None: context window - max_tokens
-    compact_at: float = 0.75  # past this share of the budget, fold the oldest turns into a summary
-    chunk: float = 0.25  # each compaction folds about this share (older summaries never change)
+    compact_at: float = 0.8  # past this share of the budget, fold the oldest turns into a summary
+    chunk: float = 0.4  # each compaction folds about this share (older summaries never change)
     summary_share: float = 0.25  # summaries shown; the oldest roll off (recall still reaches them)
     summary_words: int = 200  # asked of the summarizer per chunk
     summary_model: str | None = None  # None: the agent's own model

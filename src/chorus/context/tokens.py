@@ -23,7 +23,7 @@ class TokenEstimator:
         base: Callable[[dict[str, Any]], int] = estimate_message,
         *,
         alpha: float = 0.2,
-        margin: float = 1.05,
+        margin: float = 1.03,
     ) -> None:
         if not 0 < alpha <= 1:
             raise ValueError("alpha must be within (0, 1]")
@@ -32,6 +32,7 @@ class TokenEstimator:
         self.margin = margin  # stay a little above the learned ratio: overshooting costs a 400
         self.ratio: dict[str, float] = {}
         self.error: dict[str, float] = {}  # last relative error of the calibrated estimate
+        self._sums: dict[str, tuple[float, float]] = {}  # decayed (actual, estimated) per model
 
     def raw(self, messages: Sequence[dict[str, Any]]) -> int:
         return sum(self.base(m) for m in messages)
@@ -51,11 +52,17 @@ class TokenEstimator:
         return lambda m: math.ceil(base(m) * scale)
 
     def observe(self, model: str, *, estimated_raw: int, actual: int) -> None:
-        """Learn from a response: ``actual`` is input + cache read + cache write tokens."""
+        """Learn from a response: ``actual`` is input + cache read + cache write tokens.
+
+        The ratio is of decayed sums (actual over estimated), so a large prompt teaches
+        more than a short one, whose count is mostly fixed overhead.
+        """
         if estimated_raw <= 0 or actual <= 0:
             return
         calibrated = estimated_raw * self.ratio.get(model, 1.0)
         self.error[model] = (calibrated - actual) / actual
-        sample = actual / estimated_raw
-        old = self.ratio.get(model)
-        self.ratio[model] = sample if old is None else old + self.alpha * (sample - old)
+        keep = 1 - self.alpha
+        num, den = self._sums.get(model, (0.0, 0.0))
+        num, den = num * keep + actual, den * keep + estimated_raw
+        self._sums[model] = (num, den)
+        self.ratio[model] = num / den
