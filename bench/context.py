@@ -324,7 +324,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         tallies = [
             await simulated(
                 args.seed,
-                lambda c, k=k: strategy(c, make_dialogue(args.seed + k, turns=args.turns)),
+                lambda c, k=k, strategy=strategy: strategy(
+                    c, make_dialogue(args.seed + k, turns=args.turns)
+                ),
             )
             for k in range(args.dialogues)
         ]
