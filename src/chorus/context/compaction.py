@@ -4,7 +4,8 @@ A session's :class:`ContextState` records, beside its full transcript, which
 message ranges were summarised (and the summary text); during a run it also
 holds which old exchanges were recalled for the prompt in progress.
 Summaries are only ever appended, so the prompt prefix they form stays
-byte-identical between compactions and the prompt cache keeps reading it. The transcript itself is never rewritten.
+byte-identical between compactions and the prompt cache keeps reading it.
+The transcript itself is never rewritten.
 """
 
 from __future__ import annotations
