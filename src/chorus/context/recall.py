@@ -65,9 +65,9 @@ class BM25:
         avg = sum(sum(bag.values()) for bag in bags) / n or 1.0
         df = Counter(w for bag in bags for w in asked if w in bag)
         idf = {w: math.log(1 + (n - df[w] + 0.5) / (df[w] + 0.5)) for w in asked}
-        # The best a document could score: every query term that occurs anywhere, saturated.
-        # Relative to it, a document matching only the common half of a question scores low.
-        ceiling = sum(idf[w] * (self.k1 + 1) for w in asked if df[w]) or 1.0
+        # What a document of average length holding each query term (that occurs anywhere)
+        # once scores. Relative to it, one matching only the common half of a question is low.
+        ceiling = sum(idf[w] for w in asked if df[w]) or 1.0
         scored = []
         for i, bag in enumerate(bags):
             length = sum(bag.values())

@@ -1,0 +1,88 @@
+"""Prometheus metrics for agents' context windows: how good the token estimate is, how full
+the windows run, how often they compact and recall.
+
+Pass one to ``Agent(metrics=ContextMetrics(registry))``; share the registry with
+:class:`~chorus.observe.Metrics` to expose both on one ``/metrics``. Labels are
+bounded as there: the first ``max_models`` model names, then ``other``.
+
+==========================================  =========  =====================================
+metric                                      type       labels
+==========================================  =========  =====================================
+chorus_context_estimate_error_ratio         histogram  model ((estimate - actual) / actual)
+chorus_context_window_fill_ratio            histogram  model (estimated tokens / budget)
+chorus_context_compactions_total            counter    model
+chorus_context_recalled_exchanges_total     counter    model (shown, summed over calls)
+chorus_context_dropped_messages_total       counter    model (left out without a summary,
+                                                       summed over calls)
+==========================================  =========  =====================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+__all__ = ["ContextMetrics"]
+
+_ERROR = (-0.5, -0.2, -0.1, -0.05, -0.02, 0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+_FILL = (0.1, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+
+
+class ContextMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None, *, max_models: int = 32) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._models: set[str] = set()
+        self._max_models = max_models
+        r = self.registry
+        self.estimate_error = Histogram(
+            "chorus_context_estimate_error_ratio",
+            "Relative error of the token estimate against the API's count (positive: high).",
+            ["model"],
+            buckets=_ERROR,
+            registry=r,
+        )
+        self.fill = Histogram(
+            "chorus_context_window_fill_ratio",
+            "Estimated prompt tokens over the input budget, per model call.",
+            ["model"],
+            buckets=_FILL,
+            registry=r,
+        )
+        self.compactions = Counter(
+            "chorus_context_compactions", "Chunks of turns summarised.", ["model"], registry=r
+        )
+        self.recalled = Counter(
+            "chorus_context_recalled_exchanges",
+            "Evicted exchanges shown again in a window, summed over model calls.",
+            ["model"],
+            registry=r,
+        )
+        self.dropped = Counter(
+            "chorus_context_dropped_messages",
+            "Messages left out of a window with no summary covering them, summed over calls.",
+            ["model"],
+            registry=r,
+        )
+
+    def _model(self, name: str) -> str:
+        if name in self._models:
+            return name
+        if len(self._models) < self._max_models:
+            self._models.add(name)
+            return name
+        return "other"
+
+    def estimate_observed(self, model: str, error: float) -> None:
+        self.estimate_error.labels(self._model(model)).observe(error)
+
+    def laid_out(self, model: str, layout: Any, compacted: int) -> None:
+        """One call's window (a :class:`~chorus.context.Layout`) and the compactions before it."""
+        m = self._model(model)
+        self.fill.labels(m).observe(layout.tokens / layout.budget if layout.budget else 0.0)
+        if compacted:
+            self.compactions.labels(m).inc(compacted)
+        if layout.recalled:
+            self.recalled.labels(m).inc(layout.recalled)
+        if layout.dropped:
+            self.dropped.labels(m).inc(layout.dropped)

@@ -1,0 +1,126 @@
+"""Agents keep their context: compaction through the client, summaries kept in the session,
+recall of evicted facts, calibrated estimates reported as metrics. Against the simulator."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from chorus.agent import Agent
+from chorus.client import Claude
+from chorus.context import ContextPolicy
+from chorus.observe import ContextMetrics
+from chorus.protocol import transcript
+from chorus.sim import Simulator, config_from_dict
+from chorus.store.sqlite import SQLiteStore
+
+MODEL = "claude-sonnet-4-5"
+FACT = "Please note this. The locker code for the Kestrel team is 4821."
+QUESTION = "What is the locker code for the Kestrel team?"
+
+
+def filler(i: int) -> str:
+    return f"Turn {i}: we walked along the river and talked about the weather again."
+
+
+async def test_a_long_session_compacts_keeps_summaries_and_recalls_an_evicted_fact(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "chat.db"
+    registry = CollectorRegistry()
+    metrics = ContextMetrics(registry)
+    async with Simulator(config_from_dict({"behaviour": "recall"})) as sim:
+        claude = Claude(api_key="k", base_url=sim.base_url)
+        agent = Agent(
+            model=MODEL,
+            client=claude,
+            max_tokens=200,
+            context=ContextPolicy(budget=1_200),
+            metrics=metrics,
+        )
+        store = SQLiteStore(path)
+        session = agent.session("s1", store=store)
+        await session.send(FACT)
+        summaries_seen = 0
+        usage_with_summary = None
+        for i in range(60):
+            result = await session.send(filler(i))
+            if len(result.context.summaries) > summaries_seen:
+                summaries_seen = len(result.context.summaries)
+                usage_with_summary = result.usage
+        await store.close()
+        assert summaries_seen >= 2
+        # A turn that compacted paid for its summary: more input than its own call.
+        assert usage_with_summary is not None and usage_with_summary.input_tokens > 0
+        # A restart: the same file, a new store. The full history and the summaries are there.
+        store = SQLiteStore(path)
+        session = agent.session("s1", store=store)
+        history = await session.history()
+        assert len(history) == 2 * 61 and history[0]["content"] == FACT
+        assert transcript.problems(history) == []
+        before = len(sim.ledger)
+        answer = await session.send(QUESTION)
+        calls = [e for e in sim.ledger[before:] if e.path == "/v1/messages"]
+        await store.close()
+        await claude.aclose()
+    assert "4821" in answer.text  # evicted long ago, recalled
+    assert len(calls) in (1, 2)  # the answer, and at most one new chunk summarised
+    assert len(answer.context.summaries) >= summaries_seen
+    # The metrics saw every call: estimates calibrated to within a few percent by now.
+    errors = registry.get_sample_value(
+        "chorus_context_estimate_error_ratio_count", {"model": MODEL}
+    )
+    assert errors is not None and errors >= 62
+    assert registry.get_sample_value("chorus_context_compactions_total", {"model": MODEL}) >= 2
+    assert registry.get_sample_value("chorus_context_recalled_exchanges_total", {"model": MODEL})
+
+
+async def test_the_estimate_error_shrinks_as_the_agent_learns() -> None:
+    registry = CollectorRegistry()
+    metrics = ContextMetrics(registry)
+    async with Simulator(config_from_dict({"behaviour": "echo"})) as sim:
+        claude = Claude(api_key="k", base_url=sim.base_url)
+        agent = Agent(model=MODEL, client=claude, max_tokens=100, metrics=metrics)
+        session = agent.session("s2")
+        for i in range(6):
+            await session.send(filler(i) * 10)
+        manager = agent.context
+        assert manager is not None
+        last_error = abs(manager.estimator.error[MODEL])
+        await claude.aclose()
+    # The base estimate errs high on purpose; after a few calls it is within 5%.
+    assert last_error < 0.05
+    assert MODEL in manager.estimator.ratio
+
+
+async def test_a_store_written_before_context_state_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """CREATE TABLE chorus_sessions (id TEXT PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT, lease_token INTEGER NOT NULL DEFAULT 0,
+        lease_expires REAL NOT NULL DEFAULT 0, pending_seq INTEGER, pending BLOB,
+        created REAL NOT NULL, updated REAL NOT NULL);
+        INSERT INTO chorus_sessions (id, seq, created, updated) VALUES ('old', 2, 0, 0);
+        CREATE TABLE chorus_messages (session_id TEXT NOT NULL, seq INTEGER NOT NULL,
+        role TEXT NOT NULL, content TEXT NOT NULL, created REAL NOT NULL,
+        PRIMARY KEY (session_id, seq)) WITHOUT ROWID;
+        INSERT INTO chorus_messages VALUES ('old', 1, 'user', '"hello"', 0);
+        INSERT INTO chorus_messages VALUES ('old', 2, 'assistant', '"hi"', 0);"""
+    )
+    db.close()
+    store = SQLiteStore(path)
+    loaded = await store.load("old")
+    assert loaded.seq == 2 and loaded.context is None
+    lease = await store.acquire("old", "me", 30)
+    await store.commit(
+        lease,
+        2,
+        [{"role": "user", "content": "again"}, {"role": "assistant", "content": "ok"}],
+        b'{"summaries":[]}',
+    )
+    again = await store.load("old")
+    await store.close()
+    assert again.seq == 4 and again.context == b'{"summaries":[]}'
