@@ -6,6 +6,7 @@ changes on purpose.
 
 from chorus.agent import Agent, Limits, RunResult, Session, Tool, ToolContext, ToolRetry, tool
 from chorus.client import Claude, ClientSettings
+from chorus.context import ContextOverflowError, ContextPolicy, ContextState
 from chorus.errors import (
     APIConnectionError,
     APIError,
@@ -53,6 +54,9 @@ __all__ = [
     "Clock",
     "ConfigError",
     "ConnectionCutError",
+    "ContextOverflowError",
+    "ContextPolicy",
+    "ContextState",
     "DeadlineExceededError",
     "EventDecoder",
     "FakeClock",

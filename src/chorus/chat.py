@@ -7,6 +7,9 @@ import path::
     system: You are a concise assistant.
     tools: [myproject.tools:get_weather, myproject.tools:search]
     max_tokens: 1024
+    context:                 # optional; every field of chorus.ContextPolicy but retriever
+      budget: 50000          # input tokens per call (default: the model's window)
+      pinned: [The user's name is Ada.]
 
 Replies stream as they are written; tool calls and their results show inline.
 ``--session ID`` keeps the conversation in a SQLite file (``--db``) and resumes
@@ -31,12 +34,34 @@ from chorus.errors import ChorusError, ConfigError
 __all__ = ["AgentConfig", "load_agent_config", "run_chat"]
 
 
+class ContextConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The ``context:`` section: :class:`~chorus.context.ContextPolicy` as plain data."""
+
+    budget: int | None = None
+    compact_at: float = 0.8
+    chunk: float = 0.4
+    summary_share: float = 0.25
+    summary_words: int = 200
+    summary_model: str | None = None
+    recall: int = 3
+    recall_share: float = 0.15
+    tool_result_share: float = 0.25
+    pinned: tuple[str, ...] = ()
+    compaction: bool = True
+
+    def policy(self) -> Any:
+        from chorus.context import ContextPolicy
+
+        return ContextPolicy(**msgspec.structs.asdict(self))
+
+
 class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     model: str = "claude-sonnet-4-5"
     system: str | None = None
     tools: tuple[str, ...] = ()
     max_tokens: int = 1024
     max_steps: int = 20
+    context: ContextConfig = ContextConfig()
 
 
 def load_agent_config(path: str | None) -> AgentConfig:
@@ -44,9 +69,11 @@ def load_agent_config(path: str | None) -> AgentConfig:
         return AgentConfig()
     raw = read_data(path, "agent config") or {}
     try:
-        return msgspec.convert(raw, AgentConfig)
-    except msgspec.ValidationError as exc:
+        config = msgspec.convert(raw, AgentConfig)
+        config.context.policy()  # checked now, not at the first message
+    except (msgspec.ValidationError, ConfigError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    return config
 
 
 def import_tool(spec: str) -> Any:
@@ -92,6 +119,7 @@ async def run_chat(
         client=claude,
         max_tokens=config.max_tokens,
         limits=Limits(max_steps=config.max_steps),
+        context=config.context.policy(),
     )
     session = agent.session(session_id or f"chat-{uuid.uuid4().hex[:8]}", store=store)
     history = await session.history()

@@ -58,3 +58,20 @@ def test_chat_config_errors_are_one_line(tmp_path: Path) -> None:
     config.write_text("modle: typo\n")
     result = chat(tmp_path, [], "--config", str(config))
     assert result.returncode == 2 and "modle" in result.stderr
+
+
+def test_chat_takes_a_context_policy_and_rejects_a_bad_one(tmp_path: Path) -> None:
+    config = tmp_path / "agent.yaml"
+    config.write_text("context:\n  budget: 4000\n  pinned: [The user is called Ada.]\n")
+    result = chat(tmp_path, ["What is the user called?", "exit"], "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "The user is called Ada." in result.stdout  # the pinned fact reached the model
+    for bad, says in (
+        ("context:\n  budget: 10\n", "at least 256"),
+        ("context:\n  compact_at: 2\n", "compact_at"),
+        ("context:\n  recal: 3\n", "recal"),
+    ):
+        config.write_text(bad)
+        result = chat(tmp_path, [], "--config", str(config))
+        assert result.returncode == 2 and says in result.stderr, (bad, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1
