@@ -70,6 +70,16 @@ async def test_header_plan_is_consumed_by_attempts_of_the_same_body(client: Clie
     assert ledger[5].attempt == 1
 
 
+async def test_ledger_marks_faulted_stream_attempts_as_streams(client: Client) -> None:
+    """A status fault answers before validation; the ledger still says a stream was asked for."""
+    plan = {"x-chorus-fault": "529;ok"}
+    for _ in range(2):
+        await client.message(headers=plan, messages=user("stream me"), stream=True)
+    await client.message(headers=plan, messages=user("plain"))
+    ledger = [(e.status, e.stream) for e in client.sim.ledger]
+    assert ledger == [(529, True), (200, True), (529, False)]
+
+
 async def test_status_fault_headers(client: Client) -> None:
     r429 = await client.message(
         headers={"x-chorus-fault": "429(retry_after=2)"}, messages=user("a")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import MODEL, Client, user
+from .conftest import MODEL, Client, Reply, user
 
 
 def assert_error(reply, status: int, error_type: str, message_start: str = "") -> None:
@@ -98,6 +98,76 @@ async def test_wrong_method_gets_api_shape(client: Client) -> None:
     reply = await client.get("/v1/messages")
     assert reply.status in (404, 405)
     assert reply.json()["type"] == "error"
+
+
+# Every API endpoint, with a body it would accept.
+ENDPOINTS = [
+    ("POST", "/v1/messages", {"model": MODEL, "max_tokens": 10, "messages": user("hi")}),
+    ("POST", "/v1/messages/count_tokens", {"model": MODEL, "messages": user("hi")}),
+    ("GET", "/v1/models", None),
+    ("GET", "/v1/models/claude-sonnet-4-5", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS, ids=[e[1] for e in ENDPOINTS])
+async def test_every_endpoint_checks_key_then_version(make_client, method, path, body) -> None:
+    """The API answers 401 without a valid key on every endpoint, models included."""
+    v1 = {"anthropic-version": "2023-06-01"}
+    async with make_client({"api_keys": ["sk-good"]}) as c:
+
+        async def send(headers: dict[str, str]) -> Reply:
+            url = c.sim.base_url + path
+            async with c.session.request(method, url, json=body, headers=headers) as resp:
+                return Reply(resp.status, resp.headers, await resp.read())
+
+        missing = await send(v1)
+        assert_error(missing, 401, "authentication_error", "x-api-key header is required")
+        for wrong in ({"x-api-key": "sk-bad"}, {"authorization": "Bearer sk-bad"}):
+            bad = await send(wrong | v1)
+            assert_error(bad, 401, "authentication_error", "invalid x-api-key")
+        # Auth comes first: a bad key without a version is still a 401.
+        assert (await send({"x-api-key": "sk-bad"})).status == 401
+        no_version = await send({"x-api-key": "sk-good"})
+        assert_error(
+            no_version, 400, "invalid_request_error", "anthropic-version: header is required"
+        )
+        old = await send({"x-api-key": "sk-good", "anthropic-version": "2020-01-01"})
+        assert_error(old, 400, "invalid_request_error", "anthropic-version: unsupported version")
+        for good in (
+            {"x-api-key": "sk-good"} | v1,
+            {"authorization": "Bearer sk-good", "anthropic-version": "2026-10-21"},
+        ):
+            ok = await send(good)
+            assert ok.status == 200, ok.body
+            assert ok.headers["request-id"].startswith("req_")
+        statuses = [e.status for e in c.sim.ledger if e.path == path]
+        assert statuses == [401, 401, 401, 401, 400, 400, 200, 200]
+
+
+async def test_auth_is_checked_before_the_model_is_looked_up(make_client) -> None:
+    async with make_client({"api_keys": ["sk-good"]}) as c:
+        wrong = await c.get("/v1/models/claude-nope-9", headers={"x-api-key": "sk-bad"})
+        assert_error(wrong, 401, "authentication_error", "invalid x-api-key")
+        right = await c.get("/v1/models/claude-nope-9", headers={"x-api-key": "sk-good"})
+        assert_error(right, 404, "not_found_error", "model: claude-nope-9")
+
+
+async def test_models_take_header_fault_plans(client: Client) -> None:
+    """Models attempts are admitted like messages: a header plan applies, the ledger sees them."""
+    plan = {"x-chorus-fault": "529;ok"}
+    busy = await client.get("/v1/models?limit=2", headers=plan)
+    assert_error(busy, 529, "overloaded_error", "Overloaded")
+    again = await client.get("/v1/models?limit=2", headers=plan)
+    assert again.status == 200 and len(again.json()["data"]) == 2
+    found = await client.get("/v1/models/claude-haiku-4-5")
+    ledger = [e for e in client.sim.ledger if e.path.startswith("/v1/models")]
+    assert [(e.fault, e.status, e.attempt) for e in ledger] == [
+        ("529", 529, 1),
+        ("ok", 200, 2),
+        ("ok", 200, 1),
+    ]
+    assert ledger[-1].model == found.json()["id"] == "claude-haiku-4-5-20251001"
+    assert ledger[-1].request_id == found.headers["request-id"]
 
 
 async def test_models_list_and_pagination(client: Client) -> None:

@@ -5,9 +5,11 @@ Routes: ``POST /v1/messages`` (JSON and SSE), ``POST /v1/messages/count_tokens``
 ``/_chorus/health``. Every failure, including malformed JSON, oversized bodies
 and unknown routes, answers in the API's error shape with a ``request-id``.
 
-One attempt goes: body size -> auth -> version -> JSON -> fault plan ->
-validation -> context window -> prompt cache -> rate limits -> reply (paced by
-the latency model, possibly cut or broken by the fault plan).
+Every API endpoint (messages, count_tokens, models) is admitted the same way, as
+the API does: body size -> auth -> version -> JSON -> fault plan, each attempt
+recorded in the ledger. A messages attempt then goes on: validation -> context
+window -> prompt cache -> rate limits -> reply (paced by the latency model,
+possibly cut or broken by the fault plan).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import math
 import os
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -67,6 +70,9 @@ _SPEND_CAP = (
     "You have reached your API usage limits: your organization has crossed its monthly API "
     "usage threshold."
 )
+
+# An endpoint's own work, run once admitted: (body, fault, request_id, ledger entry).
+_Answer = Callable[[Any, FaultStep, str, LedgerEntry], Awaitable[web.StreamResponse]]
 
 
 class _Reset(Exception):
@@ -185,8 +191,11 @@ class SimulatorApp:
             raise SimError(
                 400, f"There was an error parsing the body of your request: {exc}"
             ) from exc
-        model = body.get("model") if isinstance(body, dict) else None
+        fields = body if isinstance(body, dict) else {}
+        model = fields.get("model")
         entry.model = model if isinstance(model, str) else None
+        # What the attempt asked for, even if a fault answers before it is parsed.
+        entry.stream = fields.get("stream") is True
         fault, attempt, digest = self.faults.pick(
             header_plan=request.headers.get("x-chorus-fault"),
             body=raw,
@@ -212,17 +221,20 @@ class SimulatorApp:
     # ------------------------------------------------------------------ handlers
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
-        async def answer(body: Any, fault: FaultStep, request_id: str, entry: LedgerEntry) -> Any:
+        async def answer(
+            body: Any, fault: FaultStep, request_id: str, entry: LedgerEntry
+        ) -> web.StreamResponse:
             req = parse_messages(
                 body, version=request.headers["anthropic-version"], lookup=self.lookup
             )
-            entry.stream = req.stream
             return await self._reply(request, req, request_id, entry, fault)
 
         return await self._attempt(request, answer)
 
     async def count_tokens(self, request: web.Request) -> web.StreamResponse:
-        async def answer(body: Any, fault: FaultStep, request_id: str, entry: LedgerEntry) -> Any:
+        async def answer(
+            body: Any, fault: FaultStep, request_id: str, entry: LedgerEntry
+        ) -> web.StreamResponse:
             req = parse_count_tokens(
                 body, version=request.headers["anthropic-version"], lookup=self.lookup
             )
@@ -235,15 +247,15 @@ class SimulatorApp:
 
         return await self._attempt(request, answer)
 
-    async def _attempt(self, request: web.Request, answer: Any) -> web.StreamResponse:
+    async def _attempt(self, request: web.Request, answer: _Answer) -> web.StreamResponse:
         """One attempt at an API endpoint: admission, the answer, errors in the API's shape,
-        and the ledger entry, whatever happens."""
+        and the ledger entry, whatever happens. Every API endpoint goes through here, so
+        none can skip the auth and version checks (the API answers 401 on all of them)."""
         request_id = self.new_id("req_")
         entry = LedgerEntry(0, self.clock.now(), request_id, request.path, None, False, "ok", 200)
         try:
             body, _, fault = await self._admit(request, request_id, entry)
-            response: web.StreamResponse = await answer(body, fault, request_id, entry)
-            return response
+            return await answer(body, fault, request_id, entry)
         except SimError as err:
             entry.status, entry.outcome = err.status, "error"
             return self._error(request_id, err)
@@ -254,9 +266,10 @@ class SimulatorApp:
         finally:
             self.faults.record(entry)
 
-    async def list_models(self, request: web.Request) -> web.Response:
-        request_id = self.new_id("req_")
-        try:
+    async def list_models(self, request: web.Request) -> web.StreamResponse:
+        async def answer(
+            body: Any, fault: FaultStep, request_id: str, entry: LedgerEntry
+        ) -> web.StreamResponse:
             q = request.query
             try:
                 limit = int(q.get("limit", "20"))
@@ -277,32 +290,36 @@ class SimulatorApp:
                 start = max(start, stop - limit)
             page = self.config.models[start:stop][:limit]
             data = [model_info(spec) for spec in page]
-            body = {
+            reply = {
                 "data": data,
                 "has_more": start + len(page) < stop if "before_id" not in q else start > 0,
                 "first_id": data[0]["id"] if data else None,
                 "last_id": data[-1]["id"] if data else None,
             }
             return web.Response(
-                body=_encode(body),
+                body=_encode(reply),
                 content_type="application/json",
                 headers=self._headers(request_id),
             )
-        except SimError as err:
-            return self._error(request_id, err)
 
-    async def get_model(self, request: web.Request) -> web.Response:
-        request_id = self.new_id("req_")
-        spec = self.lookup(request.match_info["model_id"])
-        if spec is None:
-            return self._error(
-                request_id, SimError(404, f"model: {request.match_info['model_id']}")
+        return await self._attempt(request, answer)
+
+    async def get_model(self, request: web.Request) -> web.StreamResponse:
+        async def answer(
+            body: Any, fault: FaultStep, request_id: str, entry: LedgerEntry
+        ) -> web.StreamResponse:
+            name = request.match_info["model_id"]
+            spec = self.lookup(name)
+            if spec is None:
+                raise SimError(404, f"model: {name}")
+            entry.model = spec.id
+            return web.Response(
+                body=_encode(model_info(spec)),
+                content_type="application/json",
+                headers=self._headers(request_id),
             )
-        return web.Response(
-            body=_encode(model_info(spec)),
-            content_type="application/json",
-            headers=self._headers(request_id),
-        )
+
+        return await self._attempt(request, answer)
 
     async def get_ledger(self, request: web.Request) -> web.Response:
         return web.Response(body=_encode(self.ledger), content_type="application/json")
