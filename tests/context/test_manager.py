@@ -130,7 +130,7 @@ async def test_compaction_folds_the_oldest_turns_in_chunks_and_keeps_the_prefix_
     done = await manager.prepare(
         messages, state, prompt_index=len(history), summarize=summarize, **options
     )
-    assert done == len(state.summaries) >= 2
+    assert done.compacted == len(state.summaries) >= 2
     # Chunks are contiguous, start at the beginning, end on exchange boundaries, and
     # never reach into the turn in progress.
     starts = {s for s, _ in exchanges(messages)}
@@ -177,7 +177,7 @@ async def test_a_failed_summary_leaves_the_window_sliding() -> None:
     done = await manager.prepare(
         messages, state, model=MODEL, max_tokens=100, prompt_index=120, summarize=broken
     )
-    assert done == 0 and state.summaries == []
+    assert done.compacted == 0 and state.summaries == []
     layout = manager.layout(messages, state, model=MODEL, max_tokens=100)
     assert layout.tokens <= 800 and layout.dropped > 0
 

@@ -326,25 +326,18 @@ class Agent:
             loop.on_side_call(message)
             return "".join(getattr(b, "text", "") for b in message.content)
 
-        compacted = await context.prepare(
+        layout = await context.prepare(
             loop.messages,
             state,
             model=self.model,
             max_tokens=self.max_tokens,
             prompt_index=loop._start,
             summarize=summarize,
-            **options,
-        )
-        layout = context.layout(
-            loop.messages,
-            state,
-            model=self.model,
-            max_tokens=self.max_tokens,
             scale=scale,
             **options,
         )
         if self.metrics is not None:
-            self.metrics.laid_out(self.model, layout, compacted)
+            self.metrics.laid_out(self.model, layout)
         return layout
 
     def _too_long(

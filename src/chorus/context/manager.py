@@ -21,7 +21,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -40,6 +40,7 @@ SUMMARY_HEADER = "Summary of earlier conversation (messages {first}-{last}):"
 PINNED_HEADER = "Facts to keep in mind:"
 MAX_COMPACTIONS_PER_CALL = 8
 CHARS_PER_TOKEN = 3.5
+_MEMO = 16_384
 
 Summarize = Callable[[dict[str, Any]], Awaitable[str]]
 
@@ -55,6 +56,24 @@ class Layout:
     truncated: int  # tool results cut to fit
     summaries: int  # summaries shown
     recalled: int  # exchanges recalled into this window
+    compacted: int = 0  # chunks summarised just before this call
+
+
+class _Measured(NamedTuple):
+    """One pass over the conversation: what every decision about a call is made from."""
+
+    budget: int
+    system: str | list[dict[str, Any]] | None
+    shown: int  # summaries shown
+    fixed_raw: int
+    fixed: int
+    verbatim: list[dict[str, Any]]
+    raw: list[int]  # base estimate per verbatim message
+    costs: list[int]  # calibrated
+    total: int  # calibrated: fixed + every verbatim message
+    boundary: int
+    model: str
+    recalled: int
 
 
 class ContextManager:
@@ -64,6 +83,10 @@ class ContextManager:
         self.policy = policy or ContextPolicy()
         self.estimator = estimator or TokenEstimator()
         self.windows: dict[str, int] = {}  # context windows the API told us about
+        # Base estimate and longest tool result per message object, so a long conversation
+        # is not re-measured on every call. Holding the message keeps its id unique.
+        self._costs: dict[int, tuple[dict[str, Any], int, int]] = {}
+        self._tools: tuple[Sequence[dict[str, Any]], int] | None = None
 
     def budget(self, model: str, max_tokens: int) -> int:
         """Input tokens a call may use: the policy's budget, within what the API allows."""
@@ -90,30 +113,8 @@ class ContextManager:
     ) -> Layout:
         """The request's system prompt and messages; ``scale`` < 1 tightens the budget (used
         once after the API said the prompt was too long)."""
-        budget = int(self.budget(model, max_tokens) * scale)
-        estimate = self.estimator.message_estimator(model)
-        base = self.estimator.base
-        full_system, shown = self._system(system, state, budget)
-        fixed_raw = _raw_fixed(base, full_system, tools)
-        fixed = math.ceil(fixed_raw * self._scale(model))
-        verbatim = self._verbatim(messages, state, budget)
-        window = fit(verbatim, budget=budget, estimate=estimate, fixed=fixed)
-        recalled = sum(
-            len(starts)
-            for index, starts in state.recalls.items()
-            if index >= state.boundary + window.dropped
-        )
-        raw = fixed_raw + sum(base(m) for m in window.messages)
-        return Layout(
-            system=full_system,
-            messages=window.messages,
-            tokens=window.tokens + fixed,
-            raw_tokens=raw,
-            budget=budget,
-            dropped=window.dropped,
-            truncated=window.truncated,
-            summaries=shown,
-            recalled=recalled,
+        return self._layout(
+            self._measured(messages, state, model, max_tokens, system, tools, scale)
         )
 
     def next_chunk(
@@ -128,32 +129,10 @@ class ContextManager:
         tools: Sequence[dict[str, Any]] = (),
     ) -> tuple[int, int] | None:
         """The message range to summarise next, or None while the window is below the
-        threshold. Never reaches into ``messages[protect_from:]`` (the turn in progress)."""
-        budget = self.budget(model, max_tokens)
-        estimate = self.estimator.message_estimator(model)
-        full_system, _ = self._system(system, state, budget)
-        fixed = math.ceil(_raw_fixed(self.estimator.base, full_system, tools) * self._scale(model))
-        verbatim = self._verbatim(messages, state, budget)
-        total = fixed + sum(estimate(m) for m in verbatim)
-        if total <= self.policy.compact_at * budget:
-            return None
-        start = state.boundary
-        protected = sum(estimate(m) for m in verbatim[max(0, protect_from - start) :])
-        if fixed + protected > budget:
-            return None  # the turn in progress alone is too big: summaries cannot help
-        want = self.policy.chunk * budget
-        gathered = 0
-        end = start
-        for s, e in exchanges(messages):
-            if s < start:
-                continue
-            if e > protect_from:
-                break
-            gathered += sum(estimate(m) for m in verbatim[s - start : e - start])
-            end = e
-            if gathered >= want:
-                break
-        return (start, end) if end > start else None
+        policy's threshold. Never reaches into ``messages[protect_from:]`` (the turn in
+        progress)."""
+        measured = self._measured(messages, state, model, max_tokens, system, tools, 1.0)
+        return self._chunk(measured, protect_from)
 
     def choose_recall(
         self,
@@ -184,7 +163,7 @@ class ContextManager:
         candidates = [i for i, d in enumerate(documents) if gaps.intersection(terms(d))]
         ranked = policy.retriever.rank(query, [documents[i] for i in candidates], policy.recall)
         room = policy.recall_share * budget
-        estimate = self.estimator.message_estimator(model)
+        estimate = self._estimator(model)
         picked = []
         for j, _ in ranked:
             i = candidates[j]
@@ -208,60 +187,68 @@ class ContextManager:
         summarize: Summarize,
         system: str | list[dict[str, Any]] | None = None,
         tools: Sequence[dict[str, Any]] = (),
-    ) -> int:
-        """Compact and recall as the policy says, recording both in ``state``; returns how
-        many chunks were summarised. A failed summary leaves the window to slide instead."""
+        scale: float = 1.0,
+    ) -> Layout:
+        """Compact and recall as the policy says, recording both in ``state``, then lay out
+        the call. A failed summary leaves the window to slide instead. The common case
+        (nothing to compact, nothing evicted) measures the conversation once."""
         policy = self.policy
         compacted = 0
-        if policy.compaction:
-            while compacted < MAX_COMPACTIONS_PER_CALL:
-                chunk = self.next_chunk(
-                    messages,
-                    state,
-                    model=model,
-                    max_tokens=max_tokens,
-                    protect_from=prompt_index,
-                    system=system,
-                    tools=tools,
-                )
-                if chunk is None:
-                    break
-                start, end = chunk
-                request = summary_request(
-                    messages[start:end],
-                    model=policy.summary_model or model,
-                    words=policy.summary_words,
-                )
-                try:
-                    text = (await summarize(request)).strip()
-                except Exception as exc:  # the window still fits: it slides instead
-                    log.warning("compaction failed, sliding the window instead: %s", exc)
-                    break
-                state.summaries.append(Summary(start, end, text or "(nothing to note)"))
-                compacted += 1
+        args = (messages, state, model, max_tokens, system, tools, 1.0)
+        measured = self._measured(*args)
+        while policy.compaction and compacted < MAX_COMPACTIONS_PER_CALL:
+            chunk = self._chunk(measured, prompt_index)
+            if chunk is None:
+                break
+            start, end = chunk
+            request = summary_request(
+                messages[start:end], model=policy.summary_model or model, words=policy.summary_words
+            )
+            try:
+                text = (await summarize(request)).strip()
+            except Exception as exc:  # the window still fits: it slides instead
+                log.warning("compaction failed, sliding the window instead: %s", exc)
+                break
+            state.summaries.append(Summary(start, end, text or "(nothing to note)"))
+            compacted += 1
+            measured = self._measured(*args)
         if (
             policy.recall
             and prompt_index not in state.recalls
             and prompt_index < len(messages)
             and messages[prompt_index].get("role") == "user"
         ):
-            state.recalls = {}
-            first = self.layout(
-                messages, state, model=model, max_tokens=max_tokens, system=system, tools=tools
-            )
-            shown = first.messages[: max(0, len(first.messages) - (len(messages) - prompt_index))]
-            visible = [s.text for s in state.summaries[-first.summaries or len(state.summaries) :]]
-            visible += [render(shown[s:e]) for s, e in exchanges(shown)] if shown else []
-            picked = self.choose_recall(
-                messages,
-                prompt_index=prompt_index,
-                evicted_end=state.boundary + first.dropped,
-                budget=first.budget,
-                model=model,
-                visible=visible,
-            )
-            state.recalls = {prompt_index: picked}  # decided once per turn, even if empty
-        return compacted
+            state.recalls = {prompt_index: []}  # decided once per turn, even if empty
+            if state.boundary or measured.total > measured.budget:  # something was evicted
+                state.recalls = {}
+                first = self._layout(self._measured(*args))
+                state.recalls = {
+                    prompt_index: self._recall_for(messages, state, first, prompt_index, model)
+                }
+                measured = self._measured(*args)
+        if scale != 1.0:
+            measured = self._measured(messages, state, model, max_tokens, system, tools, scale)
+        return self._layout(measured, compacted)
+
+    def _recall_for(
+        self,
+        messages: Sequence[dict[str, Any]],
+        state: ContextState,
+        first: Layout,
+        prompt_index: int,
+        model: str,
+    ) -> list[int]:
+        shown = first.messages[: max(0, len(first.messages) - (len(messages) - prompt_index))]
+        visible = [s.text for s in state.summaries[-first.summaries or len(state.summaries) :]]
+        visible += [render(shown[s:e]) for s, e in exchanges(shown)] if shown else []
+        return self.choose_recall(
+            messages,
+            prompt_index=prompt_index,
+            evicted_end=state.boundary + first.dropped,
+            budget=first.budget,
+            model=model,
+            visible=visible,
+        )
 
     def observe(self, model: str, layout: Layout, usage: Any) -> float | None:
         """Calibrate the estimator from a response's usage; returns the relative error of the
@@ -279,8 +266,115 @@ class ContextManager:
 
     # ------------------------------------------------------------------ parts
 
+    def _measured(
+        self,
+        messages: Sequence[dict[str, Any]],
+        state: ContextState,
+        model: str,
+        max_tokens: int,
+        system: str | list[dict[str, Any]] | None,
+        tools: Sequence[dict[str, Any]],
+        scale: float,
+    ) -> _Measured:
+        budget = int(self.budget(model, max_tokens) * scale)
+        factor = self._scale(model)
+        full_system, shown = self._system(system, state, budget)
+        fixed_raw = self._fixed(full_system, tools)
+        verbatim = self._verbatim(messages, state, budget)
+        measure = self._measure
+        raw = [measure(m)[1] for m in verbatim]
+        costs = [math.ceil(r * factor) for r in raw]
+        fixed = math.ceil(fixed_raw * factor)
+        return _Measured(
+            budget,
+            full_system,
+            shown,
+            fixed_raw,
+            fixed,
+            verbatim,
+            raw,
+            costs,
+            fixed + sum(costs),
+            state.boundary,
+            model,
+            len(state.recalls.get(max(state.recalls, default=-1), ())),
+        )
+
+    def _layout(self, m: _Measured, compacted: int = 0) -> Layout:
+        if m.total <= m.budget:  # everything since the last compaction fits as it is
+            messages, tokens, dropped, truncated = m.verbatim, m.total - m.fixed, 0, 0
+            raw = m.fixed_raw + sum(m.raw)
+        else:
+            window = fit(
+                m.verbatim, budget=m.budget, estimate=self._estimator(m.model), fixed=m.fixed
+            )
+            messages, tokens = window.messages, window.tokens
+            dropped, truncated = window.dropped, window.truncated
+            raw = m.fixed_raw + sum(self._base(x) for x in messages)
+        return Layout(
+            system=m.system,
+            messages=messages,
+            tokens=tokens + m.fixed,
+            raw_tokens=raw,
+            budget=m.budget,
+            dropped=dropped,
+            truncated=truncated,
+            summaries=m.shown,
+            recalled=m.recalled,
+            compacted=compacted,
+        )
+
+    def _chunk(self, m: _Measured, protect_from: int) -> tuple[int, int] | None:
+        if m.total <= self.policy.compact_at * m.budget:
+            return None
+        start = m.boundary
+        if m.fixed + sum(m.costs[max(0, protect_from - start) :]) > m.budget:
+            return None  # the turn in progress alone is too big: summaries cannot help
+        want = self.policy.chunk * m.budget
+        gathered = 0
+        end = start
+        for s, e in exchanges(m.verbatim):
+            if start + e > protect_from:
+                break
+            gathered += sum(m.costs[s:e])
+            end = start + e
+            if gathered >= want:
+                break
+        return (start, end) if end > start else None
+
     def _scale(self, model: str) -> float:
         return self.estimator.scale(model)
+
+    def _measure(self, message: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
+        found = self._costs.get(id(message))
+        if found is not None and found[0] is message:
+            return found
+        if len(self._costs) >= _MEMO:
+            self._costs.clear()
+        entry = (message, self.estimator.base(message), _longest_tool_result(message))
+        self._costs[id(message)] = entry
+        return entry
+
+    def _base(self, message: dict[str, Any]) -> int:
+        return self._measure(message)[1]
+
+    def _fixed(
+        self, system: str | list[dict[str, Any]] | None, tools: Sequence[dict[str, Any]]
+    ) -> int:
+        """Base estimate of the system prompt and the tool definitions (the latter kept:
+        an agent sends the same definitions on every call of a run)."""
+        total = self.estimator.base({"content": system}) if system else 0
+        if tools:
+            kept = self._tools
+            if kept is None or kept[0] is not tools:
+                kept = self._tools = (tools, int(len(_encode(list(tools))) / CHARS_PER_TOKEN) + 1)
+            total += kept[1]
+        return total
+
+    def _estimator(self, model: str) -> Callable[[dict[str, Any]], int]:
+        scale = self._scale(model)
+        measure = self._measure
+        return lambda m: math.ceil(measure(m)[1] * scale)
 
     def _system(
         self, system: str | list[dict[str, Any]] | None, state: ContextState, budget: int
@@ -319,7 +413,9 @@ class ContextManager:
             if starts and start <= index < len(messages):
                 out[index - start] = _with_recall(messages[index], messages, starts)
         max_chars = int(self.policy.tool_result_share * budget * CHARS_PER_TOKEN)
-        return cap_tool_results(out, max_chars)
+        if any(self._measure(m)[2] > max_chars for m in out):
+            return cap_tool_results(out, max_chars)
+        return out
 
 
 def _with_recall(
@@ -336,12 +432,18 @@ def _with_recall(
     return {**prompt, "content": [note, *blocks]}
 
 
-def _raw_fixed(
-    base: Callable[[dict[str, Any]], int],
-    system: str | list[dict[str, Any]] | None,
-    tools: Sequence[dict[str, Any]],
-) -> int:
-    total = base({"content": system}) if system else 0
-    if tools:
-        total += int(len(_encode(list(tools))) / CHARS_PER_TOKEN) + 1
-    return total
+def _longest_tool_result(message: dict[str, Any]) -> int:
+    content = message.get("content")
+    if message.get("role") != "user" or not isinstance(content, list):
+        return 0
+    longest = 0
+    for block in content:
+        if isinstance(block, dict) and block.get("type") == "tool_result":
+            inner = block.get("content")
+            if isinstance(inner, str):
+                longest = max(longest, len(inner))
+            elif isinstance(inner, list):
+                for b in inner:
+                    if isinstance(b, dict) and b.get("type") == "text":
+                        longest = max(longest, len(b.get("text", "")))
+    return longest

@@ -6,6 +6,7 @@ window minus the reply's ``max_tokens`` unless ``budget`` says otherwise.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from chorus.context.recall import BM25, Retriever
@@ -16,6 +17,7 @@ __all__ = ["ContextPolicy", "context_window"]
 _DEFAULT_WINDOW = 200_000
 
 
+@functools.lru_cache(maxsize=256)
 def context_window(model: str) -> int:
     """The model's input limit in tokens, from the built-in catalogue (200k when unknown)."""
     from chorus.sim.models import DEFAULT_MODELS

@@ -76,12 +76,12 @@ class ContextMetrics:
     def estimate_observed(self, model: str, error: float) -> None:
         self.estimate_error.labels(self._model(model)).observe(error)
 
-    def laid_out(self, model: str, layout: Any, compacted: int) -> None:
+    def laid_out(self, model: str, layout: Any) -> None:
         """One call's window (a :class:`~chorus.context.Layout`) and the compactions before it."""
         m = self._model(model)
         self.fill.labels(m).observe(layout.tokens / layout.budget if layout.budget else 0.0)
-        if compacted:
-            self.compactions.labels(m).inc(compacted)
+        if layout.compacted:
+            self.compactions.labels(m).inc(layout.compacted)
         if layout.recalled:
             self.recalled.labels(m).inc(layout.recalled)
         if layout.dropped:
