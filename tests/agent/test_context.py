@@ -124,3 +124,23 @@ async def test_a_store_written_before_context_state_is_upgraded(tmp_path: Path) 
     again = await store.load("old")
     await store.close()
     assert again.seq == 4 and again.context == b'{"summaries":[]}'
+
+
+async def test_count_tokens_counts_what_the_agent_would_send_and_calibrates() -> None:
+    async with Simulator(config_from_dict({"behaviour": "echo"})) as sim:
+        claude = Claude(api_key="k", base_url=sim.base_url)
+        agent = Agent(model=MODEL, system="Be brief.", client=claude, max_tokens=100)
+        history = [
+            {"role": "user", "content": filler(0)},
+            {"role": "assistant", "content": "Noted."},
+        ]
+        counted = await agent.count_tokens("And the weather?", history=history)
+        direct = await claude.messages.count_tokens(
+            model=MODEL,
+            system=[{"type": "text", "text": "Be brief."}],
+            messages=[*history, {"role": "user", "content": "And the weather?"}],
+        )
+        await claude.aclose()
+    assert counted == direct.input_tokens
+    manager = agent.context
+    assert manager is not None and MODEL in manager.estimator.ratio

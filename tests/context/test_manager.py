@@ -267,3 +267,36 @@ def test_unreadable_state_is_dropped_not_fatal() -> None:
 def test_bad_policies_say_what_is_wrong(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ContextPolicy(**options)
+
+
+class Overlap:
+    """A stand-in for an embedding retriever: any object with ``rank`` plugs in."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def rank(self, query: str, documents: Any, k: int) -> list[tuple[int, float]]:
+        self.queries.append(query)
+        words = set(query.lower().split())
+        scored = [
+            (i, len(words & set(d.lower().split())) / len(words)) for i, d in enumerate(documents)
+        ]
+        return sorted((p for p in scored if p[1] > 0.5), key=lambda p: -p[1])[:k]
+
+
+async def test_a_custom_retriever_replaces_bm25() -> None:
+    retriever = Overlap()
+    manager = ContextManager(ContextPolicy(budget=1_000, retriever=retriever))
+    history = long_history(80, fact_at=3)
+    question = {"role": "user", "content": "What is the locker code for the Kestrel team?"}
+    state = ContextState()
+    layout = await manager.prepare(
+        [*history, question],
+        state,
+        model=MODEL,
+        max_tokens=100,
+        prompt_index=160,
+        summarize=Summaries(),
+    )
+    assert retriever.queries and "Kestrel" in retriever.queries[0]
+    assert layout.recalled == 1 and state.recalls == {160: [6]}

@@ -60,6 +60,7 @@ __all__ = ["Agent", "Approver"]
 
 Approver = Callable[[ToolCall], Awaitable[bool] | bool]
 _MAX_ERROR = 500
+_COUNTED = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking"})
 _encode = msgspec.json.Encoder().encode
 
 
@@ -131,6 +132,42 @@ class Agent:
 
             self._client = Claude()
         return self._client
+
+    async def count_tokens(
+        self,
+        prompt: str | list[dict[str, Any]],
+        *,
+        history: Sequence[dict[str, Any]] = (),
+        context: ContextState | None = None,
+    ) -> int:
+        """What the API counts for the next call with ``prompt`` (as this agent would send it:
+        its window, system prompt and tools); the count also calibrates the local estimate."""
+        tools = await self._resolve_tools()
+        definitions = [t.definition() for t in tools.values()]
+        if self.output is not None:
+            definitions.append(self.output.definition())
+        messages = [*history, {"role": "user", "content": prompt}]
+        layout = None
+        if self.context is not None:
+            layout = self.context.layout(
+                messages,
+                context or ContextState(),
+                model=self.model,
+                max_tokens=self.max_tokens,
+                system=self.system,
+                tools=definitions,
+            )
+            request = self._request(layout.messages, definitions, bool(tools), system=layout.system)
+        else:
+            request = self._request(messages, definitions, bool(tools))
+        counted = await self.client.messages.count_tokens(
+            **{k: v for k, v in request.items() if k in _COUNTED}
+        )
+        if self.context is not None and layout is not None:
+            self.context.estimator.observe(
+                self.model, estimated_raw=layout.raw_tokens, actual=counted.input_tokens
+            )
+        return int(counted.input_tokens)
 
     def session(self, session_id: str, *, store: Any = None, **options: Any) -> Any:
         """A conversation with this agent, kept in ``store`` (in memory by default)."""
