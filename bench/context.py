@@ -430,21 +430,24 @@ def plot(report: dict[str, Any]) -> None:
     left.set_ylabel("questions answered correctly (%)")
     left.set_title("500-turn dialogues, 8k-token budget")
     left.tick_params(axis="x", labelsize=8)
-    for name, c in report["cache"].items():
+    colours = ("#e80", "#2a6")
+    for (name, c), colour in zip(report["cache"].items(), colours, strict=False):
         shares = c["per_turn_share"]
         running = [100 * sum(shares[: i + 1]) / (i + 1) for i in range(len(shares))]
-        right.plot(range(1, len(shares) + 1), [100 * s for s in shares], lw=0.6, alpha=0.5)
+        turns = range(1, len(shares) + 1)
+        right.plot(turns, [100 * s for s in shares], lw=0.6, alpha=0.4, color=colour)
         right.plot(
-            range(1, len(running) + 1),
+            turns,
             running,
             lw=1.8,
-            label=f"{name}: {100 * c['cache_share']:.0f}% overall",
+            color=colour,
+            label=f"{name}: {100 * c['cache_share']:.0f}% of all input tokens",
         )
     right.axhline(80, color="k", lw=0.8, ls="--")
     right.set_ylim(0, 105)
     right.set_xlabel("turn")
     right.set_ylabel("input tokens read from cache (%)")
-    right.set_title("200-turn session: per turn (thin) and running share")
+    right.set_title("200-turn session: per turn (thin) and running mean")
     right.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     DOCS.mkdir(exist_ok=True)
