@@ -40,7 +40,7 @@ SUMMARY_HEADER = "Summary of earlier conversation (messages {first}-{last}):"
 PINNED_HEADER = "Facts to keep in mind:"
 MAX_COMPACTIONS_PER_CALL = 8
 CHARS_PER_TOKEN = 3.5
-_MEMO = 16_384
+_MEMO = 4_096  # messages kept measured (and alive) at most, across all sessions
 
 Summarize = Callable[[dict[str, Any]], Awaitable[str]]
 
