@@ -59,6 +59,8 @@ async def test_a_long_session_compacts_keeps_summaries_and_recalls_an_evicted_fa
         session = agent.session("s1", store=store)
         history = await session.history()
         assert len(history) == 2 * 61 and history[0]["content"] == FACT
+        kept = await session.context()
+        assert len(kept.summaries) == summaries_seen and kept.recalls == {}
         assert transcript.problems(history) == []
         before = len(sim.ledger)
         answer = await session.send(QUESTION)

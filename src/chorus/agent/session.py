@@ -66,6 +66,10 @@ class Session:
         """The committed conversation, in the API's message shape."""
         return (await self.store.load(self.id)).messages
 
+    async def context(self) -> ContextState:
+        """The committed context state: the summaries that stand in for the oldest turns."""
+        return ContextState.decode((await self.store.load(self.id)).context)
+
     async def send(self, prompt: str | list[dict[str, Any]]) -> RunResult:
         """One atomic turn; returns its result (``result.seq`` is the session's new length)."""
         result: RunResult | None = None
