@@ -146,3 +146,46 @@ async def test_count_tokens_counts_what_the_agent_would_send_and_calibrates() ->
     assert counted == direct.input_tokens
     manager = agent.context
     assert manager is not None and MODEL in manager.estimator.ratio
+
+
+async def test_a_tool_using_session_never_sends_more_than_its_budget() -> None:
+    """Every request the simulator received, counted by the simulator, fits the budget; every
+    transcript it received was valid (it would have answered 400 otherwise)."""
+    from chorus.agent import tool
+
+    @tool
+    def lookup(city: str) -> str:
+        """Look up everything known about a city."""
+        return f"Report on {city}: " + "the river is high and the bridges are busy. " * 60
+
+    budget = 2_000
+    async with Simulator(config_from_dict({"behaviour": "auto"})) as sim:
+        claude = Claude(api_key="k", base_url=sim.base_url)
+        agent = Agent(
+            model=MODEL,
+            client=claude,
+            tools=[lookup],
+            max_tokens=200,
+            context=ContextPolicy(budget=budget),
+        )
+        session = agent.session("tools")
+        for i in range(25):
+            prompt = f"Please look up the city Lyon{i} for me." if i % 2 else filler(i)
+            await session.send(prompt)
+        history = await session.history()
+        ledger = list(sim.ledger)
+        await claude.aclose()
+    calls = [e for e in ledger if e.path == "/v1/messages"]
+    assert all(e.status == 200 for e in calls)
+    assert any(b.get("type") == "tool_result" for m in history for b in _blocks(m))
+    sizes = [
+        e.input_tokens + e.cache_read_input_tokens + e.cache_creation_input_tokens for e in calls
+    ]
+    assert max(sizes) <= budget, sizes
+    assert max(sizes[-10:]) > budget // 2  # the window did fill: compaction kept it in
+    assert transcript.problems(history) == []
+
+
+def _blocks(message: dict[str, object]) -> list[dict[str, object]]:
+    content = message["content"]
+    return content if isinstance(content, list) else []
