@@ -269,6 +269,28 @@ async def test_f5_deadline_bounds_the_whole_call(make_rig) -> None:
         assert r.clock.now() - r.sim.ledger[0].time < 3.5
 
 
+async def test_f5_a_body_finishing_after_the_deadline_is_a_deadline_error() -> None:
+    # Far from the deadline no timer is armed for the body; the deadline is checked
+    # once it is in. (Near the deadline a timer bounds the read: the test above.)
+    from chorus.errors import DeadlineExceededError
+    from chorus.policy.clock import FakeClock
+
+    clock = FakeClock()
+
+    class SlowBody:
+        status = 200
+        headers: dict[str, str] = {}
+
+        async def read(self) -> bytes:
+            clock.advance(300)
+            return b"{}"
+
+    claude = Claude(api_key="k", base_url="http://127.0.0.1:9", clock=clock)
+    with pytest.raises(DeadlineExceededError, match="before the deadline"):
+        await claude.read_message(SlowBody(), clock.monotonic() + 120)  # type: ignore[arg-type]
+    await claude.aclose()
+
+
 # -- fault 6: stream cut mid-response -------------------------------------------------------
 
 

@@ -38,7 +38,7 @@ from chorus.protocol import (
     to_dict,
 )
 
-from .streams import events_of, fold, read
+from .streams import NAMES, events_of, fold, read
 
 GCD_THINKING = (
     "I need to find the GCD of 1071 and 462 using the Euclidean algorithm.\n\n"
@@ -121,6 +121,33 @@ def test_final_message_of_each_recorded_stream(name: str) -> None:
     assert acc.done
     assert acc.incomplete == []
     assert accumulate(events_of([read(name)])) == FINAL[name]
+
+
+@pytest.mark.parametrize("batch", [1, 3, 1000])
+@pytest.mark.parametrize("name", NAMES)
+def test_extend_folds_like_add_one_event_at_a_time(name: str, batch: int) -> None:
+    events = events_of([read(name)])
+    expected, by_one, error = fold(events)
+    acc = Accumulator()
+    raised: StreamError | None = None
+    try:
+        for i in range(0, len(events), batch):
+            acc.extend(events[i : i + batch])
+    except StreamError as exc:
+        raised = exc
+    assert (raised is None) == (error is None)
+    assert acc.message == expected
+    assert (acc.done, acc.incomplete) == (by_one.done, by_one.incomplete)
+
+
+def test_extend_applies_what_precedes_an_error_event_and_nothing_after() -> None:
+    events = events_of([read("error_midstream")])
+    acc = Accumulator()
+    with pytest.raises(StreamError, match="overloaded_error"):
+        acc.extend([*events, *end("end_turn")])
+    assert acc.message.content == [TextBlock(text="Partial answer")]
+    assert acc.message.stop_reason is None
+    assert not acc.done
 
 
 def test_tool_input_is_the_exact_dict_and_tool_uses_lists_it() -> None:

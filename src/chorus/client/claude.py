@@ -146,7 +146,9 @@ class _Slots:
 
     def try_acquire(self) -> bool:
         """Take a slot without waiting, if one is free (the common case)."""
-        if self.waiting or self._sem.locked():
+        # Every waiter goes through acquire() and is counted in ``waiting``, so a free
+        # slot with nobody waiting is ``_value > 0`` (``locked()`` scans the waiters).
+        if self.waiting or self._sem._value <= 0:
             return False
         self._sem._value -= 1  # what Semaphore.acquire does when a slot is free, minus the await
         self.in_flight += 1
@@ -436,25 +438,29 @@ class Claude:
     ) -> None:
         """Feed one attempt's result to the breaker, throttle and limiter."""
         now = self.clock.monotonic()
-        overloaded = (outcome.kind == "status" and outcome.status == 529) or (
-            outcome.kind == "stream_error" and outcome.error_type == "overloaded_error"
-        )
-        rate_limited = outcome.kind == "status" and outcome.status == 429
+        kind = outcome.kind
+        if kind == "ok":  # the common case, without the failure arithmetic
+            accepted = healthy = True
+            rate_limited = connection = False
+        else:
+            overloaded = (kind == "status" and outcome.status == 529) or (
+                kind == "stream_error" and outcome.error_type == "overloaded_error"
+            )
+            rate_limited = kind == "status" and outcome.status == 429
+            accepted = not (overloaded or rate_limited)
+            healthy = kind == "status" and outcome.status < 500 and outcome.status != 408
+            connection = kind in ("connection", "timeout", "tls")
         if state.throttle is not None:
-            state.throttle.record(not (overloaded or rate_limited), now)
+            state.throttle.record(accepted, now)
         if rate_limited:
             state.limits.block(retry_after if retry_after is not None else 1.0, now)
-        if state.breaker is not None and (not rate_limited or state.breaker.state == "half_open"):
-            healthy = outcome.kind == "ok" or (
-                outcome.kind == "status" and outcome.status < 500 and outcome.status != 408
-            )
-            before = state.breaker.state
-            state.breaker.record(
-                healthy, now, connection=outcome.kind in ("connection", "timeout", "tls")
-            )
-            if state.breaker.state != before:
+        breaker = state.breaker
+        if breaker is not None and (not rate_limited or breaker.state == "half_open"):
+            before = breaker.state
+            breaker.record(healthy, now, connection=connection)
+            if breaker.state != before:
                 for obs in self.observers:
-                    obs.breaker_changed(model, state.breaker.state)
+                    obs.breaker_changed(model, breaker.state)
 
     def attempt_failed(
         self,
@@ -553,11 +559,20 @@ class Claude:
 
     async def read_message(self, resp: Response, deadline: float) -> Message:
         remaining = deadline - self.clock.monotonic()
-        try:
-            async with asyncio.timeout(max(remaining, 0.001)):
-                raw = await resp.read()
-        except TimeoutError:
-            raise DeadlineExceededError("response body not received before the deadline") from None
+        if remaining > self._arm_deadline_below:
+            # Far from the deadline, as in send(): the transport's idle watchdog bounds
+            # the read, and the deadline is checked when the body is in (no timer per call).
+            raw = await resp.read()
+            if self.clock.monotonic() > deadline:
+                raise DeadlineExceededError("response body not received before the deadline")
+        else:
+            try:
+                async with asyncio.timeout(max(remaining, 0.001)):
+                    raw = await resp.read()
+            except TimeoutError:
+                raise DeadlineExceededError(
+                    "response body not received before the deadline"
+                ) from None
         try:
             message = decode_message(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:

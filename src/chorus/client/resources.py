@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from chorus.client.middleware import Attempt, CallEnd
 from chorus.client.outcomes import fallback_worthy, outcome_label
+from chorus.client.stream import MessageStream
 from chorus.errors import (
     APIError,
     ConfigError,
@@ -16,7 +17,6 @@ from chorus.protocol.types import Message
 
 if TYPE_CHECKING:
     from chorus.client.claude import Claude, TokenCount
-    from chorus.client.stream import MessageStream
 
 __all__ = ["Messages"]
 
@@ -103,8 +103,6 @@ class Messages:
 
     def stream(self, **params: Any) -> MessageStream:
         """A streamed call: ``async with claude.messages.stream(...) as stream``."""
-        from chorus.client.stream import MessageStream
-
         return MessageStream(self._client, params)
 
     async def count_tokens(self, **params: Any) -> TokenCount:

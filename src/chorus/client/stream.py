@@ -33,6 +33,7 @@ from chorus.protocol.types import (
     ContentBlockDeltaEvent,
     ContentBlockStartEvent,
     ContentBlockStopEvent,
+    ErrorEvent,
     Message,
     MessageDeltaEvent,
     MessageStartEvent,
@@ -113,7 +114,11 @@ class MessageStream:
                 pass
 
     async def get_final_message(self) -> Message:
-        await self.until_done()
+        # until_done() inlined: one coroutine less in the chain every wake-up resumes.
+        self._started = True
+        if self._final is None:
+            async for _ in self._source():
+                pass
         assert self._final is not None
         return self._final
 
@@ -131,7 +136,7 @@ class MessageStream:
 
     async def close(self) -> None:
         gen = self._gen
-        if gen is not None and hasattr(gen, "aclose"):
+        if gen is not None and self._final is None:  # a finished loop has nothing to close
             await gen.aclose()
 
     # ------------------------------------------------------------------ the loop
@@ -186,16 +191,14 @@ class MessageStream:
                         # What the caller sees is this attempt's own fold: no second copy.
                         self._visible = acc
                     visible = self._visible
-                    add = acc.add
+                    extend = acc.extend
                     async for chunk in resp.chunks():
                         events = decoder.feed(chunk)
                         failure: APIError | None = None
-                        for i, event in enumerate(events):
-                            try:
-                                add(event)
-                            except APIError as exc:  # an error event: what came before it stands
-                                failure, events = exc, events[:i]
-                                break
+                        try:
+                            extend(events)
+                        except APIError as exc:  # an error event: what came before it stands
+                            failure, events = exc, events[: _error_at(events)]
                         if stitch is not None:
                             events = stitch.remap_all(events)
                             for event in events:
@@ -293,6 +296,11 @@ class MessageStream:
             )
         )
         raise last
+
+
+def _error_at(events: list[StreamEvent]) -> int:
+    """Where the first ``error`` event sits (the one :meth:`Accumulator.extend` raised on)."""
+    return next(i for i, e in enumerate(events) if type(e) is ErrorEvent)
 
 
 class _Stitch:

@@ -222,6 +222,7 @@ class AiohttpTransport:
     ) -> Response:
         dog = self._watchdog()
         watch = dog.watch(asyncio.current_task()) if dog is not None else None
+        resp = None
         try:
             resp = await self._session().request(
                 method,
@@ -245,14 +246,14 @@ class AiohttpTransport:
         except aiohttp.ClientError as exc:
             raise APIConnectionError(f"cannot reach {url}: {_describe(exc)}") from exc
         finally:
-            if watch is not None and watch.task is not None and dog is not None:
+            if watch is not None:
                 watch.task = None
-                if watch.resp is None:
+                if resp is None and dog is not None:
                     dog.done(watch)
         if watch is not None and dog is not None:
+            # Still watched (unless it fired just now): from here on, idle means no body.
             watch.resp = resp
             watch.last = dog.loop.time()
-            dog.active.add(watch)
         return _AiohttpResponse(resp, dog, watch)
 
     async def aclose(self) -> None:

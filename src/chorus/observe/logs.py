@@ -38,6 +38,8 @@ class LogObserver:
         )
 
     def call_finished(self, call: CallEnd) -> None:
+        if not self.log.isEnabledFor(logging.DEBUG):
+            return  # once per call: skip building the record's arguments
         self.log.debug(
             "model call %s after %d attempt(s) in %.3f s",
             call.outcome,

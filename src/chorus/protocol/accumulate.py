@@ -87,6 +87,22 @@ class Accumulator:
             handler(self, event)
         # ping and unknown events carry nothing to fold
 
+    def extend(self, events: list[StreamEvent]) -> None:
+        """:meth:`add` each event in order, in one call (the events of a network chunk).
+
+        An ``error`` event raises :class:`StreamError` once the events before it
+        are applied; those after it are not.
+        """
+        slots = self._slots
+        add = self.add
+        for event in events:
+            if type(event) is ContentBlockDeltaEvent:
+                delta, index = event.delta, event.index
+                if type(delta) is TextDelta and 0 <= index < len(slots):
+                    slots[index].parts.append(delta.text)  # add()'s hot path, inline
+                    continue
+            add(event)
+
     def _delta(self, slot: _Slot, delta: object) -> None:
         if isinstance(delta, TextDelta):
             slot.parts.append(delta.text)
