@@ -23,6 +23,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from chorus.observe.labels import ModelLabels
+
 __all__ = ["ContextMetrics"]
 
 _ERROR = (-0.5, -0.2, -0.1, -0.05, -0.02, 0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -32,8 +34,7 @@ _FILL = (0.1, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 class ContextMetrics:
     def __init__(self, registry: CollectorRegistry | None = None, *, max_models: int = 32) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        self._models: set[str] = set()
-        self._max_models = max_models
+        self._model = ModelLabels(max_models)
         r = self.registry
         self.estimate_error = Histogram(
             "chorus_context_estimate_error_ratio",
@@ -64,14 +65,6 @@ class ContextMetrics:
             ["model"],
             registry=r,
         )
-
-    def _model(self, name: str) -> str:
-        if name in self._models:
-            return name
-        if len(self._models) < self._max_models:
-            self._models.add(name)
-            return name
-        return "other"
 
     def estimate_observed(self, model: str, error: float) -> None:
         self.estimate_error.labels(self._model(model)).observe(error)

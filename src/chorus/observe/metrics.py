@@ -25,6 +25,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from chorus.client.middleware import Attempt, CallEnd
+from chorus.observe.labels import ModelLabels
 
 __all__ = ["Metrics"]
 
@@ -39,8 +40,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None, *, max_models: int = 32) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        self._models: set[str] = set()
-        self._max_models = max_models
+        self._model = ModelLabels(max_models)
         r = self.registry
         self.requests = Counter(
             "chorus_model_requests",
@@ -89,14 +89,6 @@ class Metrics:
         self.in_flight = Gauge(
             "chorus_model_in_flight", "Attempts in flight.", ["model"], registry=r
         )
-
-    def _model(self, name: str) -> str:
-        if name in self._models:
-            return name
-        if len(self._models) < self._max_models:
-            self._models.add(name)
-            return name
-        return "other"
 
     def attempt_started(self, attempt: Attempt) -> None:
         self.in_flight.labels(self._model(attempt.model)).inc()
