@@ -67,6 +67,7 @@ async def run(args: argparse.Namespace, base_url: str) -> dict[str, object]:
         continue_interrupted=True,
     )
     outcomes: Counter[str] = Counter()
+    mismatches: list[dict[str, object]] = []  # the first few replies that were not the text
     latencies: list[float] = []
     late: list[float] = []
     words = "the quick brown fox jumps over the lazy dog again and again".split()
@@ -83,6 +84,10 @@ async def run(args: argparse.Namespace, base_url: str) -> dict[str, object]:
                 final = await stream.get_final_message()
             if final.text != text:
                 outcomes["wrong_text"] += 1
+                if len(mismatches) < 5:
+                    mismatches.append(
+                        {"sent": text, "got": final.text, "attempts": stream.attempts}
+                    )
             else:
                 outcomes["ok"] += 1
         except ChorusError as exc:
@@ -125,6 +130,7 @@ async def run(args: argparse.Namespace, base_url: str) -> dict[str, object]:
         "ok": ok,
         "success_ratio": ok / n,
         "outcomes": dict(outcomes),
+        "mismatches": mismatches,
         "hung": len(pending) + len(late),
         "attempts": attempts,
         "attempts_per_call": attempts / n,
@@ -188,6 +194,7 @@ def main() -> None:
         f"{r['p99_s']:.2f} s | {r['max_s']:.2f} s |",
         "",
         f"Failures by type: {r['outcomes']}",
+        *(f"Reply not the text sent: {m}" for m in r["mismatches"]),
     ]
     (RESULTS / "soak.md").write_text(
         f"Command: `{record['command']}`\n\n" + "\n".join(table) + "\n"

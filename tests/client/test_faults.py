@@ -432,3 +432,45 @@ async def test_f16_oversized_request_is_refused_locally(make_rig) -> None:
         with pytest.raises(RequestTooLargeError, match="at most 10,000"):
             await r.create("x" * 20_000)
         assert r.attempts() == []
+
+
+@pytest.mark.parametrize("after", [3, 4, 5, 6])
+async def test_f6_continuation_seam_adds_and_loses_nothing(make_rig, after: int) -> None:
+    """Cut after each delta in turn, the last one included (the prefill is then the whole
+    reply): the stitched text is exactly the reply, with no doubled or extra whitespace."""
+    plan = {"faults": {"*": f"cut(after={after})"}}  # the first request only
+    async with make_rig(plan, continue_interrupted=True) as r:
+        async with r.claude.messages.stream(
+            model=MODEL, max_tokens=64, messages=user("seam one two")
+        ) as s:
+            texts = [t async for t in s.text_stream]
+        final = await s.get_final_message()
+    assert "".join(texts) == final.text == "seam one two"
+
+
+@pytest.mark.parametrize(
+    ("shown", "continuation", "expected"),
+    [
+        ("Hello.\n", ["\nNext."], "Hello.\nNext."),  # the newline was shown already
+        ("Hello.\n", ["\n\nNext."], "Hello.\n\nNext."),  # one was shown, one is new
+        ("Hello.\n\n", ["\n", "\nNext."], "Hello.\n\nNext."),  # the seam across two deltas
+        ("Hello.\n\n", ["\n\nNext."], "Hello.\n\nNext."),
+        ("one two ", ["three"], "one two three"),  # the continuation did not repeat it
+        ("one two ", [" three"], "one two three"),
+        ("one two", [" three"], "one two three"),  # no seam at all
+    ],
+)
+def test_f6_the_seam_shows_whitespace_once(
+    shown: str, continuation: list[str], expected: str
+) -> None:
+    from chorus.client.stream import _Stitch
+    from chorus.protocol.types import ContentBlockDeltaEvent, TextDelta
+
+    stitch = _Stitch(0, shown)
+    assert stitch.request({"messages": []})["messages"][-1]["content"] == shown.rstrip()
+    text = shown
+    for part in continuation:
+        event = stitch.remap(ContentBlockDeltaEvent(index=0, delta=TextDelta(text=part)))
+        if event is not None:
+            text += event.delta.text
+    assert text == expected

@@ -309,6 +309,9 @@ class _Stitch:
     def __init__(self, index: int, text: str) -> None:
         self.index = index  # the open text block the continuation extends
         self.text = text
+        # The whitespace the prefill leaves out (the API refuses it) has reached the caller
+        # already; the continuation usually writes it again, and it must not show twice.
+        self.seam = text[len(text.rstrip()) :]
 
     @classmethod
     def after(cls, visible: Accumulator, attempt: Accumulator) -> _Stitch | None:
@@ -340,6 +343,17 @@ class _Stitch:
             messages.append({"role": "assistant", "content": prefill})
         return {**params, "messages": messages}
 
+    def _past_seam(self, delta: TextDelta) -> TextDelta | None:
+        """``delta`` without the whitespace the caller already has; None if nothing is left."""
+        text, seam = delta.text, self.seam
+        same = 0
+        while same < min(len(text), len(seam)) and text[same] == seam[same]:
+            same += 1
+        self.seam = seam[same:] if same == len(text) else ""
+        if same == len(text):
+            return None
+        return TextDelta(text=text[same:]) if same else delta
+
     def remap_all(self, events: list[StreamEvent]) -> list[StreamEvent]:
         out = []
         for event in events:
@@ -359,7 +373,13 @@ class _Stitch:
                 index=event.index + self.index, content_block=event.content_block
             )
         if isinstance(event, ContentBlockDeltaEvent):
-            return ContentBlockDeltaEvent(index=event.index + self.index, delta=event.delta)
+            delta = event.delta
+            if self.seam and event.index == 0 and isinstance(delta, TextDelta):
+                trimmed = self._past_seam(delta)
+                if trimmed is None:
+                    return None
+                delta = trimmed
+            return ContentBlockDeltaEvent(index=event.index + self.index, delta=delta)
         if isinstance(event, ContentBlockStopEvent):
             return ContentBlockStopEvent(index=event.index + self.index)
         return event

@@ -83,7 +83,9 @@ def _continue_prefill(plan: Plan, messages: list[dict[str, Any]]) -> None:
     for block in plan.blocks:
         if block.kind == "text":
             if block.text.startswith(prefill):
-                block.text = block.text[len(prefill) :] or " "
+                block.text = block.text[len(prefill) :]
+                if not block.text:  # the prefill was the whole reply: nothing more to say
+                    plan.blocks.remove(block)
             return
 
 
