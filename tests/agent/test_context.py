@@ -189,3 +189,42 @@ async def test_a_tool_using_session_never_sends_more_than_its_budget() -> None:
 def _blocks(message: dict[str, object]) -> list[dict[str, object]]:
     content = message["content"]
     return content if isinstance(content, list) else []
+
+
+class _CountsEveryCharacter:
+    """A client whose API counts one token per character (as CJK text costs) and refuses
+    prompts over ``limit``; everything else goes to the simulator."""
+
+    def __init__(self, inner: Claude, limit: int) -> None:
+        self.inner, self.limit, self.sizes = inner, limit, []
+        self.messages = self
+
+    async def create(self, **request: object) -> object:
+        from chorus.errors import PromptTooLongError
+
+        size = sum(len(str(m["content"])) for m in request["messages"])  # type: ignore[attr-defined]
+        self.sizes.append(size)
+        if size > self.limit:
+            raise PromptTooLongError(
+                f"prompt is too long: {size} tokens > {self.limit} maximum",
+                status=400,
+                type="invalid_request_error",
+            )
+        return await self.inner.messages.create(**request)
+
+
+async def test_prompt_too_long_with_context_management_off_learns_the_real_count() -> None:
+    history: list[dict[str, object]] = []
+    for i in range(50):
+        history.append(
+            {"role": "user", "content": "東京の天気について話しましょう。" * 30 + str(i)}
+        )
+        history.append({"role": "assistant", "content": "はい。"})
+    async with Simulator(config_from_dict({"behaviour": "echo"})) as sim:
+        claude = Claude(api_key="k", base_url=sim.base_url)
+        client = _CountsEveryCharacter(claude, limit=8_000)
+        agent = Agent(model=MODEL, client=client, context=False, max_tokens=100)
+        result = await agent.run("最後の質問は", history=history)
+        await claude.aclose()
+    assert result.text == "最後の質問は"
+    assert len(client.sizes) == 2 and client.sizes[0] > 8_000 >= client.sizes[1]

@@ -300,3 +300,67 @@ async def test_a_custom_retriever_replaces_bm25() -> None:
     )
     assert retriever.queries and "Kestrel" in retriever.queries[0]
     assert layout.recalled == 1 and state.recalls == {160: [6]}
+
+
+def reads(n: int, size: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [{"role": "user", "content": "read the files"}]
+    for i in range(n):
+        out.append(
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": f"t{i}", "name": "read", "input": {}}],
+            }
+        )
+        out.append(
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": f"t{i}", "content": "x " * size}
+                ],
+            }
+        )
+    return out
+
+
+def test_several_capped_tool_results_are_cut_further_rather_than_overflow() -> None:
+    manager = ContextManager(ContextPolicy(budget=2_000))
+    layout = manager.layout(reads(4, 5_000), ContextState(), model=MODEL, max_tokens=100)
+    assert layout.tokens <= 2_000
+    assert transcript.problems(layout.messages) == []
+    notes = [str(m["content"][0]["content"]) for m in layout.messages[2::2]]
+    assert all("characters of this tool result were left out" in n for n in notes)
+    # A result cut twice says how much was left out in all, once.
+    assert all(n.count("left out") == 1 for n in notes)
+
+
+def test_cuts_go_deep_enough_when_the_estimate_has_learned_a_low_ratio() -> None:
+    manager = ContextManager(ContextPolicy(budget=2_000))
+    manager.estimator.observe(MODEL, estimated_raw=1_000, actual=800)
+    messages = [
+        {"role": "user", "content": "p" * 8_000},
+        *reads(1, 850)[1:],
+    ]
+    layout = manager.layout(messages, ContextState(), model=MODEL, max_tokens=100)
+    assert layout.tokens <= 2_000 and layout.truncated == 1
+
+
+def test_the_newest_summary_shows_even_when_longer_than_its_share() -> None:
+    manager = ContextManager(ContextPolicy(budget=1_200, recall=0))
+    messages = long_history(20)
+    state = ContextState([Summary(0, 10, "word " * 200), Summary(10, 20, "fact " * 200)])
+    layout = manager.layout(
+        [*messages, {"role": "user", "content": "go on"}], state, model=MODEL, max_tokens=100
+    )
+    assert layout.summaries == 1 and isinstance(layout.system, list)
+    shown = layout.system[-1]["text"]
+    assert shown.startswith("Summary of earlier conversation (messages 11-20)") and "fact" in shown
+    assert layout.tokens <= 1_200
+
+
+def test_summaries_of_a_longer_conversation_are_ignored() -> None:
+    manager = ContextManager(ContextPolicy(budget=2_000))
+    history = long_history(1)
+    prompt = {"role": "user", "content": "new prompt"}
+    state = ContextState([Summary(0, 4, "earlier stuff")])
+    layout = manager.layout([*history, prompt], state, model=MODEL, max_tokens=100)
+    assert layout.messages[-1] == prompt and layout.summaries == 0

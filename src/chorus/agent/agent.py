@@ -256,6 +256,11 @@ class Agent:
             )
         decisions = dict(decisions or {})
         state = state.copy() if state is not None else ContextState()
+        if paused is None:
+            # A new turn: recall is decided afresh, and summaries of a longer history
+            # than this one (a rewound conversation) no longer describe it.
+            state.recalls = {}
+            state.summaries = [s for s in state.summaries if s.end <= loop._start]
         manager = self.context
         scale = 1.0  # < 1 once the API said the prompt is too long
         names: dict[str, str] = {}
@@ -289,7 +294,9 @@ class Agent:
                             raise  # compact once, retry once: never loop
                         # Learn the real count and limit, then compact (the conversation
                         # itself stays whole in the session) and send once more.
-                        manager = self._too_long(manager, layout, exc.tokens, exc.maximum)
+                        manager = self._too_long(
+                            manager, layout, exc.tokens, exc.maximum, loop.messages, definitions
+                        )
                         scale = 0.9
                         continue
                     break
@@ -378,15 +385,25 @@ class Agent:
         return layout
 
     def _too_long(
-        self, manager: ContextManager | None, layout: Layout | None, tokens: int, maximum: int
+        self,
+        manager: ContextManager | None,
+        layout: Layout | None,
+        tokens: int,
+        maximum: int,
+        messages: list[dict[str, Any]],
+        definitions: list[dict[str, Any]],
     ) -> ContextManager:
         """Learn from "prompt is too long" (the real count, the real limit); the manager
-        that lays out the one retry."""
+        that lays out the retry and the rest of the run."""
         if manager is None or layout is None:
-            # Context management is off: for this retry only, send the latest turns that fit.
+            # Context management is off: from now on in this run, send the latest turns
+            # that fit, measured by an estimate that has learned from this refusal.
             budget = max(256, maximum - self.max_tokens)
-            return ContextManager(ContextPolicy(budget=budget, compaction=False, recall=0))
-        manager.estimator.observe(self.model, estimated_raw=layout.raw_tokens, actual=tokens)
+            manager = ContextManager(ContextPolicy(budget=budget, compaction=False, recall=0))
+            raw = manager.raw_estimate(messages, system=self.system, tools=definitions)
+        else:
+            raw = layout.raw_tokens
+        manager.estimator.observe(self.model, estimated_raw=raw, actual=tokens)
         manager.learn_window(self.model, maximum)
         return manager
 

@@ -57,6 +57,7 @@ class Layout:
     summaries: int  # summaries shown
     recalled: int  # exchanges recalled into this window
     compacted: int = 0  # chunks summarised just before this call
+    recalled_now: int = 0  # exchanges recall chose just before this call (first call of a turn)
 
 
 class _Measured(NamedTuple):
@@ -87,6 +88,8 @@ class ContextManager:
         # is not re-measured on every call. Holding the message keeps its id unique.
         self._costs: dict[int, tuple[dict[str, Any], int, int]] = {}
         self._tools: tuple[Sequence[dict[str, Any]], int] | None = None
+        # Recall notes already rendered, per prompt message and recalled exchanges.
+        self._notes: dict[tuple[int, tuple[int, ...]], tuple[dict[str, Any], dict[str, Any]]] = {}
 
     def budget(self, model: str, max_tokens: int) -> int:
         """Input tokens a call may use: the policy's budget, within what the API allows."""
@@ -193,7 +196,7 @@ class ContextManager:
         the call. A failed summary leaves the window to slide instead. The common case
         (nothing to compact, nothing evicted) measures the conversation once."""
         policy = self.policy
-        compacted = 0
+        compacted = chosen = 0
         args = (messages, state, model, max_tokens, system, tools, 1.0)
         measured = self._measured(*args)
         while policy.compaction and compacted < MAX_COMPACTIONS_PER_CALL:
@@ -222,13 +225,13 @@ class ContextManager:
             if state.boundary or measured.total > measured.budget:  # something was evicted
                 state.recalls = {}
                 first = self._layout(self._measured(*args))
-                state.recalls = {
-                    prompt_index: self._recall_for(messages, state, first, prompt_index, model)
-                }
+                picked = self._recall_for(messages, state, first, prompt_index, model)
+                state.recalls = {prompt_index: picked}
+                chosen = len(picked)
                 measured = self._measured(*args)
         if scale != 1.0:
             measured = self._measured(messages, state, model, max_tokens, system, tools, scale)
-        return self._layout(measured, compacted)
+        return self._layout(measured, compacted, chosen)
 
     def _recall_for(
         self,
@@ -249,6 +252,16 @@ class ContextManager:
             model=model,
             visible=visible,
         )
+
+    def raw_estimate(
+        self,
+        messages: Sequence[dict[str, Any]],
+        *,
+        system: str | list[dict[str, Any]] | None = None,
+        tools: Sequence[dict[str, Any]] = (),
+    ) -> int:
+        """The base (uncalibrated) estimate of a whole prompt, as the estimator learns it."""
+        return self._fixed(system, tools) + sum(self._base(m) for m in messages)
 
     def observe(self, model: str, layout: Layout, usage: Any) -> float | None:
         """Calibrate the estimator from a response's usage; returns the relative error of the
@@ -276,6 +289,12 @@ class ContextManager:
         tools: Sequence[dict[str, Any]],
         scale: float,
     ) -> _Measured:
+        if len(self._costs) > _MEMO:  # between calls only: never thrash within one
+            self._costs.clear()
+            self._notes.clear()
+        if state.summaries and state.boundary >= len(messages):
+            # Summaries of a longer conversation than this one do not describe it.
+            state = ContextState([s for s in state.summaries if s.end < len(messages)])
         budget = int(self.budget(model, max_tokens) * scale)
         factor = self._scale(model)
         full_system, shown = self._system(system, state, budget)
@@ -300,7 +319,7 @@ class ContextManager:
             len(state.recalls.get(max(state.recalls, default=-1), ())),
         )
 
-    def _layout(self, m: _Measured, compacted: int = 0) -> Layout:
+    def _layout(self, m: _Measured, compacted: int = 0, chosen: int = 0) -> Layout:
         if m.total <= m.budget:  # everything since the last compaction fits as it is
             messages, tokens, dropped, truncated = m.verbatim, m.total - m.fixed, 0, 0
             raw = m.fixed_raw + sum(m.raw)
@@ -322,6 +341,7 @@ class ContextManager:
             summaries=m.shown,
             recalled=m.recalled,
             compacted=compacted,
+            recalled_now=chosen,
         )
 
     def _chunk(self, m: _Measured, protect_from: int) -> tuple[int, int] | None:
@@ -345,12 +365,31 @@ class ContextManager:
     def _scale(self, model: str) -> float:
         return self.estimator.scale(model)
 
+    def _with_recall(
+        self, messages: Sequence[dict[str, Any]], index: int, starts: list[int]
+    ) -> dict[str, Any]:
+        """The prompt at ``index`` with the recalled exchanges shown before it: rendered once
+        per turn (the same object every call, so measured once too)."""
+        prompt = messages[index]
+        key = (id(prompt), tuple(starts))
+        found = self._notes.get(key)
+        if found is not None and found[0] is prompt:
+            return found[1]
+        parts = [render(messages[s : _exchange_end(messages, s)]) for s in starts]
+        note = {"type": "text", "text": RECALL_HEADER + "\n\n" + "\n\n".join(parts)}
+        content = prompt.get("content")
+        if isinstance(content, str):
+            blocks = [{"type": "text", "text": content}]
+        else:
+            blocks = list(content or [])
+        shown = {**prompt, "content": [note, *blocks]}
+        self._notes[key] = (prompt, shown)
+        return shown
+
     def _measure(self, message: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
         found = self._costs.get(id(message))
         if found is not None and found[0] is message:
             return found
-        if len(self._costs) >= _MEMO:
-            self._costs.clear()
         entry = (message, self.estimator.base(message), _longest_tool_result(message))
         self._costs[id(message)] = entry
         return entry
@@ -392,6 +431,10 @@ class ContextManager:
             }
             cost = len(block["text"]) / CHARS_PER_TOKEN + 4
             if cost > room:
+                if not shown:  # the newest one always shows, cut to the room there is
+                    keep = max(0, int((room - 4) * CHARS_PER_TOKEN) - 1)
+                    block["text"] = block["text"][:keep] + "…"
+                    shown.append(block)
                 break
             room -= cost
             shown.append(block)
@@ -411,25 +454,27 @@ class ContextManager:
         out = list(messages[start:])
         for index, starts in state.recalls.items():
             if starts and start <= index < len(messages):
-                out[index - start] = _with_recall(messages[index], messages, starts)
+                out[index - start] = self._with_recall(messages, index, starts)
         max_chars = int(self.policy.tool_result_share * budget * CHARS_PER_TOKEN)
         if any(self._measure(m)[2] > max_chars for m in out):
             return cap_tool_results(out, max_chars)
         return out
 
 
-def _with_recall(
-    prompt: dict[str, Any], messages: Sequence[dict[str, Any]], starts: list[int]
-) -> dict[str, Any]:
-    spans = dict(exchanges(messages))
-    parts = [render(messages[s : spans.get(s, s + 1)]) for s in starts]
-    note = {"type": "text", "text": RECALL_HEADER + "\n\n" + "\n\n".join(parts)}
-    content = prompt.get("content")
-    if isinstance(content, str):
-        blocks = [{"type": "text", "text": content}]
-    else:
-        blocks = list(content or [])
-    return {**prompt, "content": [note, *blocks]}
+def _exchange_end(messages: Sequence[dict[str, Any]], start: int) -> int:
+    """Where the exchange starting at ``start`` ends: the next prompt (not a tool result)."""
+    for i in range(start + 1, len(messages)):
+        m = messages[i]
+        if m.get("role") == "user" and not _is_tool_results(m):
+            return i
+    return len(messages)
+
+
+def _is_tool_results(message: dict[str, Any]) -> bool:
+    content = message.get("content")
+    return isinstance(content, list) and any(
+        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+    )
 
 
 def _longest_tool_result(message: dict[str, Any]) -> int:

@@ -17,6 +17,7 @@ that :mod:`chorus.context.tokens` calibrates against real ``usage``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ __all__ = [
 _encode = msgspec.json.Encoder().encode
 _TRUNCATED = "characters of this tool result were left out to fit the context window"
 TRUNCATION_NOTE = "[{omitted} " + _TRUNCATED + "; the session keeps the whole result]"
+_NOTE = re.compile(r"\n\[(\d+) " + re.escape(_TRUNCATED) + r"[^\]]*\]$")
 IMAGE_TOKENS = 1_600
 
 
@@ -120,10 +122,14 @@ def fit(
     truncated = 0
     if total > room:
         kept, total, truncated = _shrink(kept, room, estimate, min_tool_result_chars)
-    if start or truncated:  # unchanged input is the caller's; what fit() built is checked
+    # The input's validity is the caller's; what fit() changed is checked. A suffix that
+    # starts at an exchange needs only its first message checked; cut results, everything.
+    if truncated:
         problems = transcript.problems(kept, first_only=True)
         if problems:  # pragma: no cover - a bug here must never reach the API
             raise AssertionError(f"fit() built an invalid window: {problems[0]}")
+    elif start and (kept[0].get("role") != "user" or _has_tool_result(kept[0])):
+        raise AssertionError("fit() built a window that does not start with a prompt")
     return Window(kept, total, start, truncated)
 
 
@@ -133,28 +139,41 @@ def _shrink(
     estimate: Callable[[dict[str, Any]], int],
     floor: int,
 ) -> tuple[list[dict[str, Any]], int, int]:
-    """Cut the largest tool results (newest exchange only) until the window fits."""
+    """Cut the largest tool results (newest exchange only) until the window fits.
+
+    A result may be cut more than once (one cut can fall short when the estimate is
+    calibrated below its base rate, and a result may arrive already capped); each cut takes
+    at least a quarter of what is left, so this ends at the floor."""
     kept = [dict(m) for m in kept]
-    truncated = 0
+    cut: set[tuple[int, int]] = set()
     while True:
         total = sum(estimate(m) for m in kept)
         if total <= room:
-            return kept, total, truncated
+            return kept, total, len(cut)
         target = _largest_tool_result(kept, floor)
         if target is None:
             raise ContextOverflowError(
                 f"the latest exchange needs about {total} tokens; the budget leaves {room}"
             )
         mi, bi, text = target
+        body, omitted = _split_note(text)
         over = total - room
-        keep_chars = max(floor, len(text) - int(over * 3.5) - 200)
-        omitted = len(text) - keep_chars
+        keep_chars = max(floor, len(body) - max(int(over * 3.5) + 200, len(body) // 4))
+        omitted += len(body) - keep_chars
         content = list(kept[mi]["content"])
         block = dict(content[bi])
-        block["content"] = text[:keep_chars] + "\n" + TRUNCATION_NOTE.format(omitted=omitted)
+        block["content"] = body[:keep_chars] + "\n" + TRUNCATION_NOTE.format(omitted=omitted)
         content[bi] = block
         kept[mi] = {**kept[mi], "content": content}
-        truncated += 1
+        cut.add((mi, bi))
+
+
+def _split_note(text: str) -> tuple[str, int]:
+    """A tool result's text without a truncation note, and how much that note said was cut."""
+    found = _NOTE.search(text)
+    if found is None:
+        return text, 0
+    return text[: found.start()], int(found.group(1))
 
 
 def _largest_tool_result(messages: list[dict[str, Any]], floor: int) -> tuple[int, int, str] | None:
@@ -169,9 +188,7 @@ def _largest_tool_result(messages: list[dict[str, Any]], floor: int) -> tuple[in
             text = block.get("content")
             if isinstance(text, list):
                 text = "\n".join(b.get("text", "") for b in text if isinstance(b, dict))
-            if not isinstance(text, str) or len(text) <= floor + 300:
-                continue
-            if _TRUNCATED in text:
+            if not isinstance(text, str) or len(_split_note(text)[0]) <= floor + 50:
                 continue
             if best is None or len(text) > len(best[2]):
                 best = (mi, bi, text)
@@ -216,8 +233,11 @@ def _capped(block: Any, max_chars: int) -> Any:
 
 
 def _cut(text: str, max_chars: int) -> str:
+    body, omitted = _split_note(text)
     keep = max(0, max_chars - 120)
-    return text[:keep] + "\n" + TRUNCATION_NOTE.format(omitted=len(text) - keep)
+    if len(body) <= keep:
+        return text
+    return body[:keep] + "\n" + TRUNCATION_NOTE.format(omitted=omitted + len(body) - keep)
 
 
 def _has_tool_result(message: dict[str, Any]) -> bool:

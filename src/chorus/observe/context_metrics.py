@@ -11,7 +11,7 @@ metric                                      type       labels
 chorus_context_estimate_error_ratio         histogram  model ((estimate - actual) / actual)
 chorus_context_window_fill_ratio            histogram  model (estimated tokens / budget)
 chorus_context_compactions_total            counter    model
-chorus_context_recalled_exchanges_total     counter    model (shown, summed over calls)
+chorus_context_recalled_exchanges_total     counter    model (once per turn)
 chorus_context_dropped_messages_total       counter    model (left out without a summary,
                                                        summed over calls)
 ==========================================  =========  =====================================
@@ -55,7 +55,7 @@ class ContextMetrics:
         )
         self.recalled = Counter(
             "chorus_context_recalled_exchanges",
-            "Evicted exchanges shown again in a window, summed over model calls.",
+            "Evicted exchanges brought back into windows (counted once per turn).",
             ["model"],
             registry=r,
         )
@@ -75,7 +75,7 @@ class ContextMetrics:
         self.fill.labels(m).observe(layout.tokens / layout.budget if layout.budget else 0.0)
         if layout.compacted:
             self.compactions.labels(m).inc(layout.compacted)
-        if layout.recalled:
-            self.recalled.labels(m).inc(layout.recalled)
+        if layout.recalled_now:
+            self.recalled.labels(m).inc(layout.recalled_now)
         if layout.dropped:
             self.dropped.labels(m).inc(layout.dropped)

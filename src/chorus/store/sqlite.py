@@ -83,7 +83,11 @@ class SQLiteStore:
             self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(chorus_sessions)")}
             if "context" not in columns:  # a store written before context state was kept
-                self._db.execute("ALTER TABLE chorus_sessions ADD COLUMN context BLOB")
+                try:
+                    self._db.execute("ALTER TABLE chorus_sessions ADD COLUMN context BLOB")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process got there first
+                        raise
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open SQLite store {self.path}: {exc}") from None
 
