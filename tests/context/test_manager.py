@@ -364,3 +364,32 @@ def test_summaries_of_a_longer_conversation_are_ignored() -> None:
     state = ContextState([Summary(0, 4, "earlier stuff")])
     layout = manager.layout([*history, prompt], state, model=MODEL, max_tokens=100)
     assert layout.messages[-1] == prompt and layout.summaries == 0
+
+
+async def test_the_turn_in_progress_is_never_split_by_its_own_nudges() -> None:
+    """The loop may add a user text message inside a turn (a nudge to call the output tool);
+    that starts a new exchange, but a window must never keep the nudge without the turn's
+    own prompt: the turn is laid out whole, or not at all."""
+    manager = ContextManager(ContextPolicy(budget=1_000, compaction=False, recall=0))
+    nudge = {"role": "user", "content": [{"type": "text", "text": "Answer with the tool."}]}
+    for size in (100, 600):
+        turn = [
+            {"role": "user", "content": "Which river did we walk along? " + "context " * size},
+            {"role": "assistant", "content": [{"type": "text", "text": "The river."}]},
+            nudge,
+        ]
+        messages = [*long_history(40), *turn]
+        try:
+            layout = await manager.prepare(
+                messages,
+                ContextState(),
+                model=MODEL,
+                max_tokens=100,
+                prompt_index=80,
+                summarize=Summaries(),
+            )
+        except ContextOverflowError:
+            assert size == 600  # the turn alone is over the budget
+            continue
+        assert size == 100
+        assert layout.messages[-3:] == turn and layout.tokens <= 1_000

@@ -75,6 +75,7 @@ class _Measured(NamedTuple):
     boundary: int
     model: str
     recalled: int
+    turn: int | None  # where the turn in progress starts, when known
 
 
 class ContextManager:
@@ -197,7 +198,7 @@ class ContextManager:
         (nothing to compact, nothing evicted) measures the conversation once."""
         policy = self.policy
         compacted = chosen = 0
-        args = (messages, state, model, max_tokens, system, tools, 1.0)
+        args = (messages, state, model, max_tokens, system, tools, 1.0, prompt_index)
         measured = self._measured(*args)
         while policy.compaction and compacted < MAX_COMPACTIONS_PER_CALL:
             chunk = self._chunk(measured, prompt_index)
@@ -230,7 +231,9 @@ class ContextManager:
                 chosen = len(picked)
                 measured = self._measured(*args)
         if scale != 1.0:
-            measured = self._measured(messages, state, model, max_tokens, system, tools, scale)
+            measured = self._measured(
+                messages, state, model, max_tokens, system, tools, scale, prompt_index
+            )
         return self._layout(measured, compacted, chosen)
 
     def _recall_for(
@@ -288,6 +291,7 @@ class ContextManager:
         system: str | list[dict[str, Any]] | None,
         tools: Sequence[dict[str, Any]],
         scale: float,
+        turn: int | None = None,
     ) -> _Measured:
         if len(self._costs) > _MEMO:  # between calls only: never thrash within one
             self._costs.clear()
@@ -317,6 +321,7 @@ class ContextManager:
             state.boundary,
             model,
             len(state.recalls.get(max(state.recalls, default=-1), ())),
+            turn,
         )
 
     def _layout(self, m: _Measured, compacted: int = 0, chosen: int = 0) -> Layout:
@@ -325,7 +330,11 @@ class ContextManager:
             raw = m.fixed_raw + sum(m.raw)
         else:
             window = fit(
-                m.verbatim, budget=m.budget, estimate=self._estimator(m.model), fixed=m.fixed
+                m.verbatim,
+                budget=m.budget,
+                estimate=self._estimator(m.model),
+                fixed=m.fixed,
+                keep_from=m.turn - m.boundary if m.turn is not None else None,
             )
             messages, tokens = window.messages, window.tokens
             dropped, truncated = window.dropped, window.truncated

@@ -93,11 +93,14 @@ def fit(
     estimate: Callable[[dict[str, Any]], int] = estimate_message,
     fixed: int = 0,
     min_tool_result_chars: int = 200,
+    keep_from: int | None = None,
 ) -> Window:
     """The longest suffix of whole exchanges that fits ``budget - fixed`` tokens.
 
     ``fixed`` is what the request spends outside the messages (system prompt,
     tool definitions); ``budget`` is the input limit minus the reserved output.
+    ``keep_from``: messages from this index on are one unit, never split (the turn in
+    progress, whose own nudges to the model would otherwise start new exchanges).
     """
     room = budget - fixed
     if room <= 0:
@@ -107,6 +110,9 @@ def fit(
         return Window([], 0, 0, 0)
     costs = [estimate(m) for m in msgs]
     spans = exchanges(msgs)
+    if keep_from is not None and 0 <= keep_from < len(msgs):
+        spans = [s for s in spans if s[0] <= keep_from]
+        spans[-1] = (spans[-1][0], len(msgs))
     # Take exchanges from the newest back while they fit.
     total = 0
     first = len(spans)
