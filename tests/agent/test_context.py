@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from chorus.agent import Agent
@@ -228,3 +229,29 @@ async def test_prompt_too_long_with_context_management_off_learns_the_real_count
         await claude.aclose()
     assert result.text == "最後の質問は"
     assert len(client.sizes) == 2 and client.sizes[0] > 8_000 >= client.sizes[1]
+
+
+async def test_summaries_count_against_the_run_budget() -> None:
+    from chorus.agent import BudgetExceeded, Limits
+
+    history: list[dict[str, object]] = []
+    for i in range(60):
+        history += [
+            {"role": "user", "content": filler(i)},
+            {"role": "assistant", "content": "Noted."},
+        ]
+    async with Simulator(config_from_dict({"behaviour": "echo"})) as sim:
+        claude = Claude(api_key="k", base_url=sim.base_url)
+        agent = Agent(
+            model=MODEL,
+            client=claude,
+            max_tokens=100,
+            context=ContextPolicy(budget=600, chunk=0.1, compact_at=0.5),
+            limits=Limits(max_tokens_total=400),
+        )
+        with pytest.raises(BudgetExceeded):
+            await agent.run("go on", history=history)
+        calls = [e for e in sim.ledger if e.path == "/v1/messages"]
+        await claude.aclose()
+    spent = sum(e.input_tokens + e.output_tokens for e in calls)
+    assert 400 <= spent < 400 + 250  # stopped at the budget: no summary, no call after it

@@ -21,7 +21,7 @@ from chorus.context import (
 )
 from chorus.context.compaction import render, summary_request
 from chorus.context.manager import RECALL_HEADER
-from chorus.errors import ConfigError
+from chorus.errors import APIConnectionError, ConfigError
 from chorus.protocol import transcript
 from chorus.sim.config import SimConfig
 from chorus.sim.request import parse_messages
@@ -171,7 +171,7 @@ async def test_a_failed_summary_leaves_the_window_sliding() -> None:
     messages = [*long_history(60), {"role": "user", "content": "Go on."}]
 
     async def broken(request: dict[str, Any]) -> str:
-        raise RuntimeError("summarizer down")
+        raise APIConnectionError("summarizer down")
 
     state = ContextState()
     done = await manager.prepare(
@@ -393,3 +393,16 @@ async def test_the_turn_in_progress_is_never_split_by_its_own_nudges() -> None:
             continue
         assert size == 100
         assert layout.messages[-3:] == turn and layout.tokens <= 1_000
+
+
+async def test_a_summarizer_bug_is_not_hidden() -> None:
+    manager = ContextManager(ContextPolicy(budget=800, recall=0))
+    messages = [*long_history(60), {"role": "user", "content": "Go on."}]
+
+    async def buggy(request: dict[str, Any]) -> str:
+        raise KeyError("oops")
+
+    with pytest.raises(KeyError):
+        await manager.prepare(
+            messages, ContextState(), model=MODEL, max_tokens=100, prompt_index=120, summarize=buggy
+        )

@@ -366,6 +366,7 @@ class Agent:
         options: dict[str, Any] = {"system": self.system, "tools": definitions}
 
         async def summarize(request: dict[str, Any]) -> str:
+            loop.check_spend()  # a summary is spending too: never past the run's budget
             message = await self.client.messages.create(**request)
             loop.on_side_call(message)
             return "".join(getattr(b, "text", "") for b in message.content)

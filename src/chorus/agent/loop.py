@@ -164,9 +164,14 @@ class Loop:
             return self.finished
         if self._pending:
             return RunTools(self._pending)
-        limits = self.limits
-        if self.steps >= limits.max_steps:
+        if self.steps >= self.limits.max_steps:
             raise BudgetExceeded(f"the run took {self.steps} model calls, its limit")
+        self.check_spend()
+        return CallModel()
+
+    def check_spend(self) -> None:
+        """Raise :class:`BudgetExceeded` if the run has spent its token or cost budget."""
+        limits = self.limits
         total = self.usage.input_tokens + self.usage.output_tokens
         total += self.usage.cache_read_input_tokens + self.usage.cache_creation_input_tokens
         if limits.max_tokens_total is not None and total >= limits.max_tokens_total:
@@ -177,7 +182,6 @@ class Loop:
             raise BudgetExceeded(
                 f"the run cost ${self.cost:.4f}, its limit is ${limits.max_cost:.4f}"
             )
-        return CallModel()
 
     # ------------------------------------------------------------------ facts in
 

@@ -30,6 +30,7 @@ from chorus.context.policy import ContextPolicy
 from chorus.context.recall import terms
 from chorus.context.tokens import TokenEstimator
 from chorus.context.window import cap_tool_results, exchanges, fit
+from chorus.errors import APIError
 
 __all__ = ["RECALL_HEADER", "ContextManager", "Layout"]
 
@@ -210,7 +211,7 @@ class ContextManager:
             )
             try:
                 text = (await summarize(request)).strip()
-            except Exception as exc:  # the window still fits: it slides instead
+            except APIError as exc:  # the window still fits: it slides instead
                 log.warning("compaction failed, sliding the window instead: %s", exc)
                 break
             state.summaries.append(Summary(start, end, text or "(nothing to note)"))
