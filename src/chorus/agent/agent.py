@@ -149,9 +149,10 @@ class Agent:
         messages = [*history, {"role": "user", "content": prompt}]
         layout = None
         if self.context is not None:
+            state = ContextState(list(context.summaries)) if context is not None else None
             layout = self.context.layout(
                 messages,
-                context or ContextState(),
+                state or ContextState(),
                 model=self.model,
                 max_tokens=self.max_tokens,
                 system=self.system,
