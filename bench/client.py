@@ -8,9 +8,10 @@ client's alone. Every call is a 10-word message echoed back as 10 text deltas
 after `--ttft` seconds.
 
     .venv/bin/python bench/client.py                     # full matrix (~10 minutes)
-    .venv/bin/python bench/client.py --concurrency 50 --peers raw,chorus --seconds 3
+    .venv/bin/python bench/client.py --concurrency 50 --peers raw,chorus --name quick
 
-Writes bench/results/client.json, bench/results/client.md and docs/client-cpu.png.
+Writes bench/results/client.json, bench/results/client.md and docs/client-cpu.png
+(with --name NAME: bench/results/NAME.json and .md only).
 """
 
 from __future__ import annotations
@@ -138,7 +139,15 @@ def main() -> None:
     parser.add_argument("--ttft", type=float, default=0.1)
     parser.add_argument("--client-core", default="0")
     parser.add_argument("--sim-core", default="1")
+    parser.add_argument(
+        "--name",
+        default="client",
+        help="results go to bench/results/NAME.{json,md}; only the default name also "
+        "redraws docs/client-cpu.png",
+    )
     args = parser.parse_args()
+    if not args.name or "/" in args.name:
+        raise SystemExit("--name must be a plain file name, e.g. client-c200")
     peers = [p for p in args.peers.split(",") if p]
     unknown = set(peers) - set(PEERS)
     if unknown:
@@ -169,15 +178,17 @@ def main() -> None:
         "rows": rows,
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "client.json").write_text(json.dumps(record, indent=2))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(record, indent=2))
     md = [
         f"Command: `{record['command']}`  ",
         f"Machine: {record['cpu']}, Python {record['python']}",
         "",
     ]
     md += [table(rows, mode, concurrencies) + "\n" for mode in modes]
-    (RESULTS / "client.md").write_text("\n".join(md))
+    (RESULTS / f"{args.name}.md").write_text("\n".join(md))
     print("\n".join(md))
+    if args.name != "client":
+        return  # a partial or repeated run does not replace the published plot
     try:
         plot(rows, concurrencies, DOCS / "client-cpu.png")
     except ImportError:
