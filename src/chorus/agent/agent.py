@@ -142,10 +142,7 @@ class Agent:
     ) -> int:
         """What the API counts for the next call with ``prompt`` (as this agent would send it:
         its window, system prompt and tools); the count also calibrates the local estimate."""
-        tools = await self._resolve_tools()
-        definitions = [t.definition() for t in tools.values()]
-        if self.output is not None:
-            definitions.append(self.output.definition())
+        tools, definitions = await self._tools_and_definitions()
         messages = [*history, {"role": "user", "content": prompt}]
         layout = None
         if self.context is not None:
@@ -237,10 +234,7 @@ class Agent:
     ) -> AsyncIterator[AgentEvent]:
         """The driver. ``live``: stream each model call and report its deltas; otherwise
         ask for whole replies, which costs less when nobody watches them arrive."""
-        tools = await self._resolve_tools()
-        definitions = [t.definition() for t in tools.values()]
-        if self.output is not None:
-            definitions.append(self.output.definition())
+        tools, definitions = await self._tools_and_definitions()
         if paused is not None:
             loop = _restore(paused, self)
             state = ContextState.decode(_encode(paused.get("context") or {}))
@@ -408,6 +402,14 @@ class Agent:
         manager.estimator.observe(self.model, estimated_raw=raw, actual=tokens)
         manager.learn_window(self.model, maximum)
         return manager
+
+    async def _tools_and_definitions(self) -> tuple[dict[str, Tool], list[dict[str, Any]]]:
+        """The tools of this run and the definitions sent for them (the output tool too)."""
+        tools = await self._resolve_tools()
+        definitions = [t.definition() for t in tools.values()]
+        if self.output is not None:
+            definitions.append(self.output.definition())
+        return tools, definitions
 
     async def _resolve_tools(self) -> dict[str, Tool]:
         if not self.toolsets:

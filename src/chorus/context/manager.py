@@ -29,7 +29,7 @@ from chorus.context.compaction import ContextState, Summary, render, summary_req
 from chorus.context.policy import ContextPolicy
 from chorus.context.recall import terms
 from chorus.context.tokens import TokenEstimator
-from chorus.context.window import cap_tool_results, exchanges, fit
+from chorus.context.window import cap_tool_results, exchanges, fit, is_prompt
 from chorus.errors import APIError
 
 __all__ = ["RECALL_HEADER", "ContextManager", "Layout"]
@@ -121,23 +121,6 @@ class ContextManager:
         return self._layout(
             self._measured(messages, state, model, max_tokens, system, tools, scale)
         )
-
-    def next_chunk(
-        self,
-        messages: Sequence[dict[str, Any]],
-        state: ContextState,
-        *,
-        model: str,
-        max_tokens: int,
-        protect_from: int,
-        system: str | list[dict[str, Any]] | None = None,
-        tools: Sequence[dict[str, Any]] = (),
-    ) -> tuple[int, int] | None:
-        """The message range to summarise next, or None while the window is below the
-        policy's threshold. Never reaches into ``messages[protect_from:]`` (the turn in
-        progress)."""
-        measured = self._measured(messages, state, model, max_tokens, system, tools, 1.0)
-        return self._chunk(measured, protect_from)
 
     def choose_recall(
         self,
@@ -475,16 +458,9 @@ def _exchange_end(messages: Sequence[dict[str, Any]], start: int) -> int:
     """Where the exchange starting at ``start`` ends: the next prompt (not a tool result)."""
     for i in range(start + 1, len(messages)):
         m = messages[i]
-        if m.get("role") == "user" and not _is_tool_results(m):
+        if is_prompt(m):
             return i
     return len(messages)
-
-
-def _is_tool_results(message: dict[str, Any]) -> bool:
-    content = message.get("content")
-    return isinstance(content, list) and any(
-        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
-    )
 
 
 def _longest_tool_result(message: dict[str, Any]) -> int:

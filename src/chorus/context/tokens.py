@@ -45,12 +45,6 @@ class TokenEstimator:
     def estimate(self, messages: Sequence[dict[str, Any]], model: str, *, fixed: int = 0) -> int:
         return math.ceil((self.raw(messages) + fixed) * self.scale(model))
 
-    def message_estimator(self, model: str) -> Callable[[dict[str, Any]], int]:
-        """A per-message estimate for :func:`~chorus.context.window.fit`, calibrated."""
-        scale = self.scale(model)
-        base = self.base
-        return lambda m: math.ceil(base(m) * scale)
-
     def observe(self, model: str, *, estimated_raw: int, actual: int) -> None:
         """Learn from a response: ``actual`` is input + cache read + cache write tokens.
 

@@ -77,9 +77,7 @@ def estimate_message(message: dict[str, Any]) -> int:
 
 def exchanges(messages: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
     """(start, end) index ranges of the exchanges, in order."""
-    starts = [
-        i for i, m in enumerate(messages) if m.get("role") == "user" and not _has_tool_result(m)
-    ]
+    starts = [i for i, m in enumerate(messages) if is_prompt(m)]
     if not starts or starts[0] != 0:
         starts = [0, *[s for s in starts if s != 0]]
     bounds = [*starts[1:], len(messages)]
@@ -134,7 +132,7 @@ def fit(
         problems = transcript.problems(kept, first_only=True)
         if problems:  # pragma: no cover - a bug here must never reach the API
             raise AssertionError(f"fit() built an invalid window: {problems[0]}")
-    elif start and (kept[0].get("role") != "user" or _has_tool_result(kept[0])):
+    elif start and not is_prompt(kept[0]):
         raise AssertionError("fit() built a window that does not start with a prompt")
     return Window(kept, total, start, truncated)
 
@@ -246,8 +244,12 @@ def _cut(text: str, max_chars: int) -> str:
     return body[:keep] + "\n" + TRUNCATION_NOTE.format(omitted=omitted + len(body) - keep)
 
 
-def _has_tool_result(message: dict[str, Any]) -> bool:
+def is_prompt(message: dict[str, Any]) -> bool:
+    """A user message that is not tool results: where an exchange starts."""
+    if message.get("role") != "user":
+        return False
     content = message.get("content")
-    return isinstance(content, list) and any(
-        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+    return not (
+        isinstance(content, list)
+        and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
     )
