@@ -7,7 +7,12 @@ peer's load in its own process pinned to the other, so CPU per request is the
 client's alone. Every call is a 10-word message echoed back as 10 text deltas
 after `--ttft` seconds.
 
-    .venv/bin/python bench/client.py                     # full matrix (~10 minutes)
+The machine's noise is larger than the gaps under test (the floor itself moves by
+a quarter between runs), so raw and chorus run ``--repeats`` times at each point,
+alternating, and the CPU ratio reported is the median of the run-by-run ratios,
+with its range.
+
+    .venv/bin/python bench/client.py                     # full matrix (~15 minutes)
     .venv/bin/python bench/client.py --concurrency 50 --peers raw,chorus --name quick
 
 Writes bench/results/client.json, bench/results/client.md and docs/client-cpu.png
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -61,8 +67,53 @@ def run_worker(
     return result
 
 
+def schedule(peers: list[str], repeats: int) -> list[tuple[str, int]]:
+    """The runs at one point: raw and chorus ``repeats`` times in alternating order
+    (so drift in the machine hits both alike), then every other peer once."""
+    paired = [p for p in PAIRED if p in peers]
+    runs: list[tuple[str, int]] = []
+    for i in range(repeats):
+        order = paired if i % 2 == 0 else paired[::-1]
+        runs += [(p, i) for p in order]
+    return runs + [(p, 0) for p in peers if p not in PAIRED]
+
+
 def fmt(value: object, spec: str) -> str:
     return format(value, spec) if isinstance(value, int | float) else "—"
+
+
+PAIRED = ("raw", "chorus")  # run --repeats times each, alternating: the ratio under test
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def collapse(rows: list[dict[str, object]], mode: str, c: int) -> dict[str, dict[str, object]]:
+    """One row per peer at a point: a repeated peer's run with the median CPU per request,
+    plus ``ratios`` (chorus over raw, repeat by repeat)."""
+    at: dict[str, list[dict[str, object]]] = {}
+    for r in rows:
+        if r["mode"] == mode and r["concurrency"] == c:
+            at.setdefault(str(r["peer"]), []).append(r)
+    out: dict[str, dict[str, object]] = {}
+    for peer, runs in at.items():
+        ok = [r for r in runs if isinstance(r.get("cpu_us_per_request"), float)]
+        if not ok:
+            out[peer] = runs[0]
+            continue
+        ok.sort(key=lambda r: r["cpu_us_per_request"])  # type: ignore[arg-type, return-value]
+        out[peer] = dict(ok[(len(ok) - 1) // 2], runs=len(ok))
+    raw = {r.get("repeat"): r.get("cpu_us_per_request") for r in at.get("raw", [])}
+    ratios = [
+        r["cpu_us_per_request"] / raw[r.get("repeat")]  # type: ignore[operator]
+        for r in at.get("chorus", [])
+        if isinstance(r.get("cpu_us_per_request"), float)
+        and isinstance(raw.get(r.get("repeat")), float)
+    ]
+    if ratios and "chorus" in out:
+        out["chorus"]["ratios"] = ratios
+    return out
 
 
 def table(rows: list[dict[str, object]], mode: str, concurrencies: list[int]) -> str:
@@ -74,7 +125,7 @@ def table(rows: list[dict[str, object]], mode: str, concurrencies: list[int]) ->
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in concurrencies:
-        at = {r["peer"]: r for r in rows if r["mode"] == mode and r["concurrency"] == c}
+        at = collapse(rows, mode, c)
         raw_cpu = at.get("raw", {}).get("cpu_us_per_request")
         sdk_rps = at.get("anthropic", {}).get("rps")
         for peer in PEERS:
@@ -85,11 +136,21 @@ def table(rows: list[dict[str, object]], mode: str, concurrencies: list[int]) ->
                 lines.append(f"| {peer} | {c} | failed: {r['failed']} |||||||| ")
                 continue
             cpu = r.get("cpu_us_per_request")
-            ratio = cpu / raw_cpu if isinstance(cpu, float) and isinstance(raw_cpu, float) else None
+            ratios = r.get("ratios")
+            if isinstance(ratios, list) and len(ratios) > 1:
+                ratio_cell = (
+                    f"{median(ratios):.2f}x ({min(ratios):.2f} to {max(ratios):.2f}, "
+                    f"{len(ratios)} runs)"
+                )
+            else:
+                ratio = (
+                    cpu / raw_cpu if isinstance(cpu, float) and isinstance(raw_cpu, float) else None
+                )
+                ratio_cell = f"{fmt(ratio, '.2f')}x"
             vs_sdk = r["rps"] / sdk_rps if isinstance(sdk_rps, float) and sdk_rps else None
             lines.append(
                 f"| {peer} | {c} | {fmt(r['rps'], ',.0f')} | {fmt(cpu, ',.0f')} | "
-                f"{fmt(ratio, '.2f')}x | {fmt(vs_sdk, '.1f')}x | {fmt(r.get('p50_ms'), '.0f')} | "
+                f"{ratio_cell} | {fmt(vs_sdk, '.1f')}x | {fmt(r.get('p50_ms'), '.0f')} | "
                 f"{fmt(r.get('p99_ms'), '.0f')} | {r['errors']} | "
                 f"{fmt(r.get('peak_rss_mb'), '.0f')} |"
             )
@@ -104,13 +165,12 @@ def plot(rows: list[dict[str, object]], concurrencies: list[int], path: Path) ->
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for ax, mode in zip(axes, ("stream", "create"), strict=True):
+        points = {c: collapse(rows, mode, c) for c in concurrencies}
         for peer in PEERS:
             pts = [
-                (r["concurrency"], r["cpu_us_per_request"])
-                for r in rows
-                if r["peer"] == peer
-                and r["mode"] == mode
-                and isinstance(r.get("cpu_us_per_request"), float)
+                (c, at[peer]["cpu_us_per_request"])
+                for c, at in points.items()
+                if isinstance(at.get(peer, {}).get("cpu_us_per_request"), float)
             ]
             if pts:
                 pts.sort()
@@ -137,6 +197,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--warmup", type=float, default=1.5)
     parser.add_argument("--ttft", type=float, default=0.1)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of raw and of chorus at each point, alternating; the CPU ratio is "
+        "their median (other peers run once)",
+    )
     parser.add_argument("--client-core", default="0")
     parser.add_argument("--sim-core", default="1")
     parser.add_argument(
@@ -146,6 +213,8 @@ def main() -> None:
         "redraws docs/client-cpu.png",
     )
     args = parser.parse_args()
+    if args.repeats < 1:
+        raise SystemExit("--repeats must be 1 or more")
     if not args.name or "/" in args.name:
         raise SystemExit("--name must be a plain file name, e.g. client-c200")
     peers = [p for p in args.peers.split(",") if p]
@@ -162,8 +231,9 @@ def main() -> None:
     try:
         for mode in modes:
             for c in concurrencies:
-                for peer in peers:
+                for peer, repeat in schedule(peers, args.repeats):
                     result = run_worker(args, url, peer, mode, c)
+                    result["repeat"] = repeat
                     rows.append(result)
                     print(json.dumps(result), flush=True)
     finally:

@@ -402,19 +402,31 @@ class Claude:
         return state, grant, waited
 
     async def admit_patiently(
-        self, model: str, body: bytes, max_tokens: int, deadline: float
+        self,
+        model: str,
+        body: bytes,
+        max_tokens: int,
+        deadline: float,
+        first: _Busy | None = None,
     ) -> tuple[_ModelState, Grant | None, float]:
         """:meth:`admit`, waiting out an open breaker or local throttling while the
-        deadline allows; returns after any rate-limit wait has been slept."""
+        deadline allows; returns after any rate-limit wait has been slept.
+
+        ``first``: the refusal a caller already got from :meth:`admit` (its fast path).
+        """
         waited = 0.0
+        busy = first
         while True:
             try:
+                if busy is not None:
+                    raise busy
                 state, grant, wait = self.admit(model, body, max_tokens, deadline)
-            except _Busy as busy:
-                if self.clock.monotonic() + busy.wait >= deadline:
-                    raise busy.refusal from None
-                await self.clock.sleep(busy.wait)
-                waited += busy.wait
+            except _Busy as refused:
+                busy = None
+                if self.clock.monotonic() + refused.wait >= deadline:
+                    raise refused.refusal from None
+                await self.clock.sleep(refused.wait)
+                waited += refused.wait
                 continue
             if wait:
                 await self.clock.sleep(wait)

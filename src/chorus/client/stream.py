@@ -13,9 +13,10 @@ continued.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from chorus.client.claude import _Busy
 from chorus.client.middleware import Attempt, CallEnd
 from chorus.client.outcomes import fallback_worthy, outcome_label
 from chorus.errors import (
@@ -45,7 +46,7 @@ from chorus.protocol.types import (
 )
 
 if TYPE_CHECKING:
-    from chorus.client.claude import Claude
+    from chorus.client.claude import Claude, _Slots
     from chorus.client.transport import Response
 
 __all__ = ["MessageStream"]
@@ -54,7 +55,58 @@ _ESCAPING = (ContentBlockDeltaEvent, MessageDeltaEvent, MessageStopEvent)
 
 
 class MessageStream:
-    """``async with claude.messages.stream(...) as stream``: iterate events or text."""
+    """``async with claude.messages.stream(...) as stream``: iterate events or text.
+
+    The call runs as a small state machine rather than one long generator:
+    :meth:`_next_batch` reads the current attempt's body a network chunk at a
+    time; :meth:`_start` opens the next attempt (admission, a connection slot,
+    the request); :meth:`_failed` feeds a failure to the policies and either
+    raises or sets up the next attempt. ``get_final_message`` drives it
+    directly, so a call that nobody iterates costs no generator at all.
+    """
+
+    __slots__ = (
+        "_acc",
+        "_attempt",
+        "_body",
+        "_chunks",
+        "_client",
+        "_deadline",
+        "_decoder",
+        "_escaped",
+        "_failure",
+        "_final",
+        "_grant",
+        "_headers",
+        "_held",
+        "_iterated",
+        "_keep_going",
+        "_last",
+        "_model",
+        "_model_at",
+        "_models",
+        "_mstate",
+        "_options",
+        "_params",
+        "_request",
+        "_resp",
+        "_retry",
+        "_slots",
+        "_started",
+        "_stitch",
+        "_visible",
+        "_waited",
+        "attempts",
+        "request_id",
+    )
+
+    # Set when the call starts (_begin) and with each attempt (_start).
+    _acc: Accumulator
+    _attempt: Attempt
+    _decoder: EventDecoder
+    _held: list[StreamEvent]
+    _stitch: _Stitch | None
+    _last: APIError | None
 
     def __init__(self, client: Claude, params: dict[str, Any]) -> None:
         self._client = client
@@ -62,10 +114,14 @@ class MessageStream:
         if "max_tokens" not in self._params:
             raise ConfigError("max_tokens is required")
         self._params["stream"] = True
-        self._visible = Accumulator()
+        self._models: list[str] | None = None  # set when the call starts
+        self._visible: Accumulator | None = None  # what the caller has been shown
         self._final: Message | None = None
-        self._gen: AsyncGenerator[list[StreamEvent], None] | None = None
-        self._started = False
+        self._iterated = False
+        self._slots: _Slots | None = None  # held while an attempt is in flight
+        self._resp: Response | None = None
+        self._chunks: AsyncIterator[bytes] | None = None
+        self._failure: APIError | None = None  # an error event, raised after what preceded it
         self.request_id: str | None = None
         self.attempts = 0
 
@@ -75,52 +131,49 @@ class MessageStream:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _source(self) -> AsyncGenerator[list[StreamEvent], None]:
-        """The one underlying loop; it yields the events of each network chunk together."""
-        if self._gen is None:
-            self._gen = self._events()
-        return self._gen
-
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
-        if self._started:
-            raise RuntimeError("a stream can be iterated once")
-        self._started = True
+        self._claim()
         return self._flat()
 
+    def _claim(self) -> None:
+        if self._iterated:
+            raise RuntimeError("a stream can be iterated once")
+        self._iterated = True
+
     async def _flat(self) -> AsyncIterator[StreamEvent]:
-        async for batch in self._source():
-            for event in batch:
-                yield event
+        try:
+            while (batch := await self._next_batch()) is not None:
+                for event in batch:
+                    yield event
+        finally:
+            self._abandon()  # left early (break, error): free the connection now
 
     @property
     def text_stream(self) -> AsyncIterator[str]:
         """Only the text deltas, as they arrive."""
-        if self._started:
-            raise RuntimeError("a stream can be iterated once")
-        self._started = True
+        self._claim()
         return self._text()
 
     async def _text(self) -> AsyncIterator[str]:
-        async for batch in self._source():
-            for event in batch:
-                if type(event) is ContentBlockDeltaEvent and type(event.delta) is TextDelta:
-                    yield event.delta.text
+        try:
+            while (batch := await self._next_batch()) is not None:
+                for event in batch:
+                    if type(event) is ContentBlockDeltaEvent and type(event.delta) is TextDelta:
+                        yield event.delta.text
+        finally:
+            self._abandon()
 
     async def until_done(self) -> None:
         """Consume whatever is left of the stream (without yielding event by event)."""
-        self._started = True
-        if self._final is None:
-            async for _ in self._source():
-                pass
+        self._iterated = True
+        await self._next_batch(drain=True)
 
     async def get_final_message(self) -> Message:
-        # until_done() inlined: one coroutine less in the chain every wake-up resumes.
-        self._started = True
+        self._iterated = True
         if self._final is None:
-            async for _ in self._source():
-                pass
-        assert self._final is not None
-        return self._final
+            await self._next_batch(drain=True)
+        final: Message = self._final  # type: ignore[assignment]  # set once drained
+        return final
 
     async def get_final_text(self) -> str:
         return (await self.get_final_message()).text
@@ -128,174 +181,261 @@ class MessageStream:
     @property
     def incomplete(self) -> list[int]:
         """Blocks of the reply that must not be trusted (cut, or tool input that never parsed)."""
-        return self._visible.incomplete if self._visible.started else []
+        visible = self._visible
+        return visible.incomplete if visible is not None and visible.started else []
 
     @property
     def current_message_snapshot(self) -> Message | None:
-        return self._visible.message if self._visible.started else None
+        visible = self._visible
+        return visible.message if visible is not None and visible.started else None
 
     async def close(self) -> None:
-        gen = self._gen
-        if gen is not None and self._final is None:  # a finished loop has nothing to close
-            await gen.aclose()
+        self._abandon()
 
-    # ------------------------------------------------------------------ the loop
+    # ------------------------------------------------------------------ the call
 
-    async def _events(self) -> AsyncGenerator[list[StreamEvent], None]:
+    def _begin(self) -> None:
+        """Fix what holds for the whole call: the models to try, the deadline, headers."""
+        c, params, options = self._client, self._params, self._options
+        fallbacks = options.get("fallback_models", c.settings.fallback_models)
+        self._models = [params["model"], *fallbacks]
+        self._deadline = c.deadline_for(options)
+        self._headers = c.headers_for(options)
+        self._keep_going = options.get("continue_interrupted", c.settings.continue_interrupted)
+        self._started = c.clock.monotonic()
+        self._waited = 0.0
+        self._escaped = False
+        self._stitch = None
+        self._last = None
+        self._model_at = -1
+        self._next_model()
+
+    def _next_model(self) -> None:
+        """Move on to the next fallback model, or end the call with the last failure."""
         c = self._client
-        params, options = self._params, self._options
-        models = [params["model"], *options.get("fallback_models", c.settings.fallback_models)]
-        deadline = c.deadline_for(options)
-        headers = c.headers_for(options)
-        keep_going = options.get("continue_interrupted", c.settings.continue_interrupted)
-        started = c.clock.monotonic()
-        waited = 0.0
-        escaped = False
-        stitch: _Stitch | None = None
-        last: BaseException | None = None
-        for model in models:
-            if escaped:
-                break
-            request = params if model == params["model"] else {**params, "model": model}
-            body = c.encode_body(request)
-            state = RetryState(deadline=deadline)
-            c.budget.deposit()
-            while True:
-                try:
-                    mstate, grant, w = await c.admit_patiently(
-                        model, body, params["max_tokens"], deadline
-                    )
-                except ShedError as exc:
-                    if escaped:
-                        raise IncompleteResponseError(
-                            str(exc), partial=self._visible.message, request_id=self.request_id
-                        ) from exc
-                    last = exc
-                    break
-                waited += w
-                slots = c._slots_for_loop()
-                if not slots.try_acquire():
-                    await slots.acquire(deadline - c.clock.monotonic())
-                attempt = Attempt(model, state.attempts, True, c.clock.monotonic())
-                self.attempts += 1
-                c.notify_start(attempt)
-                acc = Accumulator()
-                held: list[StreamEvent] = []
-                resp: Response | None = None
-                try:
-                    resp = await c.send("/v1/messages", headers, body, deadline)
-                    c.learn(mstate, resp.headers)
-                    self.request_id = acc.request_id = resp.headers.get("request-id")
-                    decoder = EventDecoder()
-                    if stitch is None:
-                        # What the caller sees is this attempt's own fold: no second copy.
-                        self._visible = acc
-                    visible = self._visible
-                    extend = acc.extend
-                    async for chunk in resp.chunks():
-                        events = decoder.feed(chunk)
-                        failure: APIError | None = None
-                        try:
-                            extend(events)
-                        except APIError as exc:  # an error event: what came before it stands
-                            failure, events = exc, events[: _error_at(events)]
-                        if stitch is not None:
-                            events = stitch.remap_all(events)
-                            for event in events:
-                                visible.add(event)
-                        if not escaped:
-                            for e in events:
-                                if isinstance(e, _ESCAPING):
-                                    break
-                            else:
-                                held.extend(events)
-                                if failure is not None:
-                                    raise failure
-                                continue
-                            escaped = True
-                            attempt.ttft = c.clock.monotonic() - attempt.started
-                            events = held + events
-                            held = []
-                        if events:
-                            yield events
-                        if failure is not None:
-                            raise failure
-                        if c.clock.monotonic() > deadline:
-                            raise DeadlineExceededError("the call's deadline passed mid-stream")
-                    if not acc.done:
-                        raise ConnectionCutError("stream ended before message_stop")
-                except APIError as exc:
-                    slots.release()
-                    if resp is not None:
-                        resp.close()
-                    attempt.request_id = self.request_id
-                    continuation = (
-                        _Stitch.after(self._visible, acc) if escaped and keep_going else None
-                    )
-                    # A text reply cut mid-block may be continued: decide as if nothing escaped.
-                    decision = c.attempt_failed(
-                        exc,
-                        model=model,
-                        mstate=mstate,
-                        grant=grant,
-                        attempt=attempt,
-                        state=state,
-                        escaped=escaped and continuation is None,
-                    )
-                    now = c.clock.monotonic()
-                    if escaped:
-                        if continuation is None or not isinstance(decision, Retry):
-                            c.notify_end(attempt)
-                            c.notify_call(
-                                CallEnd(model, "incomplete", self.attempts, now - started, waited)
-                            )
-                            raise IncompleteResponseError(
-                                f"the stream failed after output reached the caller: {exc}",
-                                partial=self._visible.message,
-                                request_id=self.request_id,
-                            ) from exc
-                        attempt.retry_reason = "continue interrupted text"
-                        c.notify_end(attempt)
-                        stitch = continuation
-                        body = c.encode_body(stitch.request(request))
-                        state.attempts += 1
-                        continue
-                    if isinstance(decision, Retry):
-                        c.notify_end(attempt)
-                        await c.clock.sleep(decision.delay)
-                        state.attempts += 1
-                        continue
-                    c.notify_end(attempt)
-                    last = exc
-                    if not fallback_worthy(exc):
-                        c.notify_call(CallEnd(model, "error", self.attempts, now - started, waited))
-                        raise
-                    break
-                except BaseException:
-                    slots.release()
-                    if resp is not None:
-                        resp.close()
-                    raise
-                slots.release()
-                final = acc.message
-                c.attempt_succeeded(
-                    model=model, mstate=mstate, grant=grant, attempt=attempt, usage=final.usage
+        assert self._models is not None
+        self._model_at += 1
+        if self._escaped or self._model_at >= len(self._models):
+            last = self._last
+            assert last is not None
+            c.notify_call(
+                CallEnd(
+                    self._params["model"],
+                    outcome_label(last),
+                    self.attempts,
+                    c.clock.monotonic() - self._started,
+                    self._waited,
                 )
-                now = c.clock.monotonic()
-                c.notify_call(CallEnd(model, "ok", self.attempts, now - started, waited))
-                self._final = self._visible.message if stitch is not None else final
-                return
-        assert last is not None
+            )
+            raise last
+        model = self._model = self._models[self._model_at]
+        params = self._params
+        self._request = params if model == params["model"] else {**params, "model": model}
+        self._body = c.encode_body(self._request)
+        self._retry = RetryState(deadline=self._deadline)
+        c.budget.deposit()
+
+    async def _next_batch(self, drain: bool = False) -> list[StreamEvent] | None:
+        """The next events the caller may see, in order; None once the reply is whole.
+
+        Events before the first content delta are held back, so a failure up to
+        then is retried (or handed to a fallback model) unseen. ``drain``: nobody
+        is looking at the events, run the call to its end in this one await.
+        """
+        if self._final is not None:
+            return None
+        if self._models is None:
+            self._begin()
+        c = self._client
+        while True:
+            try:
+                if self._failure is not None:
+                    failure, self._failure = self._failure, None
+                    raise failure
+                chunks = self._chunks
+                if chunks is None:
+                    await self._start()
+                    continue
+                acc = self._acc
+                if not acc.done and c.clock.monotonic() > self._deadline:
+                    raise DeadlineExceededError("the call's deadline passed mid-stream")
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    if not acc.done:
+                        raise ConnectionCutError("stream ended before message_stop") from None
+                    self._succeeded()
+                    return None
+                events = self._decoder.feed(chunk)
+                try:
+                    acc.extend(events)
+                except APIError as exc:  # an error event: what came before it stands
+                    self._failure, events = exc, events[: _error_at(events)]
+                stitch = self._stitch
+                if stitch is not None:
+                    events = stitch.remap_all(events)
+                    visible = self._visible
+                    assert visible is not None
+                    for event in events:
+                        visible.add(event)
+                if not self._escaped:
+                    for e in events:
+                        if isinstance(e, _ESCAPING):
+                            break
+                    else:
+                        self._held += events
+                        continue
+                    self._escaped = True
+                    self._attempt.ttft = c.clock.monotonic() - self._attempt.started
+                    if self._held:
+                        events = self._held + events
+                        self._held = []
+                if events and not drain:
+                    return events
+            except APIError as exc:
+                if self._slots is None:  # no attempt in flight: nothing to retry
+                    raise
+                await self._failed(exc)
+            except BaseException:
+                self._abandon()
+                raise
+
+    async def _start(self) -> None:
+        """Open the next attempt: admitted, holding a connection slot, response headers in."""
+        c = self._client
+        model, body, deadline = self._model, self._body, self._deadline
+        max_tokens = self._params["max_tokens"]
+        try:
+            try:
+                mstate, grant, wait = c.admit(model, body, max_tokens, deadline)
+            except _Busy as busy:
+                mstate, grant, wait = await c.admit_patiently(
+                    model, body, max_tokens, deadline, first=busy
+                )
+            else:
+                if wait:
+                    await c.clock.sleep(wait)
+        except ShedError as exc:
+            if self._escaped:
+                raise IncompleteResponseError(
+                    str(exc), partial=self._visible_message(), request_id=self.request_id
+                ) from exc
+            self._last = exc
+            self._next_model()
+            return
+        self._waited += wait
+        slots = c._slots_for_loop()
+        if not slots.try_acquire():
+            await slots.acquire(deadline - c.clock.monotonic())
+        self._slots = slots
+        attempt = self._attempt = Attempt(model, self._retry.attempts, True, c.clock.monotonic())
+        self._mstate, self._grant = mstate, grant
+        self.attempts += 1
+        c.notify_start(attempt)
+        acc = self._acc = Accumulator()
+        self._held = []
+        resp = self._resp = await c.send("/v1/messages", self._headers, body, deadline)
+        c.learn(mstate, resp.headers)
+        self.request_id = acc.request_id = resp.headers.get("request-id")
+        self._decoder = EventDecoder()
+        if self._stitch is None:
+            self._visible = acc  # what the caller sees is this attempt's own fold
+        self._chunks = resp.chunks()
+
+    def _end_attempt(self) -> None:
+        """Give back the attempt's connection slot and response, once."""
+        slots, resp = self._slots, self._resp
+        self._slots = self._resp = self._chunks = None
+        if slots is not None:
+            slots.release()
+        if resp is not None:
+            resp.close()
+
+    def _abandon(self) -> None:
+        """The caller stopped early (close, break, cancellation): free what the attempt holds."""
+        if self._slots is not None:
+            self._end_attempt()
+
+    def _succeeded(self) -> None:
+        c = self._client
+        slots = self._slots
+        assert slots is not None
+        self._slots = self._resp = self._chunks = None  # the body was read to its end
+        slots.release()
+        final = self._acc.message
+        c.attempt_succeeded(
+            model=self._model,
+            mstate=self._mstate,
+            grant=self._grant,
+            attempt=self._attempt,
+            usage=final.usage,
+        )
         c.notify_call(
             CallEnd(
-                params["model"],
-                outcome_label(last),
+                self._model,
+                "ok",
                 self.attempts,
-                c.clock.monotonic() - started,
-                waited,
+                c.clock.monotonic() - self._started,
+                self._waited,
             )
         )
-        raise last
+        self._final = self._visible_message() if self._stitch is not None else final
+
+    def _visible_message(self) -> Message | None:
+        visible = self._visible
+        return visible.message if visible is not None and visible.started else None
+
+    async def _failed(self, exc: APIError) -> None:
+        """Feed a failed attempt to every policy; raise, or set up the next attempt."""
+        c = self._client
+        self._end_attempt()
+        self._failure = None
+        attempt = self._attempt
+        attempt.request_id = self.request_id
+        escaped = self._escaped
+        continuation = (
+            _Stitch.after(self._visible, self._acc)
+            if escaped and self._keep_going and self._visible is not None
+            else None
+        )
+        # A text reply cut mid-block may be continued: decide as if nothing escaped.
+        decision = c.attempt_failed(
+            exc,
+            model=self._model,
+            mstate=self._mstate,
+            grant=self._grant,
+            attempt=attempt,
+            state=self._retry,
+            escaped=escaped and continuation is None,
+        )
+        elapsed = c.clock.monotonic() - self._started
+        if escaped:
+            if continuation is None or not isinstance(decision, Retry):
+                c.notify_end(attempt)
+                c.notify_call(
+                    CallEnd(self._model, "incomplete", self.attempts, elapsed, self._waited)
+                )
+                raise IncompleteResponseError(
+                    f"the stream failed after output reached the caller: {exc}",
+                    partial=self._visible_message(),
+                    request_id=self.request_id,
+                ) from exc
+            attempt.retry_reason = "continue interrupted text"
+            c.notify_end(attempt)
+            self._stitch = continuation
+            self._body = c.encode_body(continuation.request(self._request))
+            self._retry.attempts += 1
+            return
+        c.notify_end(attempt)
+        if isinstance(decision, Retry):
+            await c.clock.sleep(decision.delay)
+            self._retry.attempts += 1
+            return
+        self._last = exc
+        if not fallback_worthy(exc):
+            c.notify_call(CallEnd(self._model, "error", self.attempts, elapsed, self._waited))
+            raise exc
+        self._next_model()
 
 
 def _error_at(events: list[StreamEvent]) -> int:
