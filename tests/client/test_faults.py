@@ -291,6 +291,86 @@ async def test_f5_a_body_finishing_after_the_deadline_is_a_deadline_error() -> N
     await claude.aclose()
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_f5_a_body_trickling_in_never_outlives_the_deadline(stream: bool) -> None:
+    # Headers at once, then a byte every 50 ms: 1,000 bytes would take 50 s. With no
+    # timer of the call's own (far from the deadline), the call still ends by then.
+    import time
+
+    from chorus.client.transport import AiohttpTransport
+    from chorus.errors import DeadlineExceededError, IncompleteResponseError
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        kind = b"text/event-stream" if stream else b"application/json"
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: " + kind + b"\r\ncontent-length: 1000\r\n\r\n"
+        )
+        try:
+            for _ in range(1000):
+                writer.write(b" " if not stream else b": keep\n")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = AiohttpTransport(connect_timeout=0.5, read_timeout=1.0)
+    claude = Claude(api_key="k", base_url=f"http://127.0.0.1:{port}", transport=transport)
+    assert claude._arm_deadline_below < 2.0  # so a 2 s deadline arms no timer of its own
+    started = time.monotonic()
+    try:
+        with pytest.raises((DeadlineExceededError, IncompleteResponseError)) as info:
+            if stream:
+                async with claude.messages.stream(
+                    model=MODEL, max_tokens=5, messages=user("x"), timeout=2.0
+                ) as s:
+                    await s.get_final_message()
+            else:
+                await claude.messages.create(
+                    model=MODEL, max_tokens=5, messages=user("x"), timeout=2.0
+                )
+    finally:
+        await claude.aclose()
+        server.close()
+        await server.wait_closed()
+    assert isinstance(info.value, DeadlineExceededError)
+    assert time.monotonic() - started < 10  # stopped at the deadline, not when the body ended
+
+
+async def test_f5_the_watchdog_stops_a_request_at_its_deadline_while_data_flows() -> None:
+    # The per-chunk checks see a deadline only when a chunk comes; the watchdog also
+    # stops a request that went quiet just before its deadline (idle alone would let
+    # it run up to a minute past it), and says it was the deadline.
+    from chorus.client.transport import _AiohttpResponse, _Watchdog
+    from chorus.errors import DeadlineExceededError
+
+    loop = asyncio.get_running_loop()
+    dog = _Watchdog(loop, idle=60.0)
+
+    class Body:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    live, due = dog.watch(None, expires_in=3600.0), dog.watch(None, expires_in=0.0)
+    for watch in (live, due):
+        watch.resp = Body()  # type: ignore[assignment]
+    await asyncio.sleep(0.01)
+    dog._check()
+    dog.stop()
+    assert due.fired and due.expired and due.resp.closed  # type: ignore[union-attr]
+    assert not live.fired and not live.resp.closed  # type: ignore[union-attr]
+    assert dog.active == {live}
+    cut = _AiohttpResponse.__new__(_AiohttpResponse)
+    cut._watch, cut._dog = due, dog
+    assert isinstance(cut._cut(OSError(), "stream cut"), DeadlineExceededError)
+
+
 # -- fault 6: stream cut mid-response -------------------------------------------------------
 
 

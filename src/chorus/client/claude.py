@@ -551,8 +551,10 @@ class Claude:
         if self._simulator is False:
             await self._ensure_backend()
         if remaining > self._arm_deadline_below:
+            # No timer of our own: the transport's watchdog stops the request, or a body
+            # still trickling in, once the deadline passes.
             resp = await self.transport.send(
-                "POST", self.base_url + path, headers=headers, body=body
+                "POST", self.base_url + path, headers=headers, body=body, expires_in=remaining
             )
             if resp.status >= 400:
                 raise status_error(resp.status, await resp.read(), resp.headers)
@@ -572,8 +574,8 @@ class Claude:
     async def read_message(self, resp: Response, deadline: float) -> Message:
         remaining = deadline - self.clock.monotonic()
         if remaining > self._arm_deadline_below:
-            # Far from the deadline, as in send(): the transport's idle watchdog bounds
-            # the read, and the deadline is checked when the body is in (no timer per call).
+            # Far from the deadline, as in send(): the transport's watchdog bounds the read
+            # by silence and by the deadline (to its tick), with no timer per call.
             raw = await resp.read()
             if self.clock.monotonic() > deadline:
                 raise DeadlineExceededError("response body not received before the deadline")
