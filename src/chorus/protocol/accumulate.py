@@ -62,6 +62,8 @@ class _Slot:
 class Accumulator:
     """Events in, a message snapshot out at any time."""
 
+    __slots__ = ("_message", "_slots", "done", "request_id")
+
     def __init__(self) -> None:
         self._message: Message | None = None
         self._slots: list[_Slot] = []
