@@ -129,7 +129,7 @@ class MessageStream:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        self._abandon()  # close(), without a second coroutine
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         self._claim()
