@@ -68,6 +68,7 @@ async def run(args: argparse.Namespace, base_url: str) -> dict[str, object]:
     )
     outcomes: Counter[str] = Counter()
     mismatches: list[dict[str, object]] = []  # the first few replies that were not the text
+    failures: list[str] = []  # the first few failed calls, as the caller saw them
     latencies: list[float] = []
     late: list[float] = []
     words = "the quick brown fox jumps over the lazy dog again and again".split()
@@ -92,6 +93,8 @@ async def run(args: argparse.Namespace, base_url: str) -> dict[str, object]:
                 outcomes["ok"] += 1
         except ChorusError as exc:
             outcomes[type(exc).__name__] += 1
+            if len(failures) < 5:
+                failures.append(f"{type(exc).__name__}: {exc} (cause: {exc.__cause__!r})")
         elapsed = time.monotonic() - start
         latencies.append(elapsed)
         if elapsed > args.deadline + 1.0:
@@ -131,6 +134,7 @@ async def run(args: argparse.Namespace, base_url: str) -> dict[str, object]:
         "success_ratio": ok / n,
         "outcomes": dict(outcomes),
         "mismatches": mismatches,
+        "failures": failures,
         "hung": len(pending) + len(late),
         "attempts": attempts,
         "attempts_per_call": attempts / n,
@@ -195,6 +199,7 @@ def main() -> None:
         "",
         f"Failures by type: {r['outcomes']}",
         *(f"Reply not the text sent: {m}" for m in r["mismatches"]),
+        *(f"Failed call: {f}" for f in r["failures"]),
     ]
     (RESULTS / "soak.md").write_text(
         f"Command: `{record['command']}`\n\n" + "\n".join(table) + "\n"
