@@ -100,3 +100,27 @@ async def test_missing_required_fields_fail_before_sending(make_rig) -> None:
         with pytest.raises(ConfigError, match="messages is required"):
             await r.claude.messages.create(model=MODEL, max_tokens=5)
         assert r.attempts() == []
+
+
+async def test_a_stream_left_early_gives_its_connection_slot_back(make_rig) -> None:
+    """Breaking out of the events, or never reading them, frees the attempt's slot at
+    once; a stream read to its end frees it too."""
+    async with make_rig() as r:
+        slots = r.claude._slots_for_loop()
+        async with r.claude.messages.stream(
+            model=MODEL, max_tokens=64, messages=user("left early one two three")
+        ) as s:
+            async for _event in s:
+                assert slots.in_flight == 1
+                break
+        assert slots.in_flight == 0
+        async with r.claude.messages.stream(
+            model=MODEL, max_tokens=64, messages=user("read through")
+        ) as s:
+            assert (await s.get_final_text()) == "read through"
+            assert slots.in_flight == 0
+        stream = r.claude.messages.stream(model=MODEL, max_tokens=64, messages=user("x y"))
+        texts = stream.text_stream
+        assert await texts.__anext__() == "x"
+        await texts.aclose()  # what the event loop does to an abandoned iterator
+        assert slots.in_flight == 0
