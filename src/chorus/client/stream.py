@@ -129,7 +129,7 @@ class MessageStream:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self._abandon()  # close(), without a second coroutine
+        self._end_attempt()  # close(), without a second coroutine
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         self._claim()
@@ -146,7 +146,7 @@ class MessageStream:
                 for event in batch:
                     yield event
         finally:
-            self._abandon()  # left early (break, error): free the connection now
+            self._end_attempt()  # left early (break, error): free the connection now
 
     @property
     def text_stream(self) -> AsyncIterator[str]:
@@ -161,7 +161,7 @@ class MessageStream:
                     if type(event) is ContentBlockDeltaEvent and type(event.delta) is TextDelta:
                         yield event.delta.text
         finally:
-            self._abandon()
+            self._end_attempt()
 
     async def until_done(self) -> None:
         """Consume whatever is left of the stream (without yielding event by event)."""
@@ -190,7 +190,7 @@ class MessageStream:
         return visible.message if visible is not None and visible.started else None
 
     async def close(self) -> None:
-        self._abandon()
+        self._end_attempt()
 
     # ------------------------------------------------------------------ the call
 
@@ -297,7 +297,7 @@ class MessageStream:
                     raise
                 await self._failed(exc)
             except BaseException:
-                self._abandon()
+                self._end_attempt()
                 raise
 
     async def _start(self) -> None:
@@ -343,18 +343,14 @@ class MessageStream:
         self._chunks = resp.chunks()
 
     def _end_attempt(self) -> None:
-        """Give back the attempt's connection slot and response, once."""
+        """Give back the attempt's connection slot and response, once: after a failure, or
+        when the caller stops early (close, break, cancellation). Safe to call again."""
         slots, resp = self._slots, self._resp
         self._slots = self._resp = self._chunks = None
         if slots is not None:
             slots.release()
         if resp is not None:
             resp.close()
-
-    def _abandon(self) -> None:
-        """The caller stopped early (close, break, cancellation): free what the attempt holds."""
-        if self._slots is not None:
-            self._end_attempt()
 
     def _succeeded(self) -> None:
         c = self._client
