@@ -57,6 +57,7 @@ PUBLIC = {
     "StaleWriterError",
     "ShedError",
     "SimConfig",
+    "SimTransport",
     "Simulator",
     "StreamError",
     "SystemClock",
@@ -66,6 +67,7 @@ PUBLIC = {
     "Usage",
     "__version__",
     "accumulate",
+    "simulated_client",
     "tool",
 }
 

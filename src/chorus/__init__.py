@@ -34,7 +34,7 @@ from chorus.errors import (
 )
 from chorus.policy.clock import Clock, FakeClock, SystemClock
 from chorus.protocol import Accumulator, EventDecoder, Message, Usage, accumulate
-from chorus.sim import SimConfig, Simulator
+from chorus.sim import SimConfig, SimTransport, Simulator, simulated_client
 from chorus.store import MemoryStore, SQLiteStore
 
 __version__ = "0.1.0"
@@ -78,6 +78,7 @@ __all__ = [
     "SessionBusyError",
     "ShedError",
     "SimConfig",
+    "SimTransport",
     "Simulator",
     "StaleWriterError",
     "StreamError",
@@ -88,5 +89,6 @@ __all__ = [
     "Usage",
     "__version__",
     "accumulate",
+    "simulated_client",
     "tool",
 ]

@@ -99,6 +99,7 @@ async def run_chat(
 ) -> int:
     from chorus.agent import Agent, Limits, TextDelta, ToolCallStarted, ToolResult
     from chorus.client import Claude
+    from chorus.sim import simulated_client
     from chorus.store import MemoryStore, SQLiteStore
 
     def say(text: str = "", end: str = "\n") -> None:
@@ -109,7 +110,7 @@ async def run_chat(
     if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_BASE_URL"):
         claude = Claude()
     else:
-        claude = Claude.simulated()
+        claude = simulated_client()
         say("No ANTHROPIC_API_KEY set: answering from the built-in simulator.")
     store: Any = SQLiteStore(db) if session_id else MemoryStore()
     agent = Agent(

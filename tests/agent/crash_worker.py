@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 
-from chorus import Agent, Claude, SQLiteStore, ToolContext, tool
+from chorus import Agent, SQLiteStore, ToolContext, simulated_client, tool
 
 db, session_id, turns, ledger = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 target, _, nth = (sys.argv[5] if len(sys.argv) > 5 else "").partition(":")
@@ -38,7 +38,7 @@ def get_weather(city: str, ctx: ToolContext) -> str:
 
 async def main() -> None:
     store = SQLiteStore(db, failpoint=failpoint)
-    async with Claude.simulated() as claude:
+    async with simulated_client() as claude:
         agent = Agent(model="claude-sonnet-4-5", tools=[get_weather], client=claude)
         session = agent.session(session_id, store=store, concurrency="wait", lease_ttl=0.5)
         done = (await store.load(session_id)).seq // 4

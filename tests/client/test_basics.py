@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chorus import Claude, ConfigError
+from chorus import Claude, ConfigError, simulated_client
 from chorus.protocol.types import ToolUseBlock, to_dict
 
 from .conftest import MODEL, user
@@ -23,7 +23,7 @@ WEATHER = {
 def test_no_key_and_no_url_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
-    with pytest.raises(ConfigError, match=r"Claude\.simulated\(\)") as info:
+    with pytest.raises(ConfigError, match=r"chorus\.sim\.simulated_client\(\)") as info:
         Claude()
     assert "\n" not in str(info.value)
 
@@ -88,7 +88,7 @@ async def test_streamed_tool_use_and_round_trip(make_rig) -> None:
 
 
 async def test_simulated_client_answers_offline() -> None:
-    async with Claude.simulated() as claude:
+    async with simulated_client() as claude:
         message = await claude.messages.create(model=MODEL, max_tokens=32, messages=user("ping"))
     assert message.text == "ping"
 
@@ -106,7 +106,7 @@ async def test_a_stream_left_early_gives_its_connection_slot_back(make_rig) -> N
     """Breaking out of the events, or never reading them, frees the attempt's slot at
     once; a stream read to its end frees it too."""
     async with make_rig() as r:
-        slots = r.claude._slots_for_loop()
+        slots = r.claude.engine.slots()
         async with r.claude.messages.stream(
             model=MODEL, max_tokens=64, messages=user("left early one two three")
         ) as s:

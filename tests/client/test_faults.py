@@ -51,14 +51,41 @@ async def test_f1_429_past_the_deadline_fails_at_once(make_rig) -> None:
         assert not [s for s in r.clock.slept if s > 0]
 
 
-async def test_f1_429_pauses_sibling_calls(make_rig) -> None:
+async def test_f1_a_lone_429_delays_only_its_own_call(make_rig) -> None:
+    """No rate-limit headers and no other 429s: one call's bad luck, not a shared limit."""
     async with make_rig(max_retries=0) as r:
         with pytest.raises(RateLimitError):
             await r.create("f1 c", fault="429(retry_after=3)")
         t0 = r.clock.now()
-        await r.create("f1 sibling")  # the limiter holds it back until the server's wait is over
-        assert r.clock.now() - t0 == pytest.approx(3.0)
+        await r.create("f1 sibling")  # goes at once
+        assert r.clock.now() == t0
         assert len(r.attempts()) == 2
+
+
+async def test_f1_a_429_with_an_exhausted_limit_pauses_sibling_calls(make_rig) -> None:
+    """The headers say the bucket is at 0: every call of the model waits for it."""
+    async with make_rig({"rate_limits": {"*": {"rpm": 3}}}, max_retries=0) as r:
+        await r.create("f1 first")  # learns rpm 3, 2 left
+        async with Claude(api_key="sk-other", base_url=r.sim.base_url, clock=r.clock) as other:
+            for i in range(2):  # another client with the same key takes the rest
+                await other.messages.create(model=MODEL, max_tokens=8, messages=user(f"o{i}"))
+        with pytest.raises(RateLimitError):
+            await r.create("f1 refused")  # 429 with requests-remaining: 0
+        t0 = r.clock.now()
+        assert (await r.create("f1 sibling")).text == "f1 sibling"
+        assert r.clock.now() - t0 >= 1.0  # held back until the bucket had room
+        assert [e.status for e in r.attempts()][-2:] == [429, 200]
+
+
+async def test_f1_429s_from_many_calls_at_once_pause_sibling_calls(make_rig) -> None:
+    """No headers, but most recent attempts were refused: a shared limit after all."""
+    async with make_rig(max_retries=0) as r:
+        for i in range(8):
+            with pytest.raises(RateLimitError):
+                await r.create(f"f1 storm {i}", fault="429(retry_after=3)")
+        t0 = r.clock.now()
+        await r.create("f1 after the storm")
+        assert r.clock.now() - t0 >= 3.0
 
 
 async def test_f1_429_is_not_a_health_failure(make_rig) -> None:
@@ -129,7 +156,7 @@ async def test_f2_open_breaker_is_waited_out_within_the_deadline(make_rig) -> No
             with pytest.raises(OverloadedError):
                 await r.create(f"f2 r {i}")
         with pytest.raises(ShedError) as info:
-            await r.create("f2 refused", timeout=1.0)  # too little time to wait it out
+            await r.create("f2 refused", timeout=0.3)  # too little time to wait it out
         assert info.value.reason == "breaker_open"
         t0 = r.clock.now()
         assert (await r.create("f2 probe")).text == "f2 probe"  # waits for the probe window
@@ -140,7 +167,7 @@ async def test_f2_open_breaker_is_waited_out_within_the_deadline(make_rig) -> No
 
 
 async def test_f2_fallback_model_takes_over(make_rig) -> None:
-    async with make_rig({"faults": {"claude-sonnet-4-5-20250929": "529*10"}}) as r:
+    async with make_rig({"faults": {"claude-sonnet-4-5-20250929": "529*10"}}, max_retries=2) as r:
         message = await r.create("f2 fb", fallback_models=["claude-haiku-4-5"])
         assert message.model == "claude-haiku-4-5-20251001"
         models = [e.model for e in r.attempts()]
@@ -287,7 +314,7 @@ async def test_f5_a_body_finishing_after_the_deadline_is_a_deadline_error() -> N
 
     claude = Claude(api_key="k", base_url="http://127.0.0.1:9", clock=clock)
     with pytest.raises(DeadlineExceededError, match="before the deadline"):
-        await claude.read_message(SlowBody(), clock.monotonic() + 120)  # type: ignore[arg-type]
+        await claude.engine.read_message(SlowBody(), clock.monotonic() + 120)  # type: ignore[arg-type]
     await claude.aclose()
 
 
@@ -320,7 +347,7 @@ async def test_f5_a_body_trickling_in_never_outlives_the_deadline(stream: bool) 
     port = server.sockets[0].getsockname()[1]
     transport = AiohttpTransport(connect_timeout=0.5, read_timeout=1.0)
     claude = Claude(api_key="k", base_url=f"http://127.0.0.1:{port}", transport=transport)
-    assert claude._arm_deadline_below < 2.0  # so a 2 s deadline arms no timer of its own
+    assert claude.engine.arm_deadline_below < 2.0  # so a 2 s deadline arms no timer of its own
     started = time.monotonic()
     try:
         with pytest.raises((DeadlineExceededError, IncompleteResponseError)) as info:
@@ -466,6 +493,7 @@ async def test_f7_sse_error_before_escape_is_retried_and_counts_as_overload(make
 
 async def test_f7_sse_error_after_escape_is_incomplete(make_rig) -> None:
     async with make_rig() as r:
+        seen = []
         with pytest.raises(IncompleteResponseError) as info:
             async with r.claude.messages.stream(
                 model=MODEL,
@@ -473,10 +501,24 @@ async def test_f7_sse_error_after_escape_is_incomplete(make_rig) -> None:
                 messages=user("f7 one two three four"),
                 extra_headers={"x-chorus-fault": "sse_error(after=5);ok"},
             ) as s:
-                await s.until_done()
+                async for text in s.text_stream:
+                    seen.append(text)
         assert isinstance(info.value.__cause__, StreamError)
         assert info.value.__cause__.type == "overloaded_error"
-        assert info.value.partial.text == "f7 one"
+        assert info.value.partial.text == "".join(seen) == "f7 one"
+
+
+async def test_f7_sse_error_mid_stream_is_retried_when_nobody_read(make_rig) -> None:
+    async with make_rig() as r:
+        async with r.claude.messages.stream(
+            model=MODEL,
+            max_tokens=64,
+            messages=user("f7 one two three four"),
+            extra_headers={"x-chorus-fault": "sse_error(after=5);ok"},
+        ) as s:
+            await s.until_done()
+        assert (await s.get_final_message()).text == "f7 one two three four"
+        assert s.attempts == 2
 
 
 # -- fault 15: 401 / 403 --------------------------------------------------------------------
@@ -543,10 +585,10 @@ async def test_f6_continuation_seam_adds_and_loses_nothing(make_rig, after: int)
 def test_f6_the_seam_shows_whitespace_once(
     shown: str, continuation: list[str], expected: str
 ) -> None:
-    from chorus.client.stream import _Stitch
+    from chorus.protocol.continuation import Continuation
     from chorus.protocol.types import ContentBlockDeltaEvent, TextDelta
 
-    stitch = _Stitch(0, shown)
+    stitch = Continuation(0, shown)
     assert stitch.request({"messages": []})["messages"][-1]["content"] == shown.rstrip()
     text = shown
     for part in continuation:

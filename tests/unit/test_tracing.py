@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chorus.client.middleware import Attempt
+from chorus.client.observers import Attempt
 from chorus.observe import Tracing
 from chorus.protocol import Usage
 

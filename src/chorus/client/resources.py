@@ -1,110 +1,116 @@
-"""``claude.messages``: create, stream and count_tokens, driving the retry loop."""
+"""``claude.messages``: the drivers for ``create`` and ``count_tokens``, and ``stream``'s door.
+
+A driver holds one :class:`~chorus.policy.call.Call` and carries out its steps:
+admit, send, read the whole JSON body, report the result, and then sleep, switch
+model or raise as the call says. It has no rules of its own.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from chorus.client.middleware import Attempt, CallEnd
-from chorus.client.outcomes import fallback_worthy, outcome_label
+import msgspec
+
+from chorus.client.engine import Engine
+from chorus.client.settings import TokenCount
 from chorus.client.stream import MessageStream
-from chorus.errors import (
-    APIError,
-    ConfigError,
-    ShedError,
-)
-from chorus.policy.retry import Retry, RetryState
-from chorus.protocol.types import Message
-
-if TYPE_CHECKING:
-    from chorus.client.claude import Claude, TokenCount
+from chorus.errors import APIError, ConfigError, ConnectionCutError, ShedError
+from chorus.policy.call import Again, End, Next
+from chorus.protocol.types import Message, Usage
 
 __all__ = ["Messages"]
 
+_T = TypeVar("_T")
+_count_decoder = msgspec.json.Decoder(dict[str, Any])
+_NO_USAGE = Usage()
+
 
 class Messages:
-    def __init__(self, client: Claude) -> None:
-        self._client = client
+    """``create``, ``stream`` and ``count_tokens``, with the official SDK's parameters."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     async def create(self, **params: Any) -> Message:
         """One non-streaming call, retried and rate-limited; returns the final message."""
-        c = self._client
-        params, options = c.split_options(dict(params))
+        params, options = self._engine.split_options(dict(params))
         if params.get("stream"):
             raise ConfigError("create(stream=True) is not supported: use messages.stream(...)")
         if "max_tokens" not in params:
             raise ConfigError("max_tokens is required")
-        models = [params["model"], *options.get("fallback_models", c.settings.fallback_models)]
-        deadline = c.deadline_for(options)
-        headers = c.headers_for(options)
-        started = c.clock.monotonic()
-        total_attempts = 0
-        waited = 0.0
-        last: BaseException | None = None
-        for model in models:
-            body = c.encode_body(params if model == params["model"] else {**params, "model": model})
-            state = RetryState(deadline=deadline)
-            c.budget.deposit()
-            while True:
-                try:
-                    mstate, grant, w = await c.admit_patiently(
-                        model, body, params["max_tokens"], deadline
-                    )
-                except ShedError as exc:
-                    last = exc
-                    break
-                waited += w
-                slots = c._slots_for_loop()
-                if not slots.try_acquire():
-                    await slots.acquire(deadline - c.clock.monotonic())
-                attempt = Attempt(model, state.attempts, False, c.clock.monotonic())
-                total_attempts += 1
-                c.notify_start(attempt)
-                try:
-                    resp = await c.send("/v1/messages", headers, body, deadline)
-                    c.learn(mstate, resp.headers)
-                    message = await c.read_message(resp, deadline)
-                except APIError as exc:
-                    slots.release()
-                    decision = c.attempt_failed(
-                        exc, model=model, mstate=mstate, grant=grant, attempt=attempt, state=state
-                    )
-                    now = c.clock.monotonic()
-                    if isinstance(decision, Retry):
-                        c.notify_end(attempt)
-                        await c.clock.sleep(decision.delay)
-                        state.attempts += 1
-                        continue
-                    c.notify_end(attempt)
-                    last = exc
-                    if not fallback_worthy(exc):
-                        c.notify_call(
-                            CallEnd(model, "error", total_attempts, now - started, waited)
-                        )
-                        raise
-                    break
-                slots.release()
-                c.attempt_succeeded(
-                    model=model, mstate=mstate, grant=grant, attempt=attempt, usage=message.usage
-                )
-                now = c.clock.monotonic()
-                c.notify_call(CallEnd(model, "ok", total_attempts, now - started, waited))
-                return message
-        assert last is not None
-        c.notify_call(
-            CallEnd(
-                params["model"],
-                outcome_label(last),
-                total_attempts,
-                c.clock.monotonic() - started,
-                waited,
-            )
-        )
-        raise last
+        return await self._exchange("/v1/messages", params, options, _read_message)
 
     def stream(self, **params: Any) -> MessageStream:
         """A streamed call: ``async with claude.messages.stream(...) as stream``."""
-        return MessageStream(self._client, params)
+        return MessageStream(self._engine, params)
 
     async def count_tokens(self, **params: Any) -> TokenCount:
         """Input tokens the API would count for this prompt (an int with ``.input_tokens``)."""
-        return await self._client.count(dict(params))
+        params, options = self._engine.split_options(dict(params))
+        return await self._exchange(
+            "/v1/messages/count_tokens", params, options, _read_count, engine=self._engine.plain
+        )
+
+    async def _exchange(
+        self,
+        path: str,
+        params: dict[str, Any],
+        options: dict[str, Any],
+        read: Callable[[Engine, Any, float], Awaitable[tuple[_T, Usage]]],
+        *,
+        engine: Engine | None = None,
+    ) -> _T:
+        """One call whose body is read whole; ``engine``: the plain one for count_tokens."""
+        e = engine or self._engine
+        call = e.call(params, options, fallbacks=engine is None)
+        headers = e.headers_for(options)
+        body = e.encode_body(params)
+        deadline = call.deadline
+        max_tokens = params.get("max_tokens", 0)
+        started = e.clock.monotonic()
+        waited = 0.0
+        while True:
+            ticket = e.ticket(call.model, body, max_tokens, deadline)
+            try:
+                slots, w = await e.admit(ticket)
+                waited += w
+            except ShedError as exc:
+                step = call.refused(exc)
+            else:
+                attempt = e.started(call, ticket, stream=False)
+                try:
+                    resp = await e.send(path, headers, body, deadline)
+                    e.headers_in(ticket, resp.headers)
+                    result, usage = await read(e, resp, deadline)
+                except APIError as exc:
+                    slots.release()
+                    step = e.failed(call, ticket, attempt, exc)
+                else:
+                    slots.release()
+                    e.succeeded(ticket, attempt, usage)
+                    e.ended(call.model, "ok", call, started, waited)
+                    return result
+            match step:
+                case Again(delay=delay):
+                    await e.clock.sleep(delay)
+                case Next(model=model):
+                    body = e.encode_body({**params, "model": model})
+                case End(error=error, outcome=outcome, model=model):
+                    e.ended(model, outcome, call, started, waited)
+                    raise error
+                case _:  # Continue: never for a whole-body call (nothing escapes)
+                    raise AssertionError(f"unexpected step {step!r}")
+
+
+async def _read_message(e: Engine, resp: Any, deadline: float) -> tuple[Message, Usage]:
+    message = await e.read_message(resp, deadline)
+    return message, message.usage
+
+
+async def _read_count(e: Engine, resp: Any, deadline: float) -> tuple[TokenCount, Usage]:
+    raw = await e.read_body(resp, deadline)
+    try:
+        return TokenCount(int(_count_decoder.decode(raw)["input_tokens"])), _NO_USAGE
+    except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ConnectionCutError(f"unreadable count_tokens body: {exc}") from exc

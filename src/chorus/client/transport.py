@@ -226,6 +226,14 @@ class AiohttpTransport:
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
         self._dogs: dict[asyncio.AbstractEventLoop, _Watchdog] = {}
 
+    @property
+    def deadline_timer_below(self) -> float:
+        """A call with more time left than this needs no deadline timer of its own: the
+        connect timeout and the watchdog (idle, and ``expires_in``) stop it in time."""
+        if not self.read_timeout:
+            return float("inf")
+        return self.connect_timeout + self.read_timeout
+
     def _watchdog(self) -> _Watchdog | None:
         if not self.read_timeout:
             return None

@@ -1,8 +1,14 @@
-"""Observability: Prometheus metrics, OpenTelemetry spans and structured logs for model calls."""
+"""Observability: Prometheus metrics, OpenTelemetry spans and structured logs for model calls.
 
+:class:`Metrics` and :class:`ContextMetrics` are handed to the client and the
+agent (``observers=[metrics]``, ``metrics=...``). :class:`LogObserver` and
+:class:`Tracing` belong to the client itself, which uses them by default; they
+are re-exported here so that everything an operator wires up is in one place.
+"""
+
+from chorus.client.observers import LogObserver
+from chorus.client.tracing import Tracing
 from chorus.observe.context_metrics import ContextMetrics
-from chorus.observe.logs import LogObserver
 from chorus.observe.metrics import Metrics
-from chorus.observe.tracing import Tracing
 
 __all__ = ["ContextMetrics", "LogObserver", "Metrics", "Tracing"]

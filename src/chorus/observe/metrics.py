@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from chorus.client.middleware import Attempt, CallEnd
+from chorus.client.observers import Attempt, CallEnd
 from chorus.observe.labels import ModelLabels
 
 __all__ = ["Metrics"]
@@ -36,7 +36,7 @@ _REASONS = {"server hint", "backoff", "continue interrupted text"}
 
 
 class Metrics:
-    """An :class:`~chorus.client.middleware.AttemptObserver` that keeps Prometheus metrics."""
+    """An :class:`~chorus.client.observers.AttemptObserver` that keeps Prometheus metrics."""
 
     def __init__(self, registry: CollectorRegistry | None = None, *, max_models: int = 32) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()

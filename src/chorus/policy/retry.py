@@ -44,6 +44,35 @@ class Outcome:
     error_code: str = ""  # error.details.error_code, e.g. enforced_spend_limit_reached
     escaped: bool = False  # output already reached the caller
 
+    # What the outcome means to the admission gates (policy/admission.py).
+    @property
+    def overloaded(self) -> bool:
+        """The API said it is overloaded: 529, or an ``overloaded_error`` event."""
+        return (self.kind == "status" and self.status == 529) or (
+            self.kind == "stream_error" and self.error_type == "overloaded_error"
+        )
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.kind == "status" and self.status == 429
+
+    @property
+    def accepted(self) -> bool:
+        """The API took the request (anything but a 429 or an overload), for the throttle."""
+        return not (self.overloaded or self.rate_limited)
+
+    @property
+    def healthy(self) -> bool:
+        """The model answered as a healthy one would, for the breaker: success or our 4xx."""
+        return self.kind == "ok" or (
+            self.kind == "status" and self.status < 500 and self.status != 408
+        )
+
+    @property
+    def unreachable(self) -> bool:
+        """The API could not be reached at all (refused, reset, timed out)."""
+        return self.kind in ("connection", "timeout", "tls")
+
     @classmethod
     def ok(cls) -> Outcome:
         return _OK

@@ -4,63 +4,25 @@ Run it as ``chorus sim --port 8080`` or in-process::
 
     async with Simulator() as sim:
         client = anthropic.AsyncAnthropic(base_url=sim.base_url, api_key="sk-sim")
+
+or behind chorus's own client: ``claude = simulated_client()`` (a
+:class:`~chorus.client.Claude` whose transport is a :class:`SimTransport`).
 """
 
 from __future__ import annotations
 
-from types import TracebackType
-
-from aiohttp import web
-
-from chorus.sim.app import SimulatorApp
 from chorus.sim.config import SimConfig, config_from_dict, load_config
 from chorus.sim.faults import LedgerEntry, parse_plan
+from chorus.sim.server import Simulator
+from chorus.sim.transport import SimTransport, simulated_client
 
-__all__ = ["LedgerEntry", "SimConfig", "Simulator", "config_from_dict", "load_config", "parse_plan"]
-
-
-class Simulator(SimulatorApp):
-    """The simulator bound to a loopback port, started and stopped with ``async with``."""
-
-    def __init__(
-        self,
-        config: SimConfig | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        **kwargs: object,
-    ) -> None:
-        super().__init__(config, **kwargs)  # type: ignore[arg-type]
-        self.host = host
-        self.port = port
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    async def start(self) -> Simulator:
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-        await site.start()
-        if self.port == 0:
-            self.port = int(runner.addresses[0][1])
-        self._runner = runner
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Simulator:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+__all__ = [
+    "LedgerEntry",
+    "SimConfig",
+    "SimTransport",
+    "Simulator",
+    "config_from_dict",
+    "load_config",
+    "parse_plan",
+    "simulated_client",
+]

@@ -1,8 +1,10 @@
-"""What an attempt's error means: facts for the retry policy, labels for metrics, fallbacks."""
+"""What an attempt's error means: facts for the policies, labels for metrics, fallbacks.
+
+Pure: every function takes an error (and, for ``retry-after`` dates, the wall
+clock) and returns a fact; nothing here looks at a clock or a socket.
+"""
 
 from __future__ import annotations
-
-import time
 
 import msgspec
 
@@ -72,9 +74,10 @@ def outcome_label(exc: BaseException | None) -> str:
     return "error"
 
 
-def retry_hint(exc: BaseException) -> float | None:
+def retry_hint(exc: BaseException, *, wall: float) -> float | None:
+    """The server's ``retry-after`` on an error response, in seconds (``wall``: epoch now)."""
     if isinstance(exc, APIStatusError):
-        return retry_after(exc.headers, now=time.time())
+        return retry_after(exc.headers, now=wall)
     return None
 
 

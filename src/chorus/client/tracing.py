@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chorus.client.middleware import Attempt, CallEnd
+from chorus.client.observers import Attempt, CallEnd
 
 __all__ = ["Tracing"]
 

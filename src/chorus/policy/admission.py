@@ -1,0 +1,355 @@
+"""Admission: may an attempt go to the API now? Small gates of one shape, combined in order.
+
+Every gate answers the same three questions for one attempt (a :class:`Ticket`):
+
+* ``admit(ticket, now)`` -> ``0.0`` (go now), a wait in seconds with capacity
+  already reserved (go after it), or :class:`Refuse` (not now: ask again after
+  ``wait``, or give the caller ``error`` if its deadline comes first);
+* ``headers(ticket, headers, now, wall)``: the response headers arrived;
+* ``record(ticket, result, now)``: the attempt ended; ``release(ticket, now)``:
+  it was admitted and then never sent.
+
+:class:`Gates` asks each gate in turn and gives back what earlier gates granted
+when a later one refuses. The client builds ``[Throttle, Breaker, RateLimits]``
+from its settings; a shared limiter (Redis) is one more gate of the same shape.
+
+The three gates shape traffic in a storm and stay out of the way between storms:
+
+* :class:`RateLimits` paces calls to the buckets the headers describe (or that
+  were configured). A 429 pauses *every* call of the model only on evidence that
+  the limit is shared: the headers say a bucket is exhausted, or 429s arrive from
+  many calls at once (at least ``storm_min`` of the last attempts within
+  ``storm_window`` seconds, and at least ``storm_share`` of them). A lone 429 with
+  no such evidence delays only its own call (the retry policy waits its
+  ``retry-after``).
+* :class:`Breaker` opens on health failures and probes again after a short,
+  bounded interval, so traffic is back within about a second of the API's return.
+* :class:`Throttle` refuses locally while the model refuses most requests
+  (SRE book's adaptive throttling), over a window short enough to forget a storm
+  once it is over.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from chorus.errors import ShedError
+from chorus.policy.breaker import CircuitBreaker
+from chorus.policy.ratelimit import Grant, ModelLimits
+from chorus.policy.retry import Outcome
+from chorus.policy.throttle import AdaptiveThrottle
+from chorus.protocol.headers import RateLimitInfo, parse_rate_limits
+
+__all__ = [
+    "Breaker",
+    "Gate",
+    "Gates",
+    "RateLimits",
+    "Refuse",
+    "Result",
+    "Throttle",
+    "Ticket",
+]
+
+
+class Ticket:
+    """One attempt asking to be sent: what it will cost, and what it was granted."""
+
+    __slots__ = ("deadline", "grant", "input_tokens", "model", "output_tokens")
+
+    def __init__(self, model: str, input_tokens: int, output_tokens: int, deadline: float) -> None:
+        self.model = model
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.deadline = deadline
+        self.grant: Grant | None = None  # the rate-limit reservation, settled on record
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    """Not now: ask again after ``wait`` seconds (``inf``: not before the deadline)."""
+
+    wait: float
+    error: ShedError
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """How an admitted attempt ended, in the terms the gates need."""
+
+    outcome: Outcome
+    retry_after: float | None = None  # the server's hint on an error response
+    input_tokens: int = 0  # what the API counted (input + cache writes), 0 on failure
+    output_tokens: int = 0
+
+
+_G = TypeVar("_G")
+
+
+class Gate(Protocol):
+    def admit(self, ticket: Ticket, now: float) -> float | Refuse: ...
+
+    def release(self, ticket: Ticket, now: float) -> None: ...
+
+    def headers(
+        self, ticket: Ticket, headers: Mapping[str, str], now: float, wall: float
+    ) -> None: ...
+
+    def record(self, ticket: Ticket, result: Result, now: float) -> None: ...
+
+
+class Gates:
+    """Gates asked in order: all must let an attempt through; the longest wait holds."""
+
+    __slots__ = ("gates",)
+
+    def __init__(self, gates: Sequence[Gate]) -> None:
+        self.gates = tuple(gates)
+
+    def admit(self, ticket: Ticket, now: float) -> float | Refuse:
+        wait = 0.0
+        gates = self.gates
+        for i, gate in enumerate(gates):
+            verdict = gate.admit(ticket, now)
+            if type(verdict) is Refuse:
+                for earlier in reversed(gates[:i]):
+                    earlier.release(ticket, now)
+                return verdict
+            if verdict > wait:  # type: ignore[operator]  # a float, once not a Refuse
+                wait = verdict  # type: ignore[assignment]
+        return wait
+
+    def release(self, ticket: Ticket, now: float) -> None:
+        for gate in reversed(self.gates):
+            gate.release(ticket, now)
+
+    def headers(self, ticket: Ticket, headers: Mapping[str, str], now: float, wall: float) -> None:
+        for gate in self.gates:
+            gate.headers(ticket, headers, now, wall)
+
+    def record(self, ticket: Ticket, result: Result, now: float) -> None:
+        for gate in self.gates:
+            gate.record(ticket, result, now)
+
+    def find(self, kind: type[_G]) -> _G | None:
+        """The first gate of this type (for stats and tests)."""
+        for gate in self.gates:
+            if isinstance(gate, kind):
+                return gate
+        return None
+
+
+class _PerModel:
+    """Gates keep one small state object per model name."""
+
+    def headers(self, ticket: Ticket, headers: Mapping[str, str], now: float, wall: float) -> None:
+        return None
+
+    def release(self, ticket: Ticket, now: float) -> None:
+        return None
+
+
+class Throttle(_PerModel):
+    """Adaptive throttling per model: refuse locally while the model refuses most requests."""
+
+    def __init__(
+        self, *, rng: random.Random, k: float = 2.0, window: float = 30.0, min_requests: int = 20
+    ) -> None:
+        self.rng = rng
+        self.k, self.window, self.min_requests = k, window, min_requests
+        self.models: dict[str, AdaptiveThrottle] = {}
+
+    def of(self, model: str) -> AdaptiveThrottle:
+        throttle = self.models.get(model)
+        if throttle is None:
+            throttle = self.models[model] = AdaptiveThrottle(
+                k=self.k, window=self.window, min_requests=self.min_requests, rng=self.rng
+            )
+        return throttle
+
+    def admit(self, ticket: Ticket, now: float) -> float | Refuse:
+        if self.of(ticket.model).allow(now):
+            return 0.0
+        return Refuse(
+            self.rng.uniform(0.1, 1.0),
+            ShedError(
+                f"{ticket.model} is refusing requests; throttled locally", reason="throttled"
+            ),
+        )
+
+    def record(self, ticket: Ticket, result: Result, now: float) -> None:
+        self.of(ticket.model).record(result.outcome.accepted, now)
+
+
+class Breaker(_PerModel):
+    """A circuit breaker per model; ``on_change(model, state)`` hears it open and close."""
+
+    def __init__(
+        self,
+        *,
+        rng: random.Random,
+        on_change: Callable[[str, str], None] | None = None,
+        open_for: float = 0.5,
+        max_open: float = 1.0,
+    ) -> None:
+        self.rng = rng
+        self.on_change = on_change
+        self.open_for, self.max_open = open_for, max_open
+        self.models: dict[str, CircuitBreaker] = {}
+
+    def of(self, model: str) -> CircuitBreaker:
+        breaker = self.models.get(model)
+        if breaker is None:
+            breaker = self.models[model] = CircuitBreaker(
+                open_for=self.open_for, max_open=self.max_open
+            )
+        return breaker
+
+    def admit(self, ticket: Ticket, now: float) -> float | Refuse:
+        breaker = self.of(ticket.model)
+        if breaker.allow(now):
+            return 0.0
+        # Open: wait for the probe window. Half-open with the probe out: check back soon.
+        wait = breaker.retry_in(now) or 0.25
+        return Refuse(
+            wait + self.rng.uniform(0, 0.25),
+            ShedError(
+                f"circuit open for {ticket.model}: it has been failing",
+                reason="breaker_open",
+                retry_after=wait,
+            ),
+        )
+
+    def release(self, ticket: Ticket, now: float) -> None:
+        self.of(ticket.model).release()
+
+    def record(self, ticket: Ticket, result: Result, now: float) -> None:
+        breaker = self.of(ticket.model)
+        outcome = result.outcome
+        # A 429 says nothing about health, except that a probe answered at all.
+        if outcome.rate_limited and breaker.state != "half_open":
+            return
+        before = breaker.state
+        breaker.record(outcome.healthy, now, connection=outcome.unreachable)
+        if breaker.state != before and self.on_change is not None:
+            self.on_change(ticket.model, breaker.state)
+
+
+class _Limits:
+    """One model's buckets, and the recent 429s that tell a shared limit from noise."""
+
+    __slots__ = ("buckets", "exhausted_at", "recent")
+
+    def __init__(self, buckets: ModelLimits, history: int) -> None:
+        self.buckets = buckets
+        self.exhausted_at = -math.inf  # when the headers last showed a bucket at 0
+        self.recent: deque[tuple[float, bool]] = deque(maxlen=history)  # (when, was a 429)
+
+
+class RateLimits(_PerModel):
+    """Per-model request and token buckets: configured, or learned from the headers."""
+
+    def __init__(
+        self,
+        configured: Mapping[str, Mapping[str, float]] | None = None,
+        *,
+        learn: bool = True,
+        storm_min: int = 8,
+        storm_share: float = 0.5,
+        storm_window: float = 2.0,
+    ) -> None:
+        self.configured = dict(configured or {})
+        self.learn = learn
+        self.storm_min, self.storm_share, self.storm_window = storm_min, storm_share, storm_window
+        self.models: dict[str, _Limits] = {}
+
+    def of(self, model: str, now: float = 0.0) -> _Limits:
+        state = self.models.get(model)
+        if state is None:
+            limits = self.configured.get(model) or self.configured.get("*") or {}
+            buckets = ModelLimits(
+                rpm=limits.get("rpm", 0),
+                itpm=limits.get("itpm", 0),
+                otpm=limits.get("otpm", 0),
+                now=now,
+            )
+            state = self.models[model] = _Limits(buckets, history=2 * self.storm_min)
+        return state
+
+    def admit(self, ticket: Ticket, now: float) -> float | Refuse:
+        buckets = self.of(ticket.model, now).buckets
+        if not (buckets.configured or buckets.blocked_until > now):
+            return 0.0
+        grant = buckets.reserve(
+            input_tokens=ticket.input_tokens, output_tokens=ticket.output_tokens, now=now
+        )
+        if grant.wait > 0 and now + grant.wait >= ticket.deadline:
+            buckets.cancel(grant, now)
+            return Refuse(
+                math.inf,
+                ShedError(
+                    f"rate limit for {ticket.model} frees up in {grant.wait:.1f} s, "
+                    "after the deadline",
+                    reason="rate_limit_wait",
+                    retry_after=grant.wait,
+                ),
+            )
+        ticket.grant = grant
+        return grant.wait
+
+    def release(self, ticket: Ticket, now: float) -> None:
+        if ticket.grant is not None:
+            self.of(ticket.model, now).buckets.cancel(ticket.grant, now)
+            ticket.grant = None
+
+    def headers(self, ticket: Ticket, headers: Mapping[str, str], now: float, wall: float) -> None:
+        if (
+            "anthropic-ratelimit-requests-limit" not in headers
+            and "anthropic-ratelimit-input-tokens-limit" not in headers
+            and "anthropic-ratelimit-output-tokens-limit" not in headers
+            and "anthropic-ratelimit-tokens-limit" not in headers
+        ):
+            return
+        info = parse_rate_limits(headers)
+        if info.empty:
+            return
+        state = self.of(ticket.model, now)
+        if self.learn:
+            state.buckets.learn(info, now, wall)
+        if _exhausted(info):  # evidence of a shared limit, learned or not
+            state.exhausted_at = now
+
+    def record(self, ticket: Ticket, result: Result, now: float) -> None:
+        state = self.of(ticket.model, now)
+        grant = ticket.grant
+        if grant is not None:
+            ticket.grant = None
+            state.buckets.settle(
+                grant, input_tokens=result.input_tokens, output_tokens=result.output_tokens, now=now
+            )
+        limited = result.outcome.rate_limited
+        state.recent.append((now, limited))
+        if limited and self._shared(state, now):
+            wait = result.retry_after if result.retry_after is not None else 1.0
+            state.buckets.block(wait, now)
+
+    def _shared(self, state: _Limits, now: float) -> bool:
+        """Is this 429 a limit every call of the model shares, or one call's bad luck?"""
+        if now - state.exhausted_at <= self.storm_window:
+            return True
+        since = now - self.storm_window
+        recent = [limited for at, limited in state.recent if at >= since]
+        hits = sum(recent)
+        return hits >= self.storm_min and hits >= self.storm_share * len(recent)
+
+
+def _exhausted(info: RateLimitInfo) -> bool:
+    return any(
+        b is not None and b.remaining <= 0
+        for b in (info.requests, info.input_tokens, info.output_tokens, info.tokens)
+    )
