@@ -1,17 +1,29 @@
-"""Soak the chorus client under the fault mix from the client issue, against `chorus sim`.
+"""Soak: chorus with its defaults against the official SDK with its own, under faults.
 
-Fault mix per attempt (seeded, stochastic): 10% 429 with retry-after 1 s, 5% 529,
-1% stream cut before anything escaped, 1% stream cut after output escaped, 1%
-connection reset before headers; plus a 5-second burst of 529s every 60 s.
+Every client runs exactly as a new user writes it: ``Claude(api_key=..., base_url=...)``
+and ``anthropic.AsyncAnthropic(api_key=..., base_url=...)``, nothing else. Each
+run gets a fresh server with the same seed, pinned to its own core.
 
-Open-loop load: calls start at a fixed rate whatever happens to earlier ones
-(no coordinated omission), each streamed, each with its own deadline. The run
-stops by itself; every call must end by its deadline plus a small margin, or it
-counts as hung.
+Two servers:
 
-    .venv/bin/python bench/soak.py --rate 200 --seconds 90
+* ``fault``: ``bench/fault_server.py``, written apart from ``chorus.sim``: per
+  attempt 10% 429 (``retry-after: 1``, no rate-limit headers), 5% 529, 2% cut
+  after a random number of events, 1% reset before headers, 1% ``event: error``
+  after a random number of events; every request 529 for 5 s in every 30 s.
+* ``sim``: ``chorus sim`` with the same mix in its own fault grammar.
 
-Writes bench/results/soak.json and bench/results/soak.md.
+Three ways to consume a stream: ``final`` (only ``await s.get_final_message()``),
+``text`` (iterate ``s.text_stream``, then the final message), each checked against
+the text sent. Closed loop: ``--calls`` calls, ``--concurrency`` at a time.
+
+``--outage``: one total outage instead (every request 529 for 60 s, after 10 s of
+normal traffic), open-loop arrivals at ``--rate`` per second for ``--seconds``:
+attempts per call, how long failing calls took, and how soon traffic was back.
+
+    .venv/bin/python bench/soak.py                  # both servers, final and text
+    .venv/bin/python bench/soak.py --outage
+
+Writes bench/results/soak.json and .md (or soak-outage.*).
 """
 
 from __future__ import annotations
@@ -21,190 +33,397 @@ import asyncio
 import json
 import os
 import platform
-import resource
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-
-from chorus.client import Claude
-from chorus.errors import ChorusError
-from chorus.observe import Metrics
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from harness import start_sim  # noqa: E402 - the bench folder is not a package
+from harness import ServerProcess, start_server, start_sim  # noqa: E402 - bench is not a package
 
 RESULTS = ROOT / "results"
+MODEL = "claude-sonnet-4-5"
+WORDS = "the quick brown fox jumps over the lazy dog again and again".split()
 
 SIM_CONFIG = {
     "seed": 11,
-    "latency": {"ttft": 0.05, "tokens_per_second": 400},
+    "latency": {"ttft": 0.1, "tokens_per_second": 120},
     "stochastic": {
         "rates": {
             "429(retry_after=1)": 0.10,
             "529": 0.05,
-            "cut(after=2)": 0.01,
-            "cut(after=6)": 0.01,
+            "cut(after=2)": 0.005,
+            "cut(after=4)": 0.005,
+            "cut(after=6)": 0.005,
+            "cut(after=9)": 0.005,
             "reset": 0.01,
+            "sse_error(after=3)": 0.005,
+            "sse_error(after=7)": 0.005,
         },
-        "bursts": [{"fault": "529", "start": 20, "duration": 5, "every": 60}],
+        "bursts": [{"fault": "529", "start": 10, "duration": 5, "every": 30}],
     },
 }
 
+Call = Callable[[str, str], Awaitable[tuple[str, int | None]]]
 
-async def run(args: argparse.Namespace, base_url: str) -> dict[str, object]:
-    metrics = Metrics()
-    claude = Claude(
-        api_key="sk-soak",
-        base_url=base_url,
-        observers=[metrics],
-        max_retries=args.max_retries,
-        retry_budget_ratio=args.budget_ratio,
-        timeout=args.deadline,
-        continue_interrupted=True,
-    )
-    outcomes: Counter[str] = Counter()
-    mismatches: list[dict[str, object]] = []  # the first few replies that were not the text
-    failures: list[str] = []  # the first few failed calls, as the caller saw them
-    latencies: list[float] = []
-    late: list[float] = []
-    words = "the quick brown fox jumps over the lazy dog again and again".split()
 
-    async def one(i: int) -> None:
-        text = " ".join(words[: 4 + i % 8]) + f" #{i}"
-        start = time.monotonic()
-        try:
-            async with claude.messages.stream(
-                model="claude-sonnet-4-5",
-                max_tokens=128,
-                messages=[{"role": "user", "content": text}],
-            ) as stream:
-                final = await stream.get_final_message()
-            if final.text != text:
-                outcomes["wrong_text"] += 1
-                if len(mismatches) < 5:
-                    mismatches.append(
-                        {"sent": text, "got": final.text, "attempts": stream.attempts}
-                    )
+def prompt(i: int) -> str:
+    return " ".join(WORDS[: 4 + i % 8]) + f" #{i}"
+
+
+# -- the clients, as a new user writes them ------------------------------------------------
+
+
+def chorus_client(base_url: str) -> tuple[Any, Call]:
+    from chorus import Claude
+
+    claude = Claude(api_key="sk-soak", base_url=base_url)
+
+    async def call(text: str, how: str) -> tuple[str, int | None]:
+        async with claude.messages.stream(
+            model=MODEL, max_tokens=128, messages=[{"role": "user", "content": text}]
+        ) as s:
+            if how == "text":
+                parts = [t async for t in s.text_stream]
+                final = await s.get_final_message()
+                if "".join(parts) != final.text:
+                    return "<text stream and final message differ>", s.attempts
             else:
-                outcomes["ok"] += 1
-        except ChorusError as exc:
-            outcomes[type(exc).__name__] += 1
-            if len(failures) < 5:
-                failures.append(f"{type(exc).__name__}: {exc} (cause: {exc.__cause__!r})")
-        elapsed = time.monotonic() - start
-        latencies.append(elapsed)
-        if elapsed > args.deadline + 1.0:
-            late.append(elapsed)
+                final = await s.get_final_message()
+        return final.text, s.attempts
 
+    return claude, call
+
+
+def sdk_client(base_url: str) -> tuple[Any, Call]:
+    import anthropic
+
+    client = anthropic.AsyncAnthropic(api_key="sk-soak", base_url=base_url)
+
+    async def call(text: str, how: str) -> tuple[str, int | None]:
+        async with client.messages.stream(
+            model=MODEL, max_tokens=128, messages=[{"role": "user", "content": text}]
+        ) as s:
+            if how == "text":
+                parts = [t async for t in s.text_stream]
+                final = await s.get_final_message()
+                got = "".join(b.text for b in final.content if b.type == "text")
+                if "".join(parts) != got:
+                    return "<text stream and final message differ>", None
+            else:
+                final = await s.get_final_message()
+        return "".join(b.text for b in final.content if b.type == "text"), None
+
+    return client, call
+
+
+STACKS = {"chorus": chorus_client, "anthropic-sdk": sdk_client}
+
+
+async def close(client: Any) -> None:
+    closer = getattr(client, "aclose", None) or getattr(client, "close", None)
+    if closer is not None:
+        await closer()
+
+
+# -- load ----------------------------------------------------------------------------------
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.outcomes: Counter[str] = Counter()
+        self.failures: list[str] = []
+        self.calls: list[tuple[float, float, str]] = []  # (start, end, outcome) since t0
+        self.attempts: list[int] = []
+
+    def record(self, start: float, end: float, outcome: str, note: str = "") -> None:
+        self.outcomes[outcome] += 1
+        self.calls.append((start, end, outcome))
+        if note and len(self.failures) < 5:
+            self.failures.append(note)
+
+
+async def one(call: Call, i: int, how: str, tally: Tally, t0: float, deadline: float) -> None:
+    text = prompt(i)
+    start = time.monotonic()
+    try:
+        got, attempts = await asyncio.wait_for(call(text, how), deadline)
+    except Exception as exc:  # the soak reports every kind of failure, by type
+        note = f"{type(exc).__name__}: {str(exc)[:160]}"
+        tally.record(start - t0, time.monotonic() - t0, type(exc).__name__, note)
+        return
+    if attempts is not None:
+        tally.attempts.append(attempts)
+    outcome = "ok" if got == text else "wrong_text"
+    note = "" if outcome == "ok" else f"wrong text: sent {text!r}, got {got!r}"
+    tally.record(start - t0, time.monotonic() - t0, outcome, note)
+
+
+async def closed_loop(call: Call, how: str, calls: int, concurrency: int, limit: float) -> Tally:
+    tally = Tally()
+    t0 = time.monotonic()
+    counter = iter(range(calls))
+
+    async def worker() -> None:
+        for i in counter:
+            if time.monotonic() - t0 > limit:
+                return
+            await one(call, i, how, tally, t0, deadline=limit)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return tally
+
+
+async def open_loop(call: Call, rate: float, seconds: float, limit: float) -> Tally:
+    tally = Tally()
+    t0 = time.monotonic()
     tasks = []
-    interval = 1.0 / args.rate
-    began = time.monotonic()
-    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    n = int(args.rate * args.seconds)
-    for i in range(n):
-        due = began + i * interval
-        delay = due - time.monotonic()
+    for i in range(int(rate * seconds)):
+        delay = t0 + i / rate - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i)))
-    _, pending = await asyncio.wait(tasks, timeout=args.deadline + 5.0)
-    for task in pending:
-        task.cancel()
-    wall = time.monotonic() - began
-    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    await claude.aclose()
-    ok = outcomes["ok"]
-    budget = claude.budget
-    lat = sorted(latencies)
-    registry = metrics.registry
-    attempts = sum(
-        s.value
-        for metric in registry.collect()
-        if metric.name == "chorus_model_requests"
-        for s in metric.samples
-        if s.name.endswith("_total")
-    )
+        tasks.append(asyncio.create_task(one(call, i, "final", tally, t0, deadline=limit)))
+    await asyncio.wait(tasks, timeout=limit + 5)
+    return tally
+
+
+# -- servers -------------------------------------------------------------------------------
+
+
+def fault_server(core: str, *extra: str) -> ServerProcess:
+    argv = [sys.executable, str(ROOT / "fault_server.py"), "--port", "0", *extra]
+    return start_server("fault server", argv, core=core)
+
+
+def server_counts(server: ServerProcess) -> dict[str, Any]:
+    """Stop the fault server and read back its closing JSON line."""
+    server.proc.terminate()
+    server.proc.wait(timeout=10)
+    for _ in range(50):
+        for line in reversed(list(server._tail)):
+            if line.startswith("{"):
+                server.stop()
+                return dict(json.loads(line))
+        time.sleep(0.05)
+    server.stop()
+    return {}
+
+
+def sim_server(core: str) -> ServerProcess:
+    config = Path(tempfile.mkdtemp()) / "soak-sim.json"
+    config.write_text(json.dumps(SIM_CONFIG))
+    return start_sim("--config", str(config), core=core)
+
+
+# -- the runs ------------------------------------------------------------------------------
+
+
+def summarize(tally: Tally, wall: float, calls: int) -> dict[str, Any]:
+    ok = tally.outcomes["ok"]
+    durations = sorted(end - start for start, end, _ in tally.calls)
     return {
-        "calls": n,
+        "calls": calls,
         "ok": ok,
-        "success_ratio": ok / n,
-        "outcomes": dict(outcomes),
-        "mismatches": mismatches,
-        "failures": failures,
-        "hung": len(pending) + len(late),
-        "attempts": attempts,
-        "attempts_per_call": attempts / n,
-        "retries": budget.retries,
-        "retry_budget_refusals": budget.refused,
-        "retry_budget_allowance": budget.initial + budget.ratio * budget.first_attempts,
-        "breaker_opened": sum(s.breaker.opened for s in claude._models.values() if s.breaker),
-        "p50_s": statistics.median(lat) if lat else None,
-        "p99_s": lat[int(len(lat) * 0.99) - 1] if len(lat) >= 100 else None,
-        "max_s": lat[-1] if lat else None,
+        "success_ratio": ok / calls if calls else 0.0,
+        "outcomes": dict(tally.outcomes),
+        "failures": tally.failures,
         "wall_s": wall,
-        "client_cpu_us_per_call": (
-            (cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime) / n * 1e6
+        "p50_s": statistics.median(durations) if durations else None,
+        "p99_s": durations[int(len(durations) * 0.99) - 1] if len(durations) >= 100 else None,
+        "attempts_per_call": (
+            sum(tally.attempts) / len(tally.attempts) if tally.attempts else None
         ),
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=float, default=200.0, help="calls started per second")
-    parser.add_argument("--seconds", type=float, default=90.0, help="how long calls are started")
-    parser.add_argument("--deadline", type=float, default=60.0, help="each call's deadline (s)")
-    parser.add_argument("--max-retries", type=int, default=8)
-    parser.add_argument("--budget-ratio", type=float, default=0.3)
-    parser.add_argument("--client-core", default="0")
-    parser.add_argument("--sim-core", default="1")
-    args = parser.parse_args()
-    os.sched_setaffinity(0, {int(args.client_core)})
-    config = Path(tempfile.mkdtemp()) / "soak-sim.json"
-    config.write_text(json.dumps(SIM_CONFIG))
-    sim = start_sim("--config", str(config), core=args.sim_core)
-    base_url = sim.url
-    try:
-        try:
-            import uvloop
+def mix_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for server_kind in args.servers:
+        for how in args.modes:
+            for stack in args.stacks:
+                if server_kind == "fault":
+                    server = fault_server(args.server_core, "--seed", str(args.seed))
+                else:
+                    server = sim_server(args.server_core)
+                client, call = STACKS[stack](server.url)
+                started = time.monotonic()
 
-            result = uvloop.run(run(args, base_url))
-        except ImportError:
-            result = asyncio.run(run(args, base_url))
-    finally:
-        sim.stop()
-    command = "python bench/soak.py " + " ".join(sys.argv[1:])
+                async def go(call: Call = call, how: str = how, client: Any = client) -> Tally:
+                    try:
+                        return await closed_loop(
+                            call, how, args.calls, args.concurrency, args.limit
+                        )
+                    finally:
+                        await close(client)
+
+                tally = asyncio.run(go())
+                wall = time.monotonic() - started
+                counts = server_counts(server) if server_kind == "fault" else {}
+                server.stop()
+                row = {"server": server_kind, "stack": stack, "consume": how}
+                row.update(summarize(tally, wall, args.calls))
+                if counts:
+                    row["server_attempts"] = sum(counts["counts"].values())
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    return rows
+
+
+def outage_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    at, length = 10.0, args.outage_seconds
+    for stack in args.stacks:
+        server = fault_server(
+            args.server_core,
+            "--seed",
+            str(args.seed),
+            *("--p429", "0", "--p529", "0", "--pcut", "0", "--preset", "0", "--perror", "0"),
+            *("--burst-seconds", "0", "--outage-at", str(at), "--outage-seconds", str(length)),
+        )
+        client, call = STACKS[stack](server.url)
+        started = time.monotonic()
+
+        async def go(call: Call = call, client: Any = client) -> Tally:
+            try:
+                return await open_loop(call, args.rate, args.seconds, args.limit)
+            finally:
+                await close(client)
+
+        tally = asyncio.run(go())
+        wall = time.monotonic() - started
+        counts = server_counts(server)
+        # The server counts from its first request, which the first call sent at once.
+        per_second = {int(k): v for k, v in counts.get("per_second", {}).items()}
+        end = at + length
+        during = [c for c in tally.calls if at <= c[0] < end]
+        failed = [c for c in tally.calls if c[2] != "ok"]
+        sent_during = sum(v for s, v in per_second.items() if at <= s < end)
+        ok_after = sorted(c[1] for c in tally.calls if c[2] == "ok" and c[1] >= end)
+        # Back to normal: the first half-second bin after the outage in which calls
+        # started then succeed at the arrival rate, with a normal latency.
+        normal = [c[1] - c[0] for c in tally.calls if c[2] == "ok" and c[0] < at]
+        typical = statistics.median(normal) if normal else 0.3
+        recovered_at = None
+        for step in range(int((args.seconds - end) * 2)):
+            lo = end + step / 2
+            fresh = [c for c in tally.calls if lo <= c[0] < lo + 0.5]
+            if fresh and all(c[2] == "ok" and c[1] - c[0] <= 2 * typical + 0.5 for c in fresh):
+                recovered_at = lo
+                break
+        row = {
+            "stack": stack,
+            "rate": args.rate,
+            "outage_s": length,
+            "calls": len(tally.calls),
+            "outcomes": dict(tally.outcomes),
+            "calls_started_in_outage": len(during),
+            "attempts_sent_in_outage": sent_during,
+            "attempts_per_call_in_outage": sent_during / len(during) if during else None,
+            "attempts_per_call_overall": (
+                sum(per_second.values()) / len(tally.calls) if tally.calls else None
+            ),
+            "fail_time_p50_s": statistics.median([e - s for s, e, _ in failed]) if failed else None,
+            "fail_time_max_s": max((e - s for s, e, _ in failed), default=None),
+            "first_success_after_outage_s": ok_after[0] - end if ok_after else None,
+            "back_to_normal_after_s": recovered_at - end if recovered_at is not None else None,
+            "wall_s": wall,
+            "attempts_per_second": per_second,
+            "failures": tally.failures,
+        }
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "attempts_per_second"}), flush=True)
+    return rows
+
+
+def write(name: str, args: argparse.Namespace, rows: list[dict[str, Any]], table: str) -> None:
     record = {
-        "command": command.strip(),
+        "command": "python bench/soak.py " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "python": platform.python_version(),
         "settings": vars(args),
-        "fault_mix": SIM_CONFIG["stochastic"],
-        "result": result,
+        "rows": rows,
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "soak.json").write_text(json.dumps(record, indent=2))
-    r = result
-    table = [
-        "| calls | succeeded | success | hung | attempts/call | retries (allowance) "
-        "| budget refusals | breaker opened | p50 | p99 | max |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| {r['calls']} | {r['ok']} | {r['success_ratio']:.4%} | {r['hung']} | "
-        f"{r['attempts_per_call']:.3f} | {r['retries']} ({r['retry_budget_allowance']:.0f}) | "
-        f"{r['retry_budget_refusals']} | {r['breaker_opened']} | {r['p50_s']:.2f} s | "
-        f"{r['p99_s']:.2f} s | {r['max_s']:.2f} s |",
-        "",
-        f"Failures by type: {r['outcomes']}",
-        *(f"Reply not the text sent: {m}" for m in r["mismatches"]),
-        *(f"Failed call: {f}" for f in r["failures"]),
+    (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=2))
+    (RESULTS / f"{name}.md").write_text(f"Command: `{record['command'].strip()}`\n\n{table}\n")
+    print(table)
+
+
+def mix_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| server | consume | stack | succeeded | success | wall | ratio to SDK wall "
+        "| p50 | p99 | failures by type |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    (RESULTS / "soak.md").write_text(
-        f"Command: `{record['command']}`\n\n" + "\n".join(table) + "\n"
-    )
-    print("\n".join(table))
+    for r in rows:
+        sdk = next(
+            (
+                x
+                for x in rows
+                if x["stack"] == "anthropic-sdk"
+                and x["server"] == r["server"]
+                and x["consume"] == r["consume"]
+            ),
+            None,
+        )
+        ratio = f"{r['wall_s'] / sdk['wall_s']:.2f}x" if sdk else "-"
+        fails = {k: v for k, v in r["outcomes"].items() if k != "ok"}
+        lines.append(
+            f"| {r['server']} | {r['consume']} | {r['stack']} | {r['ok']}/{r['calls']} | "
+            f"{r['success_ratio']:.2%} | {r['wall_s']:.1f} s | {ratio} | "
+            f"{r['p50_s']:.2f} s | {r['p99_s']:.2f} s | {fails or '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def outage_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| stack | calls | outcomes | attempts/call in outage | attempts/call overall "
+        "| failing call took (p50 / max) | first success after | back to normal after |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def s(v: Any) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    for r in rows:
+        lines.append(
+            f"| {r['stack']} | {r['calls']} | {r['outcomes']} | "
+            f"{s(r['attempts_per_call_in_outage'])} | {s(r['attempts_per_call_overall'])} | "
+            f"{s(r['fail_time_p50_s'])} / {s(r['fail_time_max_s'])} s | "
+            f"{s(r['first_success_after_outage_s'])} s | {s(r['back_to_normal_after_s'])} s |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--servers", nargs="+", default=["fault", "sim"], choices=["fault", "sim"])
+    parser.add_argument("--stacks", nargs="+", default=list(STACKS), choices=list(STACKS))
+    parser.add_argument("--modes", nargs="+", default=["final", "text"], choices=["final", "text"])
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--limit", type=float, default=300.0, help="seconds a run may take")
+    parser.add_argument("--outage", action="store_true", help="the total-outage run instead")
+    parser.add_argument("--outage-seconds", type=float, default=60.0)
+    parser.add_argument("--rate", type=float, default=50.0, help="outage run: calls per second")
+    parser.add_argument("--seconds", type=float, default=100.0, help="outage run: how long")
+    parser.add_argument("--client-core", default="0")
+    parser.add_argument("--server-core", default="1")
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {int(args.client_core)})
+    if args.outage:
+        rows = outage_runs(args)
+        write("soak-outage", args, rows, outage_table(rows))
+    else:
+        rows = mix_runs(args)
+        write("soak", args, rows, mix_table(rows))
 
 
 if __name__ == "__main__":

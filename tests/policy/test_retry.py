@@ -83,7 +83,9 @@ def test_full_jitter_bounds() -> None:
     p = policy(max_retries=10)
     for attempt, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 8.0), (6, 8.0), (9, 8.0)]:
         delays = [
-            p.decide(RetryState(attempts=attempt), Outcome("connection"), now=0).delay
+            p.decide(
+                RetryState(attempts=attempt, backoffs=attempt - 1), Outcome("connection"), now=0
+            ).delay
             for _ in range(200)
         ]
         assert min(delays) >= 0 and max(delays) <= ceiling
@@ -140,3 +142,20 @@ def test_attempts_never_exceed_one_plus_budget(max_retries, ratio, initial, call
         assert state.attempts <= 1 + max_retries
     assert total_retries == budget.retries
     assert total_retries <= initial + ratio * len(calls) + 1e-9
+
+
+def test_a_retry_the_server_paced_does_not_grow_the_backoff() -> None:
+    """After two 429s with retry-after, a 529 backs off as a first unhinted retry would."""
+    from chorus.errors import OverloadedError, RateLimitError
+    from chorus.policy.call import Again, Call
+
+    p = policy(max_retries=10)
+    call = Call(["m"], deadline=100.0, policy=p)
+    limited = RateLimitError("x", status=429, type="rate_limit_error", headers={"retry-after": "1"})
+    for _ in range(2):
+        assert call.failed(limited, now=0.0, wall=0.0) == Again(1.0, "server hint")
+    overloaded = OverloadedError("x", status=529, type="overloaded_error")
+    step = call.failed(overloaded, now=0.0, wall=0.0)
+    assert isinstance(step, Again) and step.reason == "backoff" and step.delay <= 0.5
+    step = call.failed(overloaded, now=0.0, wall=0.0)
+    assert isinstance(step, Again) and step.delay <= 1.0

@@ -122,6 +122,9 @@ class Engine:
         # Below this much time left, a call arms its own deadline timer; above it, the
         # transport's watchdog stops the request at the deadline, with no timer per call.
         self.arm_deadline_below = arm_deadline_below
+        # A transport that stops a body at ``expires_in`` itself spares the stream a timer
+        # per chunk; with any other, the stream bounds each read by the deadline.
+        self.watches_deadlines = bool(getattr(transport, "watches_deadlines", False))
         self.budget = RetryBudget(
             ratio=settings.retry_budget_ratio,
             initial=settings.retry_budget_initial,
@@ -142,8 +145,10 @@ class Engine:
             gates.append(Breaker(rng=rng, on_change=self._breaker_changed))
         gates.append(RateLimits(settings.rate_limits, learn=settings.learn_rate_limits))
         self.gates = Gates(gates)
+        self._breaker = self.gates.find(Breaker)
         self._slots: dict[asyncio.AbstractEventLoop, Slots] = {}
         self._plain: Engine | None = None
+        self._closed: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Event] = {}
 
     @property
     def plain(self) -> Engine:
@@ -153,6 +158,7 @@ class Engine:
         if plain is None:
             plain = self._plain = copy.copy(self)
             plain.gates = Gates(())
+            plain._breaker = None
             plain.observers = []
             plain._plain = plain
         return plain
@@ -219,10 +225,14 @@ class Engine:
         verdict = self.gates.admit(ticket, clock.monotonic())
         waited = 0.0
         while type(verdict) is Refuse:
-            if clock.monotonic() + verdict.wait >= ticket.deadline:
+            before = clock.monotonic()
+            if before + verdict.wait >= ticket.deadline:
                 raise verdict.error
-            await clock.sleep(verdict.wait)
-            waited += verdict.wait
+            if verdict.error.reason == "breaker_open":
+                await self._until_closed(ticket.model, verdict.wait)
+            else:
+                await clock.sleep(verdict.wait)
+            waited += clock.monotonic() - before
             verdict = self.gates.admit(ticket, clock.monotonic())
         if verdict:
             await clock.sleep(verdict)  # type: ignore[arg-type]  # a float wait, held for us
@@ -235,6 +245,34 @@ class Engine:
                 self.gates.release(ticket, clock.monotonic())
                 raise
         return slots, waited
+
+    async def backoff(self, model: str, delay: float) -> None:
+        """Sleep a retry's delay; while the model's breaker is open, only until it closes.
+
+        A backoff drawn while the model was failing says nothing once a probe has
+        shown it is back: waking then is what keeps a storm from starving the calls
+        that outlived it.
+        """
+        breaker = self._breaker
+        if breaker is not None and breaker.of(model).state != "closed":
+            await self._until_closed(model, delay)
+        else:
+            await self.clock.sleep(delay)
+
+    async def _until_closed(self, model: str, wait: float) -> None:
+        """Wait ``wait`` seconds, or less if the model's breaker closes first: once a probe
+        shows the model is back, every waiting call goes at once, not at its next poll."""
+        key = (asyncio.get_running_loop(), model)
+        event = self._closed.get(key)
+        if event is None:
+            event = self._closed[key] = asyncio.Event()
+        sleeper = asyncio.ensure_future(self.clock.sleep(wait))
+        waker = asyncio.ensure_future(event.wait())
+        try:
+            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
 
     def slots(self) -> Slots:
         loop = asyncio.get_running_loop()
@@ -264,7 +302,7 @@ class Engine:
         try:
             async with asyncio.timeout(remaining):
                 resp = await self.transport.send(
-                    "POST", self.base_url + path, headers=headers, body=body
+                    "POST", self.base_url + path, headers=headers, body=body, expires_in=remaining
                 )
                 if resp.status >= 400:
                     raw = await resp.read()
@@ -361,6 +399,9 @@ class Engine:
             obs.call_finished(record)
 
     def _breaker_changed(self, model: str, state: str) -> None:
+        if state == "closed":
+            for key in [k for k in self._closed if k[1] == model]:
+                self._closed.pop(key).set()  # wake the waiters; later ones get a new event
         for obs in self.observers:
             obs.breaker_changed(model, state)
 

@@ -16,6 +16,10 @@ from chorus.protocol.types import Usage
 
 __all__ = ["Attempt", "AttemptObserver", "CallEnd", "LogObserver"]
 
+# A library says nothing unless the application configures logging (no last-resort
+# printing of retries to stderr).
+logging.getLogger("chorus").addHandler(logging.NullHandler())
+
 
 @dataclass(slots=True)
 class Attempt:

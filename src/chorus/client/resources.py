@@ -93,7 +93,7 @@ class Messages:
                     return result
             match step:
                 case Again(delay=delay):
-                    await e.clock.sleep(delay)
+                    await e.backoff(call.model, delay)
                 case Next(model=model):
                     body = e.encode_body({**params, "model": model})
                 case End(error=error, outcome=outcome, model=model):

@@ -20,6 +20,7 @@ prefill and the rest is stitched onto the same block
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -240,7 +241,10 @@ class MessageStream:
                 if not acc.done and e.clock.monotonic() > self._call.deadline:  # type: ignore[union-attr]
                     raise DeadlineExceededError("the call's deadline passed mid-stream")
                 try:
-                    chunk = await chunks.__anext__()
+                    if e.watches_deadlines:
+                        chunk = await chunks.__anext__()
+                    else:
+                        chunk = await self._read_by_deadline(chunks)
                 except StopAsyncIteration:
                     if not acc.done:
                         raise ConnectionCutError("stream ended before message_stop") from None
@@ -280,6 +284,15 @@ class MessageStream:
             except BaseException:
                 self._end_attempt()
                 raise
+
+    async def _read_by_deadline(self, chunks: AsyncIterator[bytes]) -> bytes:
+        """The next chunk, from a transport that does not stop bodies at the deadline."""
+        left = self._call.deadline - self._engine.clock.monotonic()  # type: ignore[union-attr]
+        try:
+            async with asyncio.timeout(max(left, 0.0)):
+                return await chunks.__anext__()
+        except TimeoutError:
+            raise DeadlineExceededError("the call's deadline passed mid-stream") from None
 
     async def _start(self) -> None:
         """Open the next attempt: admitted, holding a connection slot, response headers in."""
@@ -353,7 +366,8 @@ class MessageStream:
     async def _follow(self, step: Step, continuation: Continuation | None) -> None:
         e = self._engine
         if type(step) is Again:
-            await e.clock.sleep(step.delay)
+            assert self._call is not None
+            await e.backoff(self._call.model, step.delay)
         elif type(step) is Continue:
             assert continuation is not None
             self._stitch = continuation

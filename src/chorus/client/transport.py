@@ -227,6 +227,11 @@ class AiohttpTransport:
         self._dogs: dict[asyncio.AbstractEventLoop, _Watchdog] = {}
 
     @property
+    def watches_deadlines(self) -> bool:
+        """The watchdog stops a request or its body once its ``expires_in`` passes."""
+        return bool(self.read_timeout)
+
+    @property
     def deadline_timer_below(self) -> float:
         """A call with more time left than this needs no deadline timer of its own: the
         connect timeout and the watchdog (idle, and ``expires_in``) stop it in time."""

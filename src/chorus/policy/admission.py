@@ -23,7 +23,9 @@ The three gates shape traffic in a storm and stay out of the way between storms:
   no such evidence delays only its own call (the retry policy waits its
   ``retry-after``).
 * :class:`Breaker` opens on health failures and probes again after a short,
-  bounded interval, so traffic is back within about a second of the API's return.
+  bounded interval (0.25 s, doubling to 0.5 s): a few probes a second cost the API
+  nothing, and traffic is back within about half a second of its return (the
+  client wakes every waiting call when a probe closes the breaker).
 * :class:`Throttle` refuses locally while the model refuses most requests
   (SRE book's adaptive throttling), over a window short enough to forget a storm
   once it is over.
@@ -194,8 +196,8 @@ class Breaker(_PerModel):
         *,
         rng: random.Random,
         on_change: Callable[[str, str], None] | None = None,
-        open_for: float = 0.5,
-        max_open: float = 1.0,
+        open_for: float = 0.25,
+        max_open: float = 0.5,
     ) -> None:
         self.rng = rng
         self.on_change = on_change
@@ -240,15 +242,49 @@ class Breaker(_PerModel):
             self.on_change(ticket.model, breaker.state)
 
 
+class _Window:
+    """Attempts sent and 429s received over the last ``span`` seconds, in eight slots:
+    a fixed cost per attempt, however many attempts a second there are."""
+
+    __slots__ = ("limited", "sent", "slot", "slots")
+
+    def __init__(self, span: float) -> None:
+        self.slot = span / 8
+        self.slots: deque[list[float]] = deque()  # [slot start, sent, limited]
+        self.sent = 0
+        self.limited = 0
+
+    def _current(self, now: float) -> list[float]:
+        slots = self.slots
+        if slots and now < slots[-1][0] + self.slot:
+            return slots[-1]
+        horizon = now - 8 * self.slot
+        while slots and slots[0][0] + self.slot <= horizon:
+            _, sent, limited = slots.popleft()
+            self.sent -= int(sent)
+            self.limited -= int(limited)
+        current = [now - now % self.slot, 0.0, 0.0]
+        slots.append(current)
+        return current
+
+    def add_sent(self, now: float) -> None:
+        self._current(now)[1] += 1
+        self.sent += 1
+
+    def add_limited(self, now: float) -> None:
+        self._current(now)[2] += 1
+        self.limited += 1
+
+
 class _Limits:
     """One model's buckets, and the recent 429s that tell a shared limit from noise."""
 
-    __slots__ = ("buckets", "exhausted_at", "recent")
+    __slots__ = ("buckets", "exhausted_at", "window")
 
-    def __init__(self, buckets: ModelLimits, history: int) -> None:
+    def __init__(self, buckets: ModelLimits, span: float) -> None:
         self.buckets = buckets
         self.exhausted_at = -math.inf  # when the headers last showed a bucket at 0
-        self.recent: deque[tuple[float, bool]] = deque(maxlen=history)  # (when, was a 429)
+        self.window = _Window(span)
 
 
 class RateLimits(_PerModel):
@@ -278,11 +314,13 @@ class RateLimits(_PerModel):
                 otpm=limits.get("otpm", 0),
                 now=now,
             )
-            state = self.models[model] = _Limits(buckets, history=2 * self.storm_min)
+            state = self.models[model] = _Limits(buckets, self.storm_window)
         return state
 
     def admit(self, ticket: Ticket, now: float) -> float | Refuse:
-        buckets = self.of(ticket.model, now).buckets
+        state = self.of(ticket.model, now)
+        state.window.add_sent(now)  # admission is the last gate: this attempt goes
+        buckets = state.buckets
         if not (buckets.configured or buckets.blocked_until > now):
             return 0.0
         grant = buckets.reserve(
@@ -332,20 +370,24 @@ class RateLimits(_PerModel):
             state.buckets.settle(
                 grant, input_tokens=result.input_tokens, output_tokens=result.output_tokens, now=now
             )
-        limited = result.outcome.rate_limited
-        state.recent.append((now, limited))
-        if limited and self._shared(state, now):
+        if result.outcome.rate_limited and self._shared(state, now):
             wait = result.retry_after if result.retry_after is not None else 1.0
             state.buckets.block(wait, now)
 
     def _shared(self, state: _Limits, now: float) -> bool:
-        """Is this 429 a limit every call of the model shares, or one call's bad luck?"""
+        """Is this 429 a limit every call of the model shares, or one call's bad luck?
+
+        Shared when the headers showed a bucket at 0 just now, or when, over the
+        window, 429s came back for at least ``storm_min`` attempts and for at least
+        ``storm_share`` of the attempts sent (not of those finished: refusals come
+        back faster than replies, so early in a burst they would look like most).
+        """
+        window = state.window
+        window.add_limited(now)
         if now - state.exhausted_at <= self.storm_window:
             return True
-        since = now - self.storm_window
-        recent = [limited for at, limited in state.recent if at >= since]
-        hits = sum(recent)
-        return hits >= self.storm_min and hits >= self.storm_share * len(recent)
+        hits = window.limited
+        return hits >= self.storm_min and hits >= self.storm_share * window.sent
 
 
 def _exhausted(info: RateLimitInfo) -> bool:

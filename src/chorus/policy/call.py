@@ -132,6 +132,8 @@ class Call:
             return End(exc, "incomplete", self.model)
         if isinstance(decision, Retry):
             self.retry.attempts += 1
+            if decision.reason == "backoff":
+                self.retry.backoffs += 1
             return Again(decision.delay, decision.reason)
         return self._give_up(exc, "error")
 

@@ -12,7 +12,10 @@ the client sleeps and loops; every rule lives here:
 3. Retryable without a hint: connection errors and timeouts, 408, 409, 429 and
    every 5xx including 529, and in-stream ``overloaded_error`` / ``api_error`` /
    ``rate_limit_error``. Never: other 4xx, a spend-cap 429.
-4. Otherwise full jitter: ``uniform(0, min(cap, base * 2 ** retries))``.
+4. Otherwise full jitter: ``uniform(0, min(cap, base * 2 ** backoffs))``, where
+   ``backoffs`` counts this call's earlier retries that had no server hint: a
+   retry the server paced (``retry-after``) says nothing about how long *we*
+   should wait next time, so it does not grow the backoff.
 5. No retry without a token from the shared :class:`~chorus.policy.budget.RetryBudget`,
    and none that would start after the deadline.
 """
@@ -114,6 +117,7 @@ class RetryState:
     attempts: int = 1
     deadline: float | None = None  # on the policy clock's monotonic scale
     waited: float = 0.0
+    backoffs: int = 0  # earlier retries that waited a backoff, not a server hint
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +154,7 @@ class RetryPolicy:
                 )
             delay, why = hinted, "server hint"
         else:
-            ceiling = min(self.cap, self.base * (2 ** (state.attempts - 1)))
+            ceiling = min(self.cap, self.base * (2**state.backoffs))
             delay, why = self.rng.uniform(0.0, ceiling), "backoff"
         if state.deadline is not None and now + delay >= state.deadline:
             return GiveUp("the deadline would pass before the next attempt")

@@ -38,6 +38,10 @@ class SimTransport:
         self.simulator: Any = None
 
     @property
+    def watches_deadlines(self) -> bool:
+        return self.inner.watches_deadlines
+
+    @property
     def deadline_timer_below(self) -> float:
         return self.inner.deadline_timer_below
 
