@@ -80,7 +80,7 @@ def prompt(i: int) -> str:
 
 
 def chorus_client(base_url: str) -> tuple[Any, Call]:
-    from chorus import Claude
+    from chorus import Claude, IncompleteResponseError
 
     claude = Claude(api_key="sk-soak", base_url=base_url)
 
@@ -89,7 +89,17 @@ def chorus_client(base_url: str) -> tuple[Any, Call]:
             model=MODEL, max_tokens=128, messages=[{"role": "user", "content": text}]
         ) as s:
             if how == "text":
-                parts = [t async for t in s.text_stream]
+                parts: list[str] = []
+                try:
+                    async for piece in s.text_stream:
+                        parts.append(piece)
+                except IncompleteResponseError as exc:
+                    # The partial message must be exactly what the caller saw, and a prefix
+                    # of the reply; anything else is a wrong answer, not an honest failure.
+                    seen = "".join(parts)
+                    if exc.partial is None or exc.partial.text != seen or not text.startswith(seen):
+                        return "<partial message differs from what the caller saw>", s.attempts
+                    raise
                 final = await s.get_final_message()
                 if "".join(parts) != final.text:
                     return "<text stream and final message differ>", s.attempts

@@ -345,7 +345,7 @@ class Engine:
         return attempt
 
     def headers_in(self, ticket: Ticket, headers: Mapping[str, str]) -> None:
-        self.gates.headers(ticket, headers, self.clock.monotonic(), self.clock.now())
+        self.gates.headers(ticket, 200, headers, self.clock.monotonic(), self.clock.now())
 
     def succeeded(self, ticket: Ticket, attempt: Attempt, usage: Usage) -> None:
         """Feed a successful attempt to the gates and the observers."""
@@ -378,7 +378,7 @@ class Engine:
         clock = self.clock
         now, wall = clock.monotonic(), clock.now()
         if isinstance(exc, APIStatusError):
-            self.gates.headers(ticket, exc.headers, now, wall)
+            self.gates.headers(ticket, exc.status, exc.headers, now, wall)
         self.gates.record(ticket, Result(outcome_of(exc), retry_hint(exc, wall=wall)), now)
         attempt.outcome = outcome_label(exc)
         attempt.duration = now - attempt.started

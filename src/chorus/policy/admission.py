@@ -5,7 +5,7 @@ Every gate answers the same three questions for one attempt (a :class:`Ticket`):
 * ``admit(ticket, now)`` -> ``0.0`` (go now), a wait in seconds with capacity
   already reserved (go after it), or :class:`Refuse` (not now: ask again after
   ``wait``, or give the caller ``error`` if its deadline comes first);
-* ``headers(ticket, headers, now, wall)``: the response headers arrived;
+* ``headers(ticket, status, headers, now, wall)``: the response headers arrived;
 * ``record(ticket, result, now)``: the attempt ended; ``release(ticket, now)``:
   it was admitted and then never sent.
 
@@ -62,7 +62,7 @@ __all__ = [
 class Ticket:
     """One attempt asking to be sent: what it will cost, and what it was granted."""
 
-    __slots__ = ("deadline", "grant", "input_tokens", "model", "output_tokens")
+    __slots__ = ("answered", "deadline", "grant", "input_tokens", "model", "output_tokens")
 
     def __init__(self, model: str, input_tokens: int, output_tokens: int, deadline: float) -> None:
         self.model = model
@@ -70,6 +70,7 @@ class Ticket:
         self.output_tokens = output_tokens
         self.deadline = deadline
         self.grant: Grant | None = None  # the rate-limit reservation, settled on record
+        self.answered = False  # a success's health was reported when its headers came
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,7 @@ class Gate(Protocol):
     def release(self, ticket: Ticket, now: float) -> None: ...
 
     def headers(
-        self, ticket: Ticket, headers: Mapping[str, str], now: float, wall: float
+        self, ticket: Ticket, status: int, headers: Mapping[str, str], now: float, wall: float
     ) -> None: ...
 
     def record(self, ticket: Ticket, result: Result, now: float) -> None: ...
@@ -130,9 +131,11 @@ class Gates:
         for gate in reversed(self.gates):
             gate.release(ticket, now)
 
-    def headers(self, ticket: Ticket, headers: Mapping[str, str], now: float, wall: float) -> None:
+    def headers(
+        self, ticket: Ticket, status: int, headers: Mapping[str, str], now: float, wall: float
+    ) -> None:
         for gate in self.gates:
-            gate.headers(ticket, headers, now, wall)
+            gate.headers(ticket, status, headers, now, wall)
 
     def record(self, ticket: Ticket, result: Result, now: float) -> None:
         for gate in self.gates:
@@ -149,7 +152,9 @@ class Gates:
 class _PerModel:
     """Gates keep one small state object per model name."""
 
-    def headers(self, ticket: Ticket, headers: Mapping[str, str], now: float, wall: float) -> None:
+    def headers(
+        self, ticket: Ticket, status: int, headers: Mapping[str, str], now: float, wall: float
+    ) -> None:
         return None
 
     def release(self, ticket: Ticket, now: float) -> None:
@@ -230,9 +235,23 @@ class Breaker(_PerModel):
     def release(self, ticket: Ticket, now: float) -> None:
         self.of(ticket.model).release()
 
+    def headers(
+        self, ticket: Ticket, status: int, headers: Mapping[str, str], now: float, wall: float
+    ) -> None:
+        # A probe answered with a 200 has shown the model is back: close now, not once
+        # its whole reply has streamed in, so the calls waiting for it go a reply sooner.
+        breaker = self.of(ticket.model)
+        if status < 300 and breaker.state == "half_open":
+            ticket.answered = True
+            breaker.record(True, now)
+            if breaker.state != "half_open" and self.on_change is not None:
+                self.on_change(ticket.model, breaker.state)
+
     def record(self, ticket: Ticket, result: Result, now: float) -> None:
         breaker = self.of(ticket.model)
         outcome = result.outcome
+        if ticket.answered and outcome.kind == "ok":
+            return  # already counted when its headers came
         # A 429 says nothing about health, except that a probe answered at all.
         if outcome.rate_limited and breaker.state != "half_open":
             return
@@ -345,7 +364,9 @@ class RateLimits(_PerModel):
             self.of(ticket.model, now).buckets.cancel(ticket.grant, now)
             ticket.grant = None
 
-    def headers(self, ticket: Ticket, headers: Mapping[str, str], now: float, wall: float) -> None:
+    def headers(
+        self, ticket: Ticket, status: int, headers: Mapping[str, str], now: float, wall: float
+    ) -> None:
         if (
             "anthropic-ratelimit-requests-limit" not in headers
             and "anthropic-ratelimit-input-tokens-limit" not in headers

@@ -1,0 +1,142 @@
+"""The admission gates (policy/admission.py): one shape, combined in order, pure.
+
+Fault 1 of reference/reliability.md §3 (429 + retry-after) is where a shared
+limit and one call's bad luck must be told apart: only the first pauses the
+other calls of the model.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from chorus.errors import ShedError
+from chorus.policy.admission import Breaker, Gates, RateLimits, Refuse, Result, Throttle, Ticket
+from chorus.policy.retry import Outcome
+
+M = "claude-sonnet-4-5"
+LIMITED = Result(Outcome.from_status(429), retry_after=2.0)
+OVERLOADED = Result(Outcome.from_status(529))
+OK = Result(Outcome.ok())
+
+
+def ticket(deadline: float = 100.0) -> Ticket:
+    return Ticket(M, 100, 50, deadline)
+
+
+def exhausted_headers() -> dict[str, str]:
+    return {
+        "anthropic-ratelimit-requests-limit": "50",
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:02Z",
+    }
+
+
+def test_a_lone_429_without_headers_pauses_nobody() -> None:
+    limits = RateLimits()
+    for i in range(20):  # plenty of traffic, one refusal among it
+        t = ticket()
+        assert limits.admit(t, now=i * 0.01) == 0.0
+        limits.record(t, LIMITED if i == 10 else OK, now=i * 0.01 + 0.2)
+    assert limits.admit(ticket(), now=0.5) == 0.0
+
+
+def test_a_429_with_an_exhausted_bucket_pauses_every_call() -> None:
+    limits = RateLimits()
+    t = ticket()
+    limits.admit(t, now=0.0)
+    limits.headers(t, 429, exhausted_headers(), now=0.1, wall=1_767_225_600.0)
+    limits.record(t, LIMITED, now=0.1)
+    wait = limits.admit(ticket(), now=0.2)
+    assert isinstance(wait, float) and wait >= 1.8  # the server's retry-after, less time gone
+
+
+def test_429s_for_most_attempts_at_once_pause_every_call() -> None:
+    limits = RateLimits()
+    tickets = [ticket() for _ in range(10)]
+    for t in tickets:
+        limits.admit(t, now=0.0)
+    for i, t in enumerate(tickets):
+        limits.record(t, LIMITED, now=0.05 + i * 0.001)
+    wait = limits.admit(ticket(), now=0.1)
+    assert isinstance(wait, float) and wait > 1.0
+
+
+def test_429s_that_come_back_first_are_no_storm() -> None:
+    """Early in a burst of calls, refusals return before replies: judge them by attempts sent."""
+    limits = RateLimits()
+    tickets = [ticket() for _ in range(50)]
+    for t in tickets:
+        limits.admit(t, now=0.0)
+    for t in tickets[:8]:  # 16% refused, and those answers arrive first
+        limits.record(t, LIMITED, now=0.01)
+    assert limits.admit(ticket(), now=0.02) == 0.0
+
+
+def test_a_rate_limit_wait_past_the_deadline_is_refused_and_given_back() -> None:
+    limits = RateLimits({"*": {"rpm": 60}})
+    for _ in range(60):
+        assert limits.admit(ticket(), now=0.0) == 0.0
+    verdict = limits.admit(ticket(deadline=0.5), now=0.0)
+    assert isinstance(verdict, Refuse) and verdict.wait == math.inf
+    assert verdict.error.reason == "rate_limit_wait"
+    assert limits.admit(ticket(), now=0.0) == 1.0  # the refused one took nothing
+
+
+def test_the_breaker_refuses_while_open_and_probes_soon() -> None:
+    changes: list[tuple[str, str]] = []
+    breaker = Breaker(rng=random.Random(0), on_change=lambda m, s: changes.append((m, s)))
+    for i in range(20):
+        t = ticket()
+        breaker.admit(t, now=i * 0.01)
+        breaker.record(t, OVERLOADED, now=i * 0.01)
+    assert changes == [(M, "open")]
+    verdict = breaker.admit(ticket(), now=0.3)
+    assert isinstance(verdict, Refuse) and verdict.error.reason == "breaker_open"
+    assert verdict.wait <= 0.5
+    probe = ticket()
+    assert breaker.admit(probe, now=0.5) == 0.0  # half-open: one probe
+    assert isinstance(breaker.admit(ticket(), now=0.5), Refuse)
+    breaker.record(probe, OK, now=0.7)
+    assert changes[-1] == (M, "closed")
+
+
+def test_a_429_is_no_health_failure_for_the_breaker() -> None:
+    breaker = Breaker(rng=random.Random(0))
+    for i in range(40):
+        t = ticket()
+        breaker.admit(t, now=i)
+        breaker.record(t, LIMITED, now=i)
+    assert breaker.of(M).state == "closed"
+
+
+def test_gates_give_back_what_earlier_gates_granted_when_a_later_one_refuses() -> None:
+    class Refusing:
+        def admit(self, ticket: Ticket, now: float) -> float | Refuse:
+            return Refuse(1.0, ShedError("no", reason="test"))
+
+        def release(self, ticket: Ticket, now: float) -> None:
+            pass
+
+        def headers(self, *args: object) -> None:
+            pass
+
+        def record(self, *args: object) -> None:
+            pass
+
+    limits = RateLimits({"*": {"rpm": 1}})
+    gates = Gates([limits, Refusing()])
+    t = ticket()
+    assert isinstance(gates.admit(t, now=0.0), Refuse)
+    assert t.grant is None
+    assert limits.admit(ticket(), now=0.0) == 0.0  # the request bucket is whole again
+
+
+def test_the_throttle_refuses_only_while_the_model_refuses_most_requests() -> None:
+    throttle = Throttle(rng=random.Random(1))
+    for i in range(40):
+        throttle.record(ticket(), OVERLOADED, now=i * 0.1)
+    refused = sum(isinstance(throttle.admit(ticket(), now=4.0), Refuse) for _ in range(100))
+    assert refused > 50
+    later = 4.0 + throttle.window + 1  # the storm has left the window
+    assert not any(isinstance(throttle.admit(ticket(), now=later), Refuse) for _ in range(100))
