@@ -93,6 +93,7 @@ class MessageStream:
         "_ticket",
         "_visible",
         "_waited",
+        "_watched",
         "request_id",
     )
 
@@ -100,6 +101,7 @@ class MessageStream:
     _acc: Accumulator
     _attempt: Attempt
     _content: bool  # this attempt has sent its first content event
+    _watched: bool  # the transport stops this attempt's body at the deadline
     _decoder: EventDecoder
     _held: list[StreamEvent]
     _ticket: Ticket
@@ -241,7 +243,7 @@ class MessageStream:
                 if not acc.done and e.clock.monotonic() > self._call.deadline:  # type: ignore[union-attr]
                     raise DeadlineExceededError("the call's deadline passed mid-stream")
                 try:
-                    if e.watches_deadlines:
+                    if self._watched:
                         chunk = await chunks.__anext__()
                     else:
                         chunk = await self._read_by_deadline(chunks)
@@ -286,7 +288,7 @@ class MessageStream:
                 raise
 
     async def _read_by_deadline(self, chunks: AsyncIterator[bytes]) -> bytes:
-        """The next chunk, from a transport that does not stop bodies at the deadline."""
+        """The next chunk, or :class:`DeadlineExceededError` once the deadline passes."""
         left = self._call.deadline - self._engine.clock.monotonic()  # type: ignore[union-attr]
         try:
             async with asyncio.timeout(max(left, 0.0)):
@@ -312,6 +314,10 @@ class MessageStream:
         acc = self._acc = Accumulator()
         self._held = []
         self._content = False
+        # Far from the deadline the transport's watchdog stops the body at it (to its
+        # tick); near it, or with a transport that has none, each read has a timer.
+        left = call.deadline - e.clock.monotonic()
+        self._watched = e.watches_deadlines and left > e.arm_deadline_below
         resp = self._resp = await e.send("/v1/messages", self._headers, self._body, call.deadline)
         e.headers_in(ticket, resp.headers)
         self.request_id = acc.request_id = resp.headers.get("request-id")
