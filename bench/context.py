@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from chorus import Agent, Claude
-from chorus.agent.loop import price
 from chorus.context import ContextPolicy, TokenEstimator, estimate_message, fit
 from chorus.context.compaction import summary_request
+from chorus.protocol.models import price
 from chorus.protocol.types import Usage
 from chorus.sim import Simulator, config_from_dict
 from chorus.store.memory import MemoryStore

@@ -79,10 +79,10 @@ def prompt(i: int) -> str:
 # -- the clients, as a new user writes them ------------------------------------------------
 
 
-def chorus_client(base_url: str) -> tuple[Any, Call]:
+def chorus_client(base_url: str, **options: Any) -> tuple[Any, Call]:
     from chorus import Claude, IncompleteResponseError
 
-    claude = Claude(api_key="sk-soak", base_url=base_url)
+    claude = Claude(api_key="sk-soak", base_url=base_url, **options)
 
     async def call(text: str, how: str) -> tuple[str, int | None]:
         async with claude.messages.stream(
@@ -132,7 +132,13 @@ def sdk_client(base_url: str) -> tuple[Any, Call]:
     return client, call
 
 
-STACKS = {"chorus": chorus_client, "anthropic-sdk": sdk_client}
+STACKS: dict[str, Callable[[str], tuple[Any, Call]]] = {
+    "chorus": chorus_client,
+    "anthropic-sdk": sdk_client,
+    # Only for the outage run, after the defaults: a call deadline shorter than the outage.
+    "chorus-timeout-20": lambda url: chorus_client(url, timeout=20.0),
+}
+MIX_STACKS = ["chorus", "anthropic-sdk"]
 
 
 async def close(client: Any) -> None:
@@ -414,7 +420,12 @@ def outage_table(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", nargs="+", default=["fault", "sim"], choices=["fault", "sim"])
-    parser.add_argument("--stacks", nargs="+", default=list(STACKS), choices=list(STACKS))
+    parser.add_argument(
+        "--stacks",
+        nargs="+",
+        choices=list(STACKS),
+        help="default: chorus and the SDK (and chorus with timeout=20 for --outage)",
+    )
     parser.add_argument("--modes", nargs="+", default=["final", "text"], choices=["final", "text"])
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=50)
@@ -427,6 +438,8 @@ def main() -> None:
     parser.add_argument("--client-core", default="0")
     parser.add_argument("--server-core", default="1")
     args = parser.parse_args()
+    if args.stacks is None:
+        args.stacks = list(STACKS) if args.outage else MIX_STACKS
     os.sched_setaffinity(0, {int(args.client_core)})
     if args.outage:
         rows = outage_runs(args)

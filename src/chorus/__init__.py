@@ -32,7 +32,7 @@ from chorus.errors import (
     StaleWriterError,
     StreamError,
 )
-from chorus.policy.clock import Clock, FakeClock, SystemClock
+from chorus.clock import Clock, FakeClock, SystemClock
 from chorus.protocol import Accumulator, EventDecoder, Message, Usage, accumulate
 from chorus.sim import SimConfig, SimTransport, Simulator, simulated_client
 from chorus.store import MemoryStore, SQLiteStore

@@ -11,7 +11,7 @@ import pytest
 
 from chorus.client import Claude
 from chorus.observe import Metrics
-from chorus.policy.clock import FakeClock
+from chorus.clock import FakeClock
 from chorus.sim import Simulator, config_from_dict
 
 MODEL = "claude-sonnet-4-5"

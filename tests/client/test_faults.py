@@ -300,7 +300,7 @@ async def test_f5_a_body_finishing_after_the_deadline_is_a_deadline_error() -> N
     # Far from the deadline no timer is armed for the body; the deadline is checked
     # once it is in. (Near the deadline a timer bounds the read: the test above.)
     from chorus.errors import DeadlineExceededError
-    from chorus.policy.clock import FakeClock
+    from chorus.clock import FakeClock
 
     clock = FakeClock()
 

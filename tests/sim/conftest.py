@@ -10,7 +10,7 @@ import aiohttp
 import msgspec
 import pytest
 
-from chorus.policy.clock import FakeClock
+from chorus.clock import FakeClock
 from chorus.protocol import EventDecoder
 from chorus.protocol.types import StreamEvent
 from chorus.sim import SimConfig, Simulator, config_from_dict

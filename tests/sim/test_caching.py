@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chorus.policy.clock import FakeClock
+from chorus.clock import FakeClock
 
 from .conftest import user
 

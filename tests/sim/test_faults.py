@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from chorus.errors import StreamError
-from chorus.policy.clock import FakeClock
+from chorus.clock import FakeClock
 from chorus.protocol import Accumulator, EventDecoder
 from chorus.sim import parse_plan
 

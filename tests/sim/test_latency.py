@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chorus.policy.clock import FakeClock
+from chorus.clock import FakeClock
 
 from .conftest import user
 

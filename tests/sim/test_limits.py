@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chorus.policy.clock import FakeClock
+from chorus.clock import FakeClock
 from chorus.protocol import parse_rate_limits
 from chorus.sim.config import RateLimitConfig
 from chorus.sim.limits import Limiter

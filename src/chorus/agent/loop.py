@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chorus.errors import ChorusError
+from chorus.protocol.models import price
 from chorus.protocol.types import Message, ToolUseBlock, Usage, to_dict
 
 __all__ = [
@@ -42,7 +43,6 @@ __all__ = [
     "TooManyCorrections",
     "ToolCall",
     "ToolOutcome",
-    "price",
 ]
 
 TRUNCATED_TOOL_NOTE = (
@@ -101,31 +101,6 @@ class Finish:
 
 
 Action = CallModel | RunTools | Finish
-
-# US dollars per million tokens (input, output); cache writes 1.25x (5 m) or 2x (1 h), reads 0.1x.
-PRICES: dict[str, tuple[float, float]] = {
-    "claude-opus-4-1": (15.0, 75.0),
-    "claude-opus-4": (5.0, 25.0),
-    "claude-opus-5": (5.0, 25.0),
-    "claude-sonnet": (3.0, 15.0),
-    "claude-haiku-4": (1.0, 5.0),
-    "claude-haiku-5": (1.0, 5.0),
-    "claude-3-5-haiku": (0.8, 4.0),
-}
-
-
-def price(model: str, usage: Usage, prices: dict[str, tuple[float, float]] | None = None) -> float:
-    """Dollars for one response, cache multipliers included (longest matching prefix wins)."""
-    table = prices or PRICES
-    key = max((k for k in table if model.startswith(k)), key=len, default=None)
-    inp, out = table[key] if key else PRICES["claude-sonnet"]
-    cc = usage.cache_creation or {}
-    one_hour = cc.get("ephemeral_1h_input_tokens", 0)
-    five_min = usage.cache_creation_input_tokens - one_hour
-    tokens_in = (
-        usage.input_tokens + 1.25 * five_min + 2.0 * one_hour + 0.1 * usage.cache_read_input_tokens
-    )
-    return (tokens_in * inp + usage.output_tokens * out) / 1_000_000
 
 
 @dataclass

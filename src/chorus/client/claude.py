@@ -31,7 +31,7 @@ from chorus.client.transport import AiohttpTransport, Transport
 from chorus.errors import ConfigError
 from chorus.policy.admission import Breaker, Gates, RateLimits, Throttle
 from chorus.policy.budget import RetryBudget
-from chorus.policy.clock import Clock, SystemClock
+from chorus.clock import Clock, SystemClock
 from chorus.policy.retry import RetryPolicy
 
 __all__ = ["Claude"]

@@ -35,7 +35,7 @@ from chorus.errors import (
 from chorus.policy.admission import Breaker, Gates, RateLimits, Refuse, Result, Throttle, Ticket
 from chorus.policy.budget import RetryBudget
 from chorus.policy.call import Again, Call, Continue, Step
-from chorus.policy.clock import Clock
+from chorus.clock import Clock
 from chorus.policy.outcomes import outcome_label, outcome_of, retry_hint
 from chorus.policy.retry import Outcome, RetryPolicy
 from chorus.protocol.types import Message, Usage, decode_message

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from chorus.context.recall import BM25, Retriever
 from chorus.errors import ConfigError
+from chorus.protocol.models import lookup
 
 __all__ = ["ContextPolicy", "context_window"]
 
@@ -19,13 +20,9 @@ _DEFAULT_WINDOW = 200_000
 
 @functools.lru_cache(maxsize=256)
 def context_window(model: str) -> int:
-    """The model's input limit in tokens, from the built-in catalogue (200k when unknown)."""
-    from chorus.sim.models import DEFAULT_MODELS
-
-    for spec in DEFAULT_MODELS:
-        if model == spec.id or model in spec.aliases:
-            return spec.context_window
-    return _DEFAULT_WINDOW
+    """The model's input limit in tokens, from the model catalogue (200k when unknown)."""
+    info = lookup(model)
+    return info.context_window if info is not None else _DEFAULT_WINDOW
 
 
 @dataclass(frozen=True)

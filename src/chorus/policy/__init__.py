@@ -1,13 +1,13 @@
 """Pure policies: retry, retry budget, rate limits, circuit breaker, adaptive throttle.
 
 Each takes facts (outcomes, times, header values) and returns decisions; none
-sleeps, reads a socket or looks at the clock on its own. Time comes from an
-injected :class:`Clock`, randomness from an injected ``random.Random``.
+sleeps, reads a socket or looks at the clock on its own: time comes in as
+arguments (``now``), randomness from an injected ``random.Random``. The clock
+the drivers read is :mod:`chorus.clock`.
 """
 
 from chorus.policy.breaker import CircuitBreaker
 from chorus.policy.budget import RetryBudget
-from chorus.policy.clock import Clock, FakeClock, SystemClock
 from chorus.policy.ratelimit import ModelLimits, TokenBucket
 from chorus.policy.retry import DONE, Done, GiveUp, Outcome, Retry, RetryPolicy, RetryState
 from chorus.policy.throttle import AdaptiveThrottle
@@ -16,9 +16,7 @@ __all__ = [
     "DONE",
     "AdaptiveThrottle",
     "CircuitBreaker",
-    "Clock",
     "Done",
-    "FakeClock",
     "GiveUp",
     "ModelLimits",
     "Outcome",
@@ -26,6 +24,5 @@ __all__ = [
     "RetryBudget",
     "RetryPolicy",
     "RetryState",
-    "SystemClock",
     "TokenBucket",
 ]

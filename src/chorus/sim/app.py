@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from chorus.policy.clock import Clock, FakeClock, SystemClock
+from chorus.clock import Clock, FakeClock, SystemClock
 from chorus.sim.behaviours import plan_reply
 from chorus.sim.caching import PromptCache
 from chorus.sim.config import SimConfig

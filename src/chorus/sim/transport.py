@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from chorus.client.claude import Claude
 from chorus.client.transport import AiohttpTransport, Response
-from chorus.policy.clock import Clock
+from chorus.clock import Clock
 from chorus.sim.config import SimConfig
 from chorus.sim.server import Simulator
 
