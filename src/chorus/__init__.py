@@ -6,6 +6,7 @@ changes on purpose.
 
 from chorus.agent import Agent, Limits, RunResult, Session, Tool, ToolContext, ToolRetry, tool
 from chorus.client import Claude, ClientSettings
+from chorus.clock import Clock, FakeClock, SystemClock
 from chorus.context import ContextOverflowError, ContextPolicy, ContextState
 from chorus.errors import (
     APIConnectionError,
@@ -32,7 +33,6 @@ from chorus.errors import (
     StaleWriterError,
     StreamError,
 )
-from chorus.clock import Clock, FakeClock, SystemClock
 from chorus.protocol import Accumulator, EventDecoder, Message, Usage, accumulate
 from chorus.sim import SimConfig, SimTransport, Simulator, simulated_client
 from chorus.store import MemoryStore, SQLiteStore

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from chorus.agent import Agent, ToolRetry, tool
 from chorus.client import Claude
-from chorus.errors import ChorusError
 from chorus.clock import FakeClock
+from chorus.errors import ChorusError
 from chorus.protocol import transcript
 from chorus.sim import Simulator
 from chorus.store import SQLiteStore

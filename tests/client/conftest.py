@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from chorus.client import Claude
-from chorus.observe import Metrics
 from chorus.clock import FakeClock
+from chorus.observe import Metrics
 from chorus.sim import Simulator, config_from_dict
 
 MODEL = "claude-sonnet-4-5"

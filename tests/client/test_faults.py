@@ -299,8 +299,8 @@ async def test_f5_deadline_bounds_the_whole_call(make_rig) -> None:
 async def test_f5_a_body_finishing_after_the_deadline_is_a_deadline_error() -> None:
     # Far from the deadline no timer is armed for the body; the deadline is checked
     # once it is in. (Near the deadline a timer bounds the read: the test above.)
-    from chorus.errors import DeadlineExceededError
     from chorus.clock import FakeClock
+    from chorus.errors import DeadlineExceededError
 
     clock = FakeClock()
 

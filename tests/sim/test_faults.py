@@ -6,8 +6,8 @@ import aiohttp
 import msgspec
 import pytest
 
-from chorus.errors import StreamError
 from chorus.clock import FakeClock
+from chorus.errors import StreamError
 from chorus.protocol import Accumulator, EventDecoder
 from chorus.sim import parse_plan
 

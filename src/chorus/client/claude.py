@@ -28,10 +28,10 @@ from chorus.client.resources import Messages
 from chorus.client.settings import API_VERSION, DEFAULT_BASE_URL, ClientSettings, merged
 from chorus.client.tracing import Tracing
 from chorus.client.transport import AiohttpTransport, Transport
+from chorus.clock import Clock, SystemClock
 from chorus.errors import ConfigError
 from chorus.policy.admission import Breaker, Gates, RateLimits, Throttle
 from chorus.policy.budget import RetryBudget
-from chorus.clock import Clock, SystemClock
 from chorus.policy.retry import RetryPolicy
 
 __all__ = ["Claude"]

@@ -22,6 +22,7 @@ import msgspec
 from chorus.client.observers import Attempt, AttemptObserver, CallEnd
 from chorus.client.settings import ClientSettings
 from chorus.client.transport import Response, Transport
+from chorus.clock import Clock
 from chorus.errors import (
     APIError,
     APIStatusError,
@@ -35,7 +36,6 @@ from chorus.errors import (
 from chorus.policy.admission import Breaker, Gates, RateLimits, Refuse, Result, Throttle, Ticket
 from chorus.policy.budget import RetryBudget
 from chorus.policy.call import Again, Call, Continue, Step
-from chorus.clock import Clock
 from chorus.policy.outcomes import outcome_label, outcome_of, retry_hint
 from chorus.policy.retry import Outcome, RetryPolicy
 from chorus.protocol.types import Message, Usage, decode_message
