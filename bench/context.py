@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from chorus import Agent, Claude
+from chorus.agent.session import Session
 from chorus.context import ContextPolicy, TokenEstimator, estimate_message, fit
 from chorus.context.compaction import summary_request
 from chorus.protocol.models import price
@@ -124,7 +125,7 @@ class Tally:
 
 async def run_agent(claude: Claude, dialogue: Dialogue, policy: ContextPolicy) -> Tally:
     agent = Agent(model=MODEL, system=SYSTEM, client=claude, max_tokens=MAX_TOKENS, context=policy)
-    session = agent.session("bench", store=MemoryStore())
+    session = Session(agent, "bench", store=MemoryStore())
     tally = Tally()
     started = time.perf_counter()
     for i, text in enumerate(dialogue.turns):

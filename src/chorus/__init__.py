@@ -2,12 +2,26 @@
 
 The public surface is what ``__all__`` lists; a test pins it so it only
 changes on purpose.
+
+One vocabulary, used alike in code, metrics, logs and docs:
+
+* **turn**: the data of one exchange in a session: a user prompt and everything up to
+  the next one (assistant messages, tool calls and their results), committed whole.
+* **run**: one execution of an agent's loop, producing a turn (``Agent.run``,
+  ``Agent.stream``, ``Agent.iter``); it ends with a ``Done`` event.
+* **step**: one model call within a run (``Limits.max_steps``).
+* **call**: one client call (``messages.create``, ``messages.stream``,
+  ``messages.count_tokens``), with its deadline, across all its attempts and models.
+* **attempt**: one HTTP request of a call; retries and fallbacks are more attempts.
+* **session**: a conversation kept in a store, advanced one turn at a time.
+* **transcript**: the stored message list of a session; **messages** is the list passed in.
+* **tool**, **team**, **bus**, **registry**, **simulator**: as their modules say.
 """
 
 from chorus.agent import Agent, Limits, RunResult, Session, Tool, ToolContext, ToolRetry, tool
 from chorus.client import Claude, ClientSettings
 from chorus.clock import Clock, FakeClock, SystemClock
-from chorus.context import ContextOverflowError, ContextPolicy, ContextState
+from chorus.context import ContextPolicy, ContextState
 from chorus.errors import (
     APIConnectionError,
     APIError,
@@ -15,9 +29,14 @@ from chorus.errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BillingError,
+    BudgetExceeded,
     ChorusError,
     ConfigError,
+    ConflictError,
     ConnectionCutError,
+    ContextOverflowError,
+    CorruptTranscriptError,
     DeadlineExceededError,
     IncompleteResponseError,
     InternalServerError,
@@ -28,10 +47,16 @@ from chorus.errors import (
     ProtocolError,
     RateLimitError,
     RequestTooLargeError,
+    RunError,
     SessionBusyError,
+    SessionError,
     ShedError,
     StaleWriterError,
     StreamError,
+    TLSError,
+    ToolInputError,
+    TooManyCorrections,
+    TranscriptError,
 )
 from chorus.protocol import Accumulator, EventDecoder, Message, Usage, accumulate
 from chorus.sim import SimConfig, SimTransport, Simulator, simulated_client
@@ -48,15 +73,19 @@ __all__ = [
     "Agent",
     "AuthenticationError",
     "BadRequestError",
+    "BillingError",
+    "BudgetExceeded",
     "ChorusError",
     "Claude",
     "ClientSettings",
     "Clock",
     "ConfigError",
+    "ConflictError",
     "ConnectionCutError",
     "ContextOverflowError",
     "ContextPolicy",
     "ContextState",
+    "CorruptTranscriptError",
     "DeadlineExceededError",
     "EventDecoder",
     "FakeClock",
@@ -72,10 +101,12 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "RequestTooLargeError",
+    "RunError",
     "RunResult",
     "SQLiteStore",
     "Session",
     "SessionBusyError",
+    "SessionError",
     "ShedError",
     "SimConfig",
     "SimTransport",
@@ -83,9 +114,13 @@ __all__ = [
     "StaleWriterError",
     "StreamError",
     "SystemClock",
+    "TLSError",
+    "TooManyCorrections",
     "Tool",
     "ToolContext",
+    "ToolInputError",
     "ToolRetry",
+    "TranscriptError",
     "Usage",
     "__version__",
     "accumulate",

@@ -97,7 +97,7 @@ async def run_chat(
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
 ) -> int:
-    from chorus.agent import Agent, Limits, TextDelta, ToolCallStarted, ToolResult
+    from chorus.agent import Agent, Limits, Session, TextDelta, ToolCallStarted, ToolResult
     from chorus.client import Claude
     from chorus.sim import simulated_client
     from chorus.store import MemoryStore, SQLiteStore
@@ -122,7 +122,7 @@ async def run_chat(
         limits=Limits(max_steps=config.max_steps),
         context=config.context.policy(),
     )
-    session = agent.session(session_id or f"chat-{uuid.uuid4().hex[:8]}", store=store)
+    session = Session(agent, session_id or f"chat-{uuid.uuid4().hex[:8]}", store=store)
     history = await session.history()
     if history:
         say(f"Resumed session {session.id} ({len(history)} messages).")

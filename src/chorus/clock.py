@@ -16,6 +16,8 @@ __all__ = ["Clock", "FakeClock", "SystemClock"]
 
 
 class Clock(Protocol):
+    """What the drivers read time from and sleep on: injected, so tests run on virtual time."""
+
     def now(self) -> float:
         """Epoch seconds."""
         ...

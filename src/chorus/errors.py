@@ -5,6 +5,12 @@
     ChorusError
     ├── ConfigError                    bad configuration or arguments; says what to change
     ├── ProtocolError                  bytes from the API that break the wire protocol
+    ├── TranscriptError (ValueError)   a message list the API would refuse (its own wording)
+    ├── ToolInputError (ValueError)    the model's tool input does not fit the tool's schema
+    ├── ContextOverflowError           even the latest turn, cut down, does not fit the budget
+    ├── RunError                       an agent run stopped before it finished
+    │   ├── BudgetExceeded             its step, token or cost limit (nothing past it spent)
+    │   └── TooManyCorrections         the model kept sending input the tools refuse
     ├── SessionError                   a conversation could not be read or written
     │   ├── SessionBusyError           another writer holds the session's lease
     │   ├── StaleWriterError           a writer whose lease was taken over tried to commit
@@ -35,6 +41,11 @@
                                        throttled, queue full, rate-limit wait past the
                                        deadline) to protect the API or the deadline
 
+Signals are not errors and stand outside the tree: a tool raises
+:class:`~chorus.agent.tools.ToolRetry` to tell the model what to change (it
+becomes an ``is_error`` tool result), and a run that needs a person's approval
+ends paused (``stop_reason == "paused"``), not with an exception.
+
 Status errors carry ``status``, ``type``, ``message``, ``request_id`` and the
 response headers, so retry decisions and logs never re-parse the body. The
 mapping from a response to a class lives here and only here
@@ -57,10 +68,12 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BillingError",
+    "BudgetExceeded",
     "ChorusError",
     "ConfigError",
     "ConflictError",
     "ConnectionCutError",
+    "ContextOverflowError",
     "CorruptTranscriptError",
     "DeadlineExceededError",
     "IncompleteResponseError",
@@ -72,12 +85,16 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "RequestTooLargeError",
+    "RunError",
     "SessionBusyError",
     "SessionError",
     "ShedError",
     "StaleWriterError",
     "StreamError",
     "TLSError",
+    "TooManyCorrections",
+    "ToolInputError",
+    "TranscriptError",
     "error_type_for_status",
     "status_error",
 ]
@@ -93,6 +110,30 @@ class ConfigError(ChorusError):
 
 class ProtocolError(ChorusError):
     """The peer broke the wire protocol (malformed SSE, impossible event order)."""
+
+
+class TranscriptError(ChorusError, ValueError):
+    """A message list the API would refuse; the message is the API's own wording."""
+
+
+class ToolInputError(ChorusError, ValueError):
+    """The model's input does not fit the tool's schema; the message says where and why."""
+
+
+class ContextOverflowError(ChorusError):
+    """Even the latest turn, with its tool results cut down, does not fit the budget."""
+
+
+class RunError(ChorusError):
+    """An agent run stopped before it finished."""
+
+
+class BudgetExceeded(RunError):
+    """A run hit its step, token or cost limit; nothing past the limit was spent."""
+
+
+class TooManyCorrections(RunError):
+    """The model kept sending input the tools refuse; the run stopped."""
 
 
 class SessionError(ChorusError):

@@ -12,6 +12,7 @@ import signal
 import sys
 
 from chorus import Agent, SQLiteStore, ToolContext, simulated_client, tool
+from chorus.agent.session import Session
 
 db, session_id, turns, ledger = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 target, _, nth = (sys.argv[5] if len(sys.argv) > 5 else "").partition(":")
@@ -40,7 +41,7 @@ async def main() -> None:
     store = SQLiteStore(db, failpoint=failpoint)
     async with simulated_client() as claude:
         agent = Agent(model="claude-sonnet-4-5", tools=[get_weather], client=claude)
-        session = agent.session(session_id, store=store, concurrency="wait", lease_ttl=0.5)
+        session = Session(agent, session_id, store=store, concurrency="wait", lease_ttl=0.5)
         done = (await store.load(session_id)).seq // 4
         for i in range(done, turns):
             result = await session.send(f"What is the weather in City{i}?")

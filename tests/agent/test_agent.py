@@ -23,6 +23,7 @@ from chorus.agent import (
     TurnCommitted,
     tool,
 )
+from chorus.agent.session import Session
 from chorus.client import Claude
 from chorus.errors import SessionBusyError
 from chorus.protocol import transcript
@@ -192,7 +193,7 @@ async def test_budget_is_an_error(claude: Claude) -> None:
 async def test_session_turns_are_atomic_and_durable(claude: Claude, tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     agent = Agent(model=MODEL, tools=[get_weather], client=claude)
-    session = agent.session("user-42", store=store)
+    session = Session(agent, "user-42", store=store)
     first = await session.send("weather in Porto?")
     assert first.seq == 4
     events = [e async for e in session.stream("thanks, and what did I ask about?")]
@@ -202,7 +203,7 @@ async def test_session_turns_are_atomic_and_durable(claude: Claude, tmp_path: Pa
     assert len(history) == 6 and transcript.problems(history) == []
     failing = Agent(model=MODEL, tools=[get_weather], client=claude, limits=Limits(max_steps=1))
     with pytest.raises(BudgetExceeded):
-        await failing.session("user-42", store=store).send("weather in Faro?")
+        await Session(failing, "user-42", store=store).send("weather in Faro?")
     assert await session.history() == history  # a failed turn leaves the session as it was
     await store.close()
 
@@ -217,12 +218,12 @@ async def test_concurrent_sends_conflict_or_wait(claude: Claude) -> None:
         return "rain"
 
     agent = Agent(model=MODEL, tools=[get_weather], client=claude)
-    rejecting = agent.session("busy")
+    rejecting = Session(agent, "busy")
     first = asyncio.create_task(rejecting.send("weather in Bonn?"))
     await asyncio.sleep(0.05)
     with pytest.raises(SessionBusyError):
-        await agent.session("busy", store=rejecting.store).send("hello")
-    waiting = agent.session("busy", store=rejecting.store, concurrency="wait")
+        await Session(agent, "busy", store=rejecting.store).send("hello")
+    waiting = Session(agent, "busy", store=rejecting.store, concurrency="wait")
     second = asyncio.create_task(waiting.send("hello again"))
     await asyncio.sleep(0.05)
     gate.set()

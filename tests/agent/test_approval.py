@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chorus.agent import Agent, tool
+from chorus.agent.session import Session
 from chorus.client import Claude
 from chorus.errors import SessionError
 from chorus.protocol import transcript
@@ -64,7 +65,7 @@ async def test_session_pause_is_durable_and_resumes_exactly_once(
 
     first_store = store()
     agent = Agent(model=MODEL, tools=[transfer_money], client=claude)
-    session = agent.session("rent", store=first_store)
+    session = Session(agent, "rent", store=first_store)
     paused = await session.send("please transfer money, 900 of it")
     assert paused.stop_reason == "paused" and paused.seq == 0
     assert await session.history() == []  # nothing half-done is in the transcript
@@ -72,7 +73,7 @@ async def test_session_pause_is_durable_and_resumes_exactly_once(
         await session.send("hello?")
     if kind == "sqlite":
         await first_store.close()
-        session = agent.session("rent", store=store())  # a restart in between
+        session = Session(agent, "rent", store=store())  # a restart in between
     (call,) = await session.pending()
     result = await session.resume({call.id: True})
     assert result.seq == 4 and RAN == ["transfer 900"]
@@ -85,7 +86,7 @@ async def test_session_pause_is_durable_and_resumes_exactly_once(
 
 async def test_discard_leaves_the_session_as_it_was(claude: Claude) -> None:
     agent = Agent(model=MODEL, tools=[transfer_money], client=claude)
-    session = agent.session("s")
+    session = Session(agent, "s")
     await session.send("please transfer money, 5")
     assert await session.discard() is True
     assert await session.pending() == [] and await session.history() == []

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from chorus.agent import Agent
+from chorus.agent.session import Session
 from chorus.client import Claude
 from chorus.context import ContextPolicy
 from chorus.observe import ContextMetrics
@@ -42,7 +43,7 @@ async def test_a_long_session_compacts_keeps_summaries_and_recalls_an_evicted_fa
             metrics=metrics,
         )
         store = SQLiteStore(path)
-        session = agent.session("s1", store=store)
+        session = Session(agent, "s1", store=store)
         await session.send(FACT)
         summaries_seen = 0
         usage_with_summary = None
@@ -57,7 +58,7 @@ async def test_a_long_session_compacts_keeps_summaries_and_recalls_an_evicted_fa
         assert usage_with_summary is not None and usage_with_summary.input_tokens > 0
         # A restart: the same file, a new store. The full history and the summaries are there.
         store = SQLiteStore(path)
-        session = agent.session("s1", store=store)
+        session = Session(agent, "s1", store=store)
         history = await session.history()
         assert len(history) == 2 * 61 and history[0]["content"] == FACT
         kept = await session.context()
@@ -86,7 +87,7 @@ async def test_the_estimate_error_shrinks_as_the_agent_learns() -> None:
     async with Simulator(config_from_dict({"behaviour": "echo"})) as sim:
         claude = Claude(api_key="k", base_url=sim.base_url)
         agent = Agent(model=MODEL, client=claude, max_tokens=100, metrics=metrics)
-        session = agent.session("s2")
+        session = Session(agent, "s2")
         for i in range(6):
             await session.send(filler(i) * 10)
         manager = agent.context
@@ -169,7 +170,7 @@ async def test_a_tool_using_session_never_sends_more_than_its_budget() -> None:
             max_tokens=200,
             context=ContextPolicy(budget=budget),
         )
-        session = agent.session("tools")
+        session = Session(agent, "tools")
         for i in range(25):
             prompt = f"Please look up the city Lyon{i} for me." if i % 2 else filler(i)
             await session.send(prompt)

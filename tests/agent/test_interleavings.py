@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chorus.agent import Agent, ToolRetry, tool
+from chorus.agent.session import Session
 from chorus.client import Claude
 from chorus.clock import FakeClock
 from chorus.errors import ChorusError
@@ -73,7 +74,7 @@ async def scenario(ops: list[tuple[str, str, str, str, bool]], seed: int) -> Non
                     client=claude,
                     request=request,
                 )
-                session = agent.session("s", store=store, concurrency="wait", lease_ttl=0.05)
+                session = Session(agent, "s", store=store, concurrency="wait", lease_ttl=0.05)
                 if kind == "send":
                     try:
                         if live:

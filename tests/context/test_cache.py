@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from chorus.agent import Agent, tool
+from chorus.agent.session import Session
 from chorus.client import Claude
 from chorus.context import with_cache_breakpoints
 from chorus.protocol import transcript
@@ -76,7 +77,7 @@ async def test_successive_turns_read_the_cache() -> None:
     async with Simulator() as sim:
         claude = Claude(api_key="k", base_url=sim.base_url)
         agent = Agent(model="claude-sonnet-4-5", system=manual, tools=[lookup], client=claude)
-        session = agent.session("cached")
+        session = Session(agent, "cached")
         reads, totals = [], []
         for question in ["please lookup backups", "thanks", "and lookup recovery", "ok"]:
             result = await session.send(question)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chorus.policy import DONE, GiveUp, Outcome, Retry, RetryBudget, RetryPolicy, RetryState
+from chorus.policy import SUCCEEDED, GiveUp, Outcome, Retry, RetryBudget, RetryPolicy, RetryState
 
 
 def policy(**kw) -> RetryPolicy:
@@ -50,7 +50,7 @@ def test_what_is_retried(outcome: Outcome, retry: bool) -> None:
 
 
 def test_success_is_done() -> None:
-    assert policy().decide(RetryState(), Outcome.ok(), now=0.0) is DONE
+    assert policy().decide(RetryState(), Outcome.ok(), now=0.0) is SUCCEEDED
 
 
 def test_server_hints_first() -> None:

@@ -47,7 +47,6 @@ from chorus.protocol.types import (
     ContentBlockStartEvent,
     InputJSONDelta,
     ToolUseBlock,
-    Usage,
 )
 from chorus.protocol.types import (
     TextDelta as WireTextDelta,
@@ -65,6 +64,13 @@ _encode = msgspec.json.Encoder().encode
 
 
 class Agent:
+    """A model, a system prompt and tools, run by the pure loop through the client.
+
+    ``run()`` returns a :class:`RunResult`; ``stream()`` yields events as they
+    happen; ``iter()`` is the run itself, which ``Session`` drives to commit turns.
+    ``context`` decides what each model call sends (a :class:`ContextPolicy`, a
+    :class:`ContextManager`, or False to send the history as it is)."""
+
     def __init__(
         self,
         *,
@@ -167,12 +173,6 @@ class Agent:
             )
         return int(counted.input_tokens)
 
-    def session(self, session_id: str, *, store: Any = None, **options: Any) -> Any:
-        """A conversation with this agent, kept in ``store`` (in memory by default)."""
-        from chorus.agent.session import Session
-
-        return Session(self, session_id, store=store, **options)
-
     # ------------------------------------------------------------------ running
 
     async def run(
@@ -186,7 +186,7 @@ class Agent:
         """Run to the end and return the result. ``context`` carries summaries and recalls
         between runs over the same history (a session does this for you)."""
         result: RunResult | None = None
-        async for event in self._drive(prompt, history, session_id, live=False, state=context):
+        async for event in self.iter(prompt, history, session_id, live=False, state=context):
             if isinstance(event, Done):
                 result = event.result
         assert result is not None
@@ -201,7 +201,7 @@ class Agent:
     ) -> RunResult:
         """Continue a run that paused for approval, with a person's yes or no per tool call."""
         result: RunResult | None = None
-        async for event in self._drive(
+        async for event in self.iter(
             "", (), session_id, live=False, paused=paused, decisions=decisions
         ):
             if isinstance(event, Done):
@@ -218,22 +218,30 @@ class Agent:
         context: ContextState | None = None,
     ) -> AsyncIterator[AgentEvent]:
         """Run, yielding events as they happen; the last one is :class:`Done`."""
-        async for event in self._drive(prompt, history, session_id, live=True, state=context):
+        async for event in self.iter(prompt, history, session_id, live=True, state=context):
             yield event
 
-    async def _drive(
+    async def iter(
         self,
         prompt: str | list[dict[str, Any]],
-        history: Sequence[dict[str, Any]],
-        session_id: str | None,
+        history: Sequence[dict[str, Any]] = (),
+        session_id: str | None = None,
         *,
-        live: bool,
+        live: bool = True,
         paused: dict[str, Any] | None = None,
         decisions: dict[str, bool] | None = None,
         state: ContextState | None = None,
     ) -> AsyncIterator[AgentEvent]:
-        """The driver. ``live``: stream each model call and report its deltas; otherwise
-        ask for whole replies, which costs less when nobody watches them arrive."""
+        """One run, as its events; the last is :class:`Done`. What :meth:`run`,
+        :meth:`stream`, :meth:`resume` and a :class:`~chorus.agent.session.Session`
+        all drive.
+
+        ``live``: stream each model call and report its deltas; otherwise ask for
+        whole replies, which costs less when nobody watches them arrive (and a
+        failed model call is then always retried whole). ``paused`` and
+        ``decisions``: continue a run that paused for approval. ``state``: the
+        context state (summaries, recalls) carried between runs over one history.
+        """
         tools, definitions = await self._tools_and_definitions()
         if paused is not None:
             loop = _restore(paused, self)
@@ -255,7 +263,7 @@ class Agent:
             # A new turn: recall is decided afresh, and summaries of a longer history
             # than this one (a rewound conversation) no longer describe it.
             state.recalls = {}
-            state.summaries = [s for s in state.summaries if s.end <= loop._start]
+            state.summaries = [s for s in state.summaries if s.end <= loop.turn_start]
         manager = self.context
         scale = 1.0  # < 1 once the API said the prompt is too long
         names: dict[str, str] = {}
@@ -371,7 +379,7 @@ class Agent:
             state,
             model=self.model,
             max_tokens=self.max_tokens,
-            prompt_index=loop._start,
+            prompt_index=loop.turn_start,
             summarize=summarize,
             scale=scale,
             **options,
@@ -526,36 +534,20 @@ class Agent:
 
 
 def _snapshot(loop: Loop, state: ContextState) -> dict[str, Any]:
-    """A paused loop as plain data (JSON-safe): what resume() needs, nothing more."""
-    return {
-        "context": msgspec.to_builtins(state),
-        "messages": loop.messages,
-        "start": loop._start,
-        "steps": loop.steps,
-        "cost": loop.cost,
-        "usage": msgspec.to_builtins(loop.usage),
-        "pending": [{"id": c.id, "name": c.name, "input": c.input} for c in loop.pending],
-    }
+    """A paused run as plain data: the loop's own snapshot and the context state."""
+    return {**loop.snapshot(), "context": msgspec.to_builtins(state)}
 
 
 def _restore(state: dict[str, Any], agent: Agent) -> Loop:
     try:
-        loop = Loop(
-            list(state["messages"]),
-            start=int(state["start"]),
+        return Loop.restore(
+            state,
             model=agent.model,
             limits=agent.limits,
             output_tool=agent.output.name if agent.output is not None else None,
         )
-        loop.steps = int(state["steps"])
-        loop.cost = float(state["cost"])
-        loop.usage = msgspec.convert(state["usage"], Usage)
-        loop.pending = tuple(
-            ToolCall(c["id"], c["name"], dict(c["input"])) for c in state["pending"]
-        )
-    except (KeyError, TypeError, ValueError, msgspec.ValidationError) as exc:
-        raise ConfigError(f"not a paused run: {exc}") from None
-    return loop
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 class _Accepted:

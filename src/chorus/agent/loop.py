@@ -29,7 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chorus.errors import ChorusError
+import msgspec
+
+from chorus.errors import BudgetExceeded, TooManyCorrections
 from chorus.protocol.models import price
 from chorus.protocol.types import Message, ToolUseBlock, Usage, to_dict
 
@@ -50,14 +52,6 @@ TRUNCATED_TOOL_NOTE = (
     "was not run. Continue, in smaller steps."
 )
 OUTPUT_NUDGE = "Give your final answer by calling the {tool} tool."
-
-
-class BudgetExceeded(ChorusError):
-    """A run hit its step, token or cost budget; nothing past the budget was spent."""
-
-
-class TooManyCorrections(ChorusError):
-    """The model kept sending input the tools refuse; the run stopped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +240,53 @@ class Loop:
                 )
         else:
             self._corrections = 0
+
+    # ------------------------------------------------------------------ pausing
+
+    def snapshot(self) -> dict[str, Any]:
+        """The run as plain data (JSON-safe), to resume it later: a run that paused for a
+        person's approval is kept aside this way until the answer comes."""
+        return {
+            "messages": self.messages,
+            "start": self._start,
+            "steps": self.steps,
+            "cost": self.cost,
+            "usage": msgspec.to_builtins(self.usage),
+            "pending": [{"id": c.id, "name": c.name, "input": c.input} for c in self._pending],
+        }
+
+    @classmethod
+    def restore(
+        cls,
+        data: dict[str, Any],
+        *,
+        model: str,
+        limits: Limits | None = None,
+        output_tool: str | None = None,
+    ) -> Loop:
+        """The run a :meth:`snapshot` describes; ``ValueError`` if it describes none."""
+        try:
+            loop = cls(
+                list(data["messages"]),
+                start=int(data["start"]),
+                model=model,
+                limits=limits or Limits(),
+                output_tool=output_tool,
+            )
+            loop.steps = int(data["steps"])
+            loop.cost = float(data["cost"])
+            loop.usage = msgspec.convert(data["usage"], Usage)
+            loop._pending = tuple(
+                ToolCall(c["id"], c["name"], dict(c["input"])) for c in data["pending"]
+            )
+        except (KeyError, TypeError, ValueError, msgspec.ValidationError) as exc:
+            raise ValueError(f"not a paused run: {exc}") from None
+        return loop
+
+    @property
+    def turn_start(self) -> int:
+        """Where this run's turn begins in ``messages``."""
+        return self._start
 
     # ------------------------------------------------------------------ helpers
 

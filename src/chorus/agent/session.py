@@ -39,6 +39,11 @@ __all__ = ["Session"]
 
 
 class Session:
+    """One conversation of an agent, kept in a store, advanced one atomic turn at a time.
+
+    ``Session(agent, "user-42", store=SQLiteStore("chorus.db"))``; ``send()`` runs
+    a turn and commits it whole, ``history()`` reads the transcript back."""
+
     def __init__(
         self,
         agent: Agent,
@@ -146,7 +151,7 @@ class Session:
             committed = await self.store.load(self.id)
             done: Done | None = None
             state = ContextState.decode(committed.context)
-            async for event in self.agent._drive(
+            async for event in self.agent.iter(
                 prompt, committed.messages, self.id, live=live, state=state
             ):
                 if isinstance(event, Done):

@@ -34,7 +34,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints, ov
 
 import msgspec
 
-from chorus.errors import ChorusError, ConfigError
+from chorus.errors import ConfigError, ToolInputError
 
 __all__ = ["Tool", "ToolContext", "ToolInputError", "ToolRetry", "tool"]
 
@@ -44,10 +44,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class ToolRetry(Exception):
     """Raised by a tool to ask the model to try again differently (message goes to the model)."""
-
-
-class ToolInputError(ChorusError, ValueError):
-    """The model's input does not fit the tool's schema; the message says where and why."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -214,15 +214,30 @@ class Engine:
 
     # ------------------------------------------------------------------ admission
 
-    async def admit(self, ticket: Ticket) -> tuple[Slots, float]:
+    def admit_now(self, ticket: Ticket) -> Slots | float | Refuse:
+        """The common case without an await: every gate says go and a slot is free, so the
+        slot pool comes back. Otherwise the gates' verdict, for :meth:`admit` to carry on
+        from (what they granted stays granted)."""
+        verdict = self.gates.admit(ticket, self.clock.monotonic())
+        if type(verdict) is float and verdict == 0.0:
+            slots = self.slots()
+            if slots.try_acquire():
+                return slots
+        return verdict
+
+    async def admit(
+        self, ticket: Ticket, verdict: float | Refuse | None = None
+    ) -> tuple[Slots, float]:
         """Through the gates (waiting where the deadline allows), then a connection slot.
 
-        Returns the slot pool (to release the slot) and the seconds waited. Raises
-        :class:`ShedError` when the call cannot be admitted before its deadline; the
-        gates are then given back what they granted.
+        ``verdict``: what :meth:`admit_now` already got from the gates. Returns the slot
+        pool (to release the slot) and the seconds waited. Raises :class:`ShedError` when
+        the call cannot be admitted before its deadline; the gates are then given back
+        what they granted.
         """
         clock = self.clock
-        verdict = self.gates.admit(ticket, clock.monotonic())
+        if verdict is None:
+            verdict = self.gates.admit(ticket, clock.monotonic())
         waited = 0.0
         while type(verdict) is Refuse:
             before = clock.monotonic()

@@ -51,6 +51,8 @@ class CallEnd:
 
 
 class AttemptObserver(Protocol):
+    """What hears every attempt and call of a client (metrics, logs, spans)."""
+
     def attempt_started(self, attempt: Attempt) -> None: ...
 
     def attempt_finished(self, attempt: Attempt) -> None: ...

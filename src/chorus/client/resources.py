@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from chorus.client.engine import Engine
+from chorus.client.engine import Engine, Slots
 from chorus.client.settings import TokenCount
 from chorus.client.stream import MessageStream
 from chorus.errors import APIError, ConfigError, ConnectionCutError, ShedError
@@ -72,9 +72,13 @@ class Messages:
         waited = 0.0
         while True:
             ticket = e.ticket(call.model, body, max_tokens, deadline)
+            got = e.admit_now(ticket)
             try:
-                slots, w = await e.admit(ticket)
-                waited += w
+                if type(got) is Slots:
+                    slots = got
+                else:
+                    slots, w = await e.admit(ticket, got)  # type: ignore[arg-type]
+                    waited += w
             except ShedError as exc:
                 step = call.refused(exc)
             else:

@@ -24,6 +24,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from chorus.client.engine import Slots
 from chorus.client.observers import Attempt
 from chorus.errors import (
     APIError,
@@ -48,7 +49,7 @@ from chorus.protocol.types import (
 )
 
 if TYPE_CHECKING:
-    from chorus.client.engine import Engine, Slots
+    from chorus.client.engine import Engine
     from chorus.client.transport import Response
     from chorus.policy.admission import Ticket
 
@@ -303,12 +304,16 @@ class MessageStream:
         ticket = self._ticket = e.ticket(
             call.model, self._body, self._params["max_tokens"], call.deadline
         )
-        try:
-            slots, waited = await e.admit(ticket)
-        except ShedError as exc:
-            await self._follow(call.refused(exc), None)
-            return
-        self._waited += waited
+        got = e.admit_now(ticket)
+        if type(got) is Slots:
+            slots = got
+        else:
+            try:
+                slots, waited = await e.admit(ticket, got)  # type: ignore[arg-type]
+            except ShedError as exc:
+                await self._follow(call.refused(exc), None)
+                return
+            self._waited += waited
         self._slots = slots
         self._attempt = e.started(call, ticket, stream=True)
         acc = self._acc = Accumulator()

@@ -42,6 +42,8 @@ def _provider_set() -> bool:
 
 
 class Tracing:
+    """OpenTelemetry spans per attempt, once a tracer provider is set (see the module doc)."""
+
     def __init__(self, tracer: Any = None) -> None:
         self.enabled = _trace is not None or tracer is not None
         self.tracer = tracer or (_trace.get_tracer("chorus") if _trace is not None else None)

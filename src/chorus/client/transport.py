@@ -37,6 +37,8 @@ __all__ = ["AiohttpTransport", "Response", "Transport"]
 
 
 class Response(Protocol):
+    """A response whose headers are in: read its body whole, or chunk by chunk."""
+
     status: int
     headers: Mapping[str, str]
 
@@ -48,6 +50,8 @@ class Response(Protocol):
 
 
 class Transport(Protocol):
+    """The client's one I/O seam: send a request, get a :class:`Response`."""
+
     async def send(
         self,
         method: str,

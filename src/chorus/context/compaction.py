@@ -34,12 +34,16 @@ _TOOL_RESULT_CHARS = 2_000
 
 
 class Summary(msgspec.Struct, frozen=True):
+    """A summary of messages ``start`` to ``end`` of a transcript, standing in for them."""
+
     start: int  # first message index summarised
     end: int  # one past the last
     text: str
 
 
 class ContextState(msgspec.Struct):
+    """What a session keeps beside its transcript: the summaries and the last recalls."""
+
     summaries: list[Summary] = msgspec.field(default_factory=list)
     # The prompt in progress -> start indices of the exchanges recalled for it. Decided once
     # per turn so every step of the turn sends the same bytes; not kept after the turn.

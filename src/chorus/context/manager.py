@@ -80,6 +80,8 @@ class _Measured(NamedTuple):
 
 
 class ContextManager:
+    """Decides what each model call sends: the budgeted window, summaries, recalled turns."""
+
     def __init__(
         self, policy: ContextPolicy | None = None, estimator: TokenEstimator | None = None
     ) -> None:

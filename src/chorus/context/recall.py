@@ -38,6 +38,8 @@ def terms(text: str) -> list[str]:
 
 
 class Retriever(Protocol):
+    """Ranks evicted turns against a new prompt (BM25 built in; an embedding index fits too)."""
+
     def rank(self, query: str, documents: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The ``k`` best (document index, score) pairs for ``query``, best first,
         leaving out documents that are not relevant at all."""

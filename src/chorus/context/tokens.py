@@ -18,6 +18,8 @@ __all__ = ["TokenEstimator"]
 
 
 class TokenEstimator:
+    """Estimates a request's input tokens locally, calibrated by what the API counted."""
+
     def __init__(
         self,
         base: Callable[[dict[str, Any]], int] = estimate_message,

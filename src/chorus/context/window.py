@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from chorus.errors import ChorusError
+from chorus.errors import ContextOverflowError
 from chorus.protocol import transcript
 
 __all__ = [
@@ -41,10 +41,6 @@ _TRUNCATED = "characters of this tool result were left out to fit the context wi
 TRUNCATION_NOTE = "[{omitted} " + _TRUNCATED + "; the session keeps the whole result]"
 _NOTE = re.compile(r"\n\[(\d+) " + re.escape(_TRUNCATED) + r"[^\]]*\]$")
 IMAGE_TOKENS = 1_600
-
-
-class ContextOverflowError(ChorusError):
-    """Even the latest exchange, with its tool results cut down, does not fit the budget."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,8 @@ _FILL = (0.1, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 
 
 class ContextMetrics:
+    """Prometheus metrics of what context management does: compactions, recalls, estimate error."""
+
     def __init__(self, registry: CollectorRegistry | None = None, *, max_models: int = 32) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self._model = ModelLabels(max_models)

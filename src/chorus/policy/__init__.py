@@ -9,14 +9,21 @@ the drivers read is :mod:`chorus.clock`.
 from chorus.policy.breaker import CircuitBreaker
 from chorus.policy.budget import RetryBudget
 from chorus.policy.ratelimit import ModelLimits, TokenBucket
-from chorus.policy.retry import DONE, Done, GiveUp, Outcome, Retry, RetryPolicy, RetryState
+from chorus.policy.retry import (
+    SUCCEEDED,
+    GiveUp,
+    Outcome,
+    Retry,
+    RetryPolicy,
+    RetryState,
+    Succeeded,
+)
 from chorus.policy.throttle import AdaptiveThrottle
 
 __all__ = [
-    "DONE",
+    "SUCCEEDED",
     "AdaptiveThrottle",
     "CircuitBreaker",
-    "Done",
     "GiveUp",
     "ModelLimits",
     "Outcome",
@@ -24,5 +31,6 @@ __all__ = [
     "RetryBudget",
     "RetryPolicy",
     "RetryState",
+    "Succeeded",
     "TokenBucket",
 ]

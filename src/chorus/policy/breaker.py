@@ -29,6 +29,8 @@ State = Literal["closed", "open", "half_open"]
 
 
 class CircuitBreaker:
+    """A circuit breaker for one model: ``allow`` before a call, ``record`` after it."""
+
     def __init__(
         self,
         *,

@@ -13,6 +13,8 @@ __all__ = ["RetryBudget"]
 
 
 class RetryBudget:
+    """Retry tokens shared by a process: first attempts deposit ``ratio``, each retry takes one."""
+
     __slots__ = (
         "balance",
         "first_attempts",

@@ -1,7 +1,7 @@
 """When to try a model call again, and after how long: a pure decision, no sleeping.
 
 ``policy.decide(state, outcome)`` returns :class:`Retry` (wait this long, then
-try again), :class:`GiveUp` (with the reason) or :data:`DONE`. The driver in
+try again), :class:`GiveUp` (with the reason) or :data:`SUCCEEDED`. The driver in
 the client sleeps and loops; every rule lives here:
 
 1. Success is done. Failures after output *escaped* to the caller are never
@@ -30,7 +30,7 @@ from typing import Literal
 from chorus.policy.budget import RetryBudget
 from chorus.protocol.headers import retry_after, should_retry
 
-__all__ = ["DONE", "Done", "GiveUp", "Outcome", "Retry", "RetryPolicy", "RetryState"]
+__all__ = ["SUCCEEDED", "GiveUp", "Outcome", "Retry", "RetryPolicy", "RetryState", "Succeeded"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 RETRYABLE_STREAM_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
@@ -92,22 +92,26 @@ _OK = Outcome("ok")
 
 @dataclass(frozen=True, slots=True)
 class Retry:
+    """Try again after ``delay`` seconds; ``reason`` is a bounded label (server hint, backoff)."""
+
     delay: float
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class GiveUp:
+    """No more attempts at this model; ``reason`` says why."""
+
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
-class Done:
-    pass
+class Succeeded:
+    """The attempt succeeded: nothing to retry. (An agent run's last event is ``Done``.)"""
 
 
-DONE = Done()
-Decision = Retry | GiveUp | Done
+SUCCEEDED = Succeeded()
+Decision = Retry | GiveUp | Succeeded
 
 
 @dataclass(slots=True)
@@ -122,6 +126,8 @@ class RetryState:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
+    """The retry rules of the module doc, with their numbers; ``decide`` applies them."""
+
     max_retries: int = 2
     base: float = 0.5
     cap: float = 8.0
@@ -138,7 +144,7 @@ class RetryPolicy:
         needed only to read a ``retry-after`` given as an HTTP date.
         """
         if outcome.kind == "ok":
-            return DONE
+            return SUCCEEDED
         if outcome.escaped:
             return GiveUp("output already reached the caller")
         verdict = self._retryable(outcome)

@@ -19,6 +19,8 @@ __all__ = ["AdaptiveThrottle"]
 
 
 class AdaptiveThrottle:
+    """Adaptive throttling for one backend: ``allow`` before a request, ``record`` after it."""
+
     def __init__(
         self,
         *,

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chorus.errors import ChorusError
+from chorus.errors import TranscriptError
 
 __all__ = ["TranscriptError", "problems", "validate"]
 
@@ -40,10 +40,6 @@ ASSISTANT_BLOCKS = frozenset(
         "container_upload",
     }
 )
-
-
-class TranscriptError(ChorusError, ValueError):
-    """A message list the API would refuse; the message is the API's own wording."""
 
 
 def validate(messages: Any) -> None:

@@ -77,21 +77,29 @@ class _Block(msgspec.Struct, tag_field="type", omit_defaults=True):
 
 
 class TextBlock(_Block, tag="text"):
+    """Text the model wrote (with citations, when it cited sources)."""
+
     text: str
     citations: list[dict[str, Any]] | None = None
     cache_control: dict[str, Any] | None = None
 
 
 class ThinkingBlock(_Block, tag="thinking"):
+    """The model's extended thinking, with the signature the API checks when it is sent back."""
+
     thinking: str
     signature: str = ""
 
 
 class RedactedThinkingBlock(_Block, tag="redacted_thinking"):
+    """Thinking the API encrypted; sent back unchanged."""
+
     data: str
 
 
 class ToolUseBlock(_Block, tag="tool_use"):
+    """A tool call: its id (paired with one tool_result), the tool's name and its input."""
+
     id: str
     name: str
     input: dict[str, Any] = {}  # to_dict() always writes it, even empty
@@ -99,12 +107,16 @@ class ToolUseBlock(_Block, tag="tool_use"):
 
 
 class ServerToolUseBlock(_Block, tag="server_tool_use"):
+    """A call to a tool the API runs itself (web search, code execution)."""
+
     id: str
     name: str
     input: dict[str, Any] = {}
 
 
 class ToolResultBlock(_Block, tag="tool_result"):
+    """A tool's answer to the tool_use with the same id, in a user message."""
+
     tool_use_id: str
     content: str | list[dict[str, Any]] = ""
     is_error: bool = False
@@ -112,11 +124,15 @@ class ToolResultBlock(_Block, tag="tool_result"):
 
 
 class ImageBlock(_Block, tag="image"):
+    """An image in a message (base64 or URL source)."""
+
     source: dict[str, Any]
     cache_control: dict[str, Any] | None = None
 
 
 class DocumentBlock(_Block, tag="document"):
+    """A document in a message (PDF or text source), optionally citable."""
+
     source: dict[str, Any]
     title: str | None = None
     context: str | None = None
@@ -161,6 +177,8 @@ _KNOWN_BLOCK_TAGS = frozenset(
 
 
 class Usage(msgspec.Struct):
+    """Tokens a response used: input, output, and prompt-cache reads and writes."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cache_creation_input_tokens: int = 0
@@ -170,6 +188,8 @@ class Usage(msgspec.Struct):
 
 
 class Message(msgspec.Struct):
+    """A reply from the model: its content blocks, stop reason and usage."""
+
     id: str
     model: str
     content: list[KnownBlock] = msgspec.field(default_factory=list)
@@ -200,22 +220,32 @@ class _Delta(msgspec.Struct, tag_field="type"):
 
 
 class TextDelta(_Delta, tag="text_delta"):
+    """More text for the text block being streamed."""
+
     text: str
 
 
 class InputJSONDelta(_Delta, tag="input_json_delta"):
+    """More of a tool call's input, as a fragment of JSON."""
+
     partial_json: str
 
 
 class ThinkingDelta(_Delta, tag="thinking_delta"):
+    """More thinking for the thinking block being streamed."""
+
     thinking: str
 
 
 class SignatureDelta(_Delta, tag="signature_delta"):
+    """The signature that closes a streamed thinking block."""
+
     signature: str
 
 
 class CitationsDelta(_Delta, tag="citations_delta"):
+    """A citation added to the text block being streamed."""
+
     citation: dict[str, Any]
 
 
@@ -241,24 +271,34 @@ class _Event(msgspec.Struct, tag_field="type"):
 
 
 class MessageStartEvent(_Event, tag="message_start"):
+    """The stream's first event: the message with no content yet."""
+
     message: Message
 
 
 class ContentBlockStartEvent(_Event, tag="content_block_start"):
+    """A content block begins at ``index``."""
+
     index: int
     content_block: KnownBlock
 
 
 class ContentBlockDeltaEvent(_Event, tag="content_block_delta"):
+    """A piece of the content block at ``index``."""
+
     index: int
     delta: KnownDelta
 
 
 class ContentBlockStopEvent(_Event, tag="content_block_stop"):
+    """The content block at ``index`` is complete."""
+
     index: int
 
 
 class MessageDelta(msgspec.Struct):
+    """What a ``message_delta`` event changes: the stop reason and stop sequence."""
+
     stop_reason: str | None = None
     stop_sequence: str | None = None
 
@@ -273,24 +313,34 @@ class MessageDeltaUsage(msgspec.Struct, omit_defaults=True):
 
 
 class MessageDeltaEvent(_Event, tag="message_delta"):
+    """Near the end of a stream: the stop reason and the final usage."""
+
     delta: MessageDelta
     usage: MessageDeltaUsage = msgspec.field(default_factory=MessageDeltaUsage)
 
 
 class MessageStopEvent(_Event, tag="message_stop"):
+    """The stream's last event: the message is complete."""
+
     pass
 
 
 class PingEvent(_Event, tag="ping"):
+    """A keep-alive; carries nothing."""
+
     pass
 
 
 class ErrorInfo(msgspec.Struct):
+    """The ``error`` object of an error body or event: its type and message."""
+
     type: str
     message: str = ""
 
 
 class ErrorEvent(_Event, tag="error"):
+    """An error inside a 200 stream (``overloaded_error``, ...): the stream ends with it."""
+
     error: ErrorInfo
 
 

@@ -23,28 +23,14 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from chorus.sim.config import ScriptRule, SimConfig
-from chorus.sim.request import MessagesRequest
+from chorus.sim.config import BEHAVIOURS, ScriptRule, SimConfig
+from chorus.sim.plan import Plan, PlannedBlock
+from chorus.sim.request import MessagesRequest, SimError
 from chorus.sim.summarize import summarize
 
 __all__ = ["Plan", "PlannedBlock", "plan_reply"]
-
-
-@dataclass(slots=True)
-class PlannedBlock:
-    kind: str  # "text" | "thinking" | "tool_use"
-    text: str = ""
-    name: str = ""
-    input: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Plan:
-    blocks: list[PlannedBlock]
-    stop_reason: str = "end_turn"
 
 
 _RECALL_PREFIX = "From what I was told:"
@@ -56,7 +42,9 @@ Behaviour = Callable[[MessagesRequest, SimConfig], Plan | None]
 def plan_reply(request: MessagesRequest, config: SimConfig, behaviour: str | None = None) -> Plan:
     """The reply for ``request`` under ``behaviour`` (default: the model's, then the config's)."""
     name = behaviour or request.model.behaviour or config.behaviour
-    chain = _CHAINS.get(name, _CHAINS["auto"])
+    chain = _CHAINS.get(name)
+    if chain is None:
+        raise SimError(400, f"x-chorus-behaviour: {name!r} is not one of {', '.join(BEHAVIOURS)}")
     plan = None
     for step in chain:
         plan = step(request, config)
@@ -507,3 +495,7 @@ _CHAINS: dict[str, tuple[Behaviour, ...]] = {
     "recall": (summarize, recall, echo),
     "summarize": (summarize, echo),
 }
+
+# One list of names (config.BEHAVIOURS, which configs are checked against) and one
+# table of what each does: they must name the same behaviours.
+assert set(_CHAINS) == set(BEHAVIOURS), "sim/config.py BEHAVIOURS and _CHAINS disagree"

@@ -13,6 +13,7 @@ import msgspec
 
 from chorus.config_files import read_data
 from chorus.errors import ConfigError
+from chorus.sim.faultplan import parse_plan
 from chorus.sim.models import DEFAULT_MODELS, ModelSpec
 
 __all__ = [
@@ -86,6 +87,8 @@ class ToolRule(_Frozen, frozen=True, forbid_unknown_fields=True):
 
 
 class SimConfig(_Frozen, frozen=True, forbid_unknown_fields=True):
+    """Everything a simulator is configured with (from YAML or JSON, or ``config_from_dict``)."""
+
     seed: int = 0
     behaviour: str = "auto"  # auto | echo | template | script | tools | recall | summarize
     template: str = "You said: {last_user}"
@@ -141,8 +144,6 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "config") -> SimConfi
 
 
 def _check(config: SimConfig, source: str) -> None:
-    from chorus.sim.faults import parse_plan
-
     for key, plan in config.faults.items():
         try:
             parse_plan(plan)

@@ -14,8 +14,8 @@ from typing import Any
 
 import msgspec
 
-from chorus.sim.behaviours import Plan
 from chorus.sim.faults import FaultStep
+from chorus.sim.plan import Plan
 from chorus.sim.tokens import text_tokens
 
 __all__ = ["Rendered", "render", "sse_events", "to_json"]

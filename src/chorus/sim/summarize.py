@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from chorus.sim.plan import Plan, PlannedBlock
+
 if TYPE_CHECKING:
-    from chorus.sim.behaviours import Plan
     from chorus.sim.config import SimConfig
     from chorus.sim.request import MessagesRequest
 
@@ -28,7 +29,6 @@ MIN_WORDS = 12
 
 
 def summarize(request: MessagesRequest, config: SimConfig) -> Plan | None:
-    from chorus.sim.behaviours import Plan, PlannedBlock
 
     text = _last_text(request.messages)
     ask = _ASK.search(text)

@@ -43,6 +43,8 @@ class SessionInfo:
 
 
 class Store(Protocol):
+    """A session store: an append-only log per session, leases with fencing tokens, atomic turns."""
+
     async def load(self, session_id: str) -> Transcript: ...
 
     async def acquire(self, session_id: str, owner: str, ttl: float) -> Lease:

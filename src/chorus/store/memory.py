@@ -28,6 +28,8 @@ class _Row:
 
 
 class MemoryStore:
+    """A store in this process's memory: the default, for tests and short-lived sessions."""
+
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._rows: dict[str, _Row] = {}
         self._clock = clock

@@ -62,6 +62,8 @@ _decode = msgspec.json.decode
 
 
 class SQLiteStore:
+    """A store in one SQLite file (WAL, durable commits): the embedded default for real work."""
+
     def __init__(
         self,
         path: str | Path = "chorus.db",
