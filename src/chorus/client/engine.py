@@ -48,7 +48,8 @@ _encode = msgspec.json.Encoder().encode
 CALL_OPTIONS = frozenset(
     {"timeout", "extra_headers", "extra_body", "fallback_models", "continue_interrupted"}
 )
-_OK_RESULT_OUTCOME = Outcome.ok()
+_OK_OUTCOME = Outcome.ok()
+_OK_RESULT = Result(_OK_OUTCOME)
 
 
 class Slots:
@@ -365,15 +366,15 @@ class Engine:
     def succeeded(self, ticket: Ticket, attempt: Attempt, usage: Usage) -> None:
         """Feed a successful attempt to the gates and the observers."""
         now = self.clock.monotonic()
-        self.gates.record(
-            ticket,
-            Result(
-                _OK_RESULT_OUTCOME,
+        if ticket.grant is None:  # nothing to settle: one shared result will do
+            self.gates.record(ticket, _OK_RESULT, now)
+        else:
+            result = Result(
+                _OK_OUTCOME,
                 input_tokens=usage.input_tokens + usage.cache_creation_input_tokens,
                 output_tokens=usage.output_tokens,
-            ),
-            now,
-        )
+            )
+            self.gates.record(ticket, result, now)
         attempt.outcome = "ok"
         attempt.duration = now - attempt.started
         attempt.usage = usage

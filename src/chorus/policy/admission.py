@@ -190,7 +190,8 @@ class Throttle(_PerModel):
         )
 
     def record(self, ticket: Ticket, result: Result, now: float) -> None:
-        self.of(ticket.model).record(result.outcome.accepted, now)
+        outcome = result.outcome
+        self.of(ticket.model).record(outcome.kind == "ok" or outcome.accepted, now)
 
 
 class Breaker(_PerModel):
@@ -250,8 +251,13 @@ class Breaker(_PerModel):
     def record(self, ticket: Ticket, result: Result, now: float) -> None:
         breaker = self.of(ticket.model)
         outcome = result.outcome
-        if ticket.answered and outcome.kind == "ok":
-            return  # already counted when its headers came
+        if outcome.kind == "ok":  # the common case, without the failure arithmetic
+            if not ticket.answered:  # else counted when its headers came
+                before = breaker.state
+                breaker.record(True, now)
+                if breaker.state != before and self.on_change is not None:
+                    self.on_change(ticket.model, breaker.state)
+            return
         # A 429 says nothing about health, except that a probe answered at all.
         if outcome.rate_limited and breaker.state != "half_open":
             return
@@ -391,7 +397,7 @@ class RateLimits(_PerModel):
             state.buckets.settle(
                 grant, input_tokens=result.input_tokens, output_tokens=result.output_tokens, now=now
             )
-        if result.outcome.rate_limited and self._shared(state, now):
+        if result.outcome.kind != "ok" and result.outcome.rate_limited and self._shared(state, now):
             wait = result.retry_after if result.retry_after is not None else 1.0
             state.buckets.block(wait, now)
 
