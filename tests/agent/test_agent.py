@@ -270,3 +270,22 @@ async def test_parallel_tool_calls_run_concurrently_up_to_the_limit(
     results = result.messages[2]["content"]
     assert [r["content"] for r in results] == ["now", "later"]
     assert running["peak"] == limit
+
+
+async def test_a_session_rereads_its_transcript_when_another_writer_committed() -> None:
+    """A session keeps its transcript in memory between turns, but only while nobody else
+    held the lease: two sessions taking turns on one conversation each see the other's."""
+    from chorus.store import MemoryStore
+    from chorus.testing import ScriptedModel
+
+    model = ScriptedModel(lambda request: "ok " + request["messages"][-1]["content"])
+    agent = Agent(model="claude-sonnet-4-5", client=model, context=False)
+    store = MemoryStore()
+    first, second = Session(agent, "shared", store=store), Session(agent, "shared", store=store)
+    await first.send("one")
+    await first.send("two")  # from memory
+    await second.send("three")
+    await first.send("four")  # must see "three"
+    sent = [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "user"]
+    assert sent == ["one", "two", "three", "four"]
+    assert [m["content"] for m in await first.history()][::2] == sent

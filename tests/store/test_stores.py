@@ -41,11 +41,75 @@ async def test_the_suite_catches_a_store_that_breaks_a_rule() -> None:
 
 
 async def test_corrupt_transcript_is_refused_on_load(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "c.db")
+    """A file written by something else (or by hand) is checked whole when it is loaded."""
+    import sqlite3
+
+    path = tmp_path / "c.db"
+    store = SQLiteStore(path)
     lease = await store.acquire("s1", "w1", 60)
-    await store.commit(lease, 0, TURN[:2])  # a tool_use without its result
+    await store.commit(lease, 0, TURN)
+    await store.close()
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM chorus_messages WHERE seq = 3")  # the tool result goes missing
+    db.execute(
+        "UPDATE chorus_messages SET seq = 3 WHERE seq = 4"
+    )  # keep the sequence whole: only the pairing breaks
+    db.execute("UPDATE chorus_sessions SET seq = 3")
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
     with pytest.raises(CorruptTranscriptError, match="`tool_use` ids were found without"):
         await store.load("s1")
+    await store.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_a_turn_that_breaks_pairing_with_the_tail_is_refused(
+    tmp_path: Path, kind: str
+) -> None:
+    """Each commit is checked against the message it extends, not the whole history."""
+    store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "c.db")
+    lease = await store.acquire("s1", "w1", 60)
+    await store.commit(
+        lease,
+        0,
+        TURN[:3]
+        + [
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "t2", "name": "w", "input": {}}],
+            }
+        ][:0]
+        + TURN[3:],
+    )
+    asking = [
+        {"role": "user", "content": "and tomorrow?"},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "t2", "name": "w", "input": {}}],
+        },
+    ]
+    with pytest.raises(CorruptTranscriptError, match="tool_use"):
+        await store.commit(lease, 4, asking)  # a tool call left without its result
+    answered = [
+        *asking,
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "t9", "content": "rain"}],
+        },
+    ]
+    with pytest.raises(CorruptTranscriptError):
+        await store.commit(lease, 4, answered)  # a result for a call nobody made
+    assert (await store.load("s1")).seq == 4  # nothing of either landed
+    fine = [
+        *asking,
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "t2", "content": "rain"}],
+        },
+        {"role": "assistant", "content": "Rain."},
+    ]
+    assert await store.commit(lease, 4, fine) == 8
     await store.close()
 
 

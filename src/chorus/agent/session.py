@@ -18,9 +18,11 @@ once. ``discard()`` drops it.
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
@@ -36,6 +38,16 @@ if TYPE_CHECKING:
     from chorus.agent.agent import Agent
 
 __all__ = ["Session"]
+
+
+@dataclass(slots=True)
+class _Cached:
+    """The transcript as this session last saw it, and the lease token it held then."""
+
+    messages: list[dict[str, Any]]
+    seq: int
+    context: bytes | None
+    token: int
 
 
 class Session:
@@ -66,6 +78,7 @@ class Session:
         self.lease_ttl = lease_ttl
         self.wait_timeout = wait_timeout
         self.owner = owner or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._cached: _Cached | None = None  # the transcript as of our last turn
 
     async def history(self) -> list[dict[str, Any]]:
         """The committed conversation, in the API's message shape."""
@@ -100,6 +113,7 @@ class Session:
     async def resume(self, decisions: dict[str, bool]) -> RunResult:
         """Finish the paused turn with a person's decisions; it can be resumed exactly once."""
         lease = await self._acquire()
+        self._cached = None  # a resumed turn commits outside the cached path
         try:
             stored = await self.store.load_pending(self.id)
             if stored is None:
@@ -148,20 +162,35 @@ class Session:
                 raise SessionError(
                     f"session {self.id!r} has a turn waiting for approval: resume or discard it"
                 )
-            committed = await self.store.load(self.id)
+            cached = self._cached
+            if cached is not None and lease.token == cached.token + 1:
+                # Nobody else held the lease since our last turn (fencing tokens grow with
+                # every acquisition), so nobody else committed: the transcript in memory
+                # is the store's. A turn then costs no reading or re-checking of history.
+                messages, seq, context = cached.messages, cached.seq, cached.context
+            else:
+                committed = await self.store.load(self.id)
+                messages, seq, context = committed.messages, committed.seq, committed.context
+            self._cached = _Cached(messages, seq, context, lease.token)
             done: Done | None = None
-            state = ContextState.decode(committed.context)
-            async for event in self.agent.iter(
-                prompt, committed.messages, self.id, live=live, state=state
-            ):
+            state = ContextState.decode(context)
+            async for event in self.agent.iter(prompt, messages, self.id, live=live, state=state):
                 if isinstance(event, Done):
                     done = event
                 else:
                     yield event
             assert done is not None
-            result = await self._finish(lease, committed.seq, done.result)
+            try:
+                result = await self._finish(lease, seq, done.result)
+            except BaseException:
+                self._cached = None  # the store may have moved on: read it next time
+                raise
+            if result.stop_reason != "paused" and result.seq is not None:
+                messages.extend(copy.deepcopy(result.messages))
+                encoded = result.context.encode() if result.context is not None else None
+                self._cached = _Cached(messages, result.seq, encoded or context, lease.token)
             if result.stop_reason != "paused":
-                yield TurnCommitted(self.id, result.seq or committed.seq)
+                yield TurnCommitted(self.id, result.seq or seq)
             yield done
         finally:
             await self.store.release(lease)

@@ -1,4 +1,9 @@
-"""Load-time validation shared by every store."""
+"""Validation shared by every store: a whole transcript once, on load; each turn on its own.
+
+A transcript is checked against the API's rules when it is first loaded. After that, each
+committed turn is checked against the one message it extends, so a turn costs the same
+however long the session is, and a store never holds a transcript the API would refuse.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,11 @@ from typing import Any
 from chorus.errors import CorruptTranscriptError
 from chorus.protocol import transcript
 
-__all__ = ["checked"]
+__all__ = ["check_turn", "checked"]
+
+# Stands in for everything before the message a turn extends: only that message's role
+# and its tool calls bear on whether the turn may follow it.
+_EARLIER = {"role": "user", "content": "(earlier turns)"}
 
 
 def checked(session_id: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -19,3 +28,22 @@ def checked(session_id: str, messages: list[dict[str, Any]]) -> list[dict[str, A
     if found:
         raise CorruptTranscriptError(f"session {session_id!r}: {found[0]}")
     return messages
+
+
+def check_turn(
+    session_id: str, before: dict[str, Any] | None, turn: list[dict[str, Any]], seq: int
+) -> None:
+    """Raise CorruptTranscriptError if ``turn``, appended after ``before`` (the last message
+    committed, at ``seq``; None for a new session), would make a transcript the API refuses."""
+    if not turn:
+        return
+    if before is None:
+        found = transcript.problems(turn, first_only=True)
+    elif before.get("role") == "assistant":
+        found = transcript.problems([_EARLIER, before, *turn], first_only=True)
+    else:
+        found = transcript.problems([before, *turn], first_only=True)
+    if found:
+        raise CorruptTranscriptError(
+            f"session {session_id!r}: the turn after message {seq} is refused: {found[0]}"
+        )

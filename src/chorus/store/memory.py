@@ -10,7 +10,7 @@ from typing import Any
 
 from chorus.errors import SessionBusyError, StaleWriterError
 from chorus.store.base import Lease, SessionInfo, Transcript
-from chorus.store.checks import checked
+from chorus.store.checks import check_turn, checked
 
 __all__ = ["MemoryStore"]
 
@@ -80,6 +80,9 @@ class MemoryStore:
             raise StaleWriterError(
                 f"session {lease.session_id!r} moved from seq {expected_seq} to {len(row.messages)}"
             )
+        check_turn(
+            lease.session_id, row.messages[-1] if row.messages else None, messages, expected_seq
+        )
         row.messages.extend(copy.deepcopy(messages))
         if context is not None:
             row.context = context

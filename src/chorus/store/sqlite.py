@@ -27,9 +27,15 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from chorus.errors import ConfigError, SessionBusyError, SessionError, StaleWriterError
+from chorus.errors import (
+    ConfigError,
+    CorruptTranscriptError,
+    SessionBusyError,
+    SessionError,
+    StaleWriterError,
+)
 from chorus.store.base import Lease, SessionInfo, Transcript
-from chorus.store.checks import checked
+from chorus.store.checks import check_turn, checked
 
 __all__ = ["SQLiteStore"]
 
@@ -198,6 +204,24 @@ class SQLiteStore:
                     f"session {lease.session_id!r}: expected seq {expected_seq} with lease "
                     f"{lease.token}, found {current}"
                 )
+            last = (
+                db.execute(
+                    "SELECT role, content FROM chorus_messages WHERE session_id = ? AND seq = ?",
+                    (lease.session_id, expected_seq),
+                ).fetchone()
+                if expected_seq
+                else None
+            )
+            try:
+                check_turn(
+                    lease.session_id,
+                    {"role": last[0], "content": _decode(last[1])} if last else None,
+                    messages,
+                    expected_seq,
+                )
+            except CorruptTranscriptError:
+                db.execute("ROLLBACK")
+                raise
             self._failpoint("mid_commit")
             db.executemany(
                 "INSERT INTO chorus_messages (session_id, seq, role, content, created) "
