@@ -41,7 +41,8 @@ SUMMARY_HEADER = "Summary of earlier conversation (messages {first}-{last}):"
 PINNED_HEADER = "Facts to keep in mind:"
 MAX_COMPACTIONS_PER_CALL = 8
 CHARS_PER_TOKEN = 3.5
-_MEMO = 4_096  # messages kept measured (and alive) at most, across all sessions
+_MEMO = 65_536  # messages kept measured (and alive) at most, across all sessions
+_MEMO_TURNS = 20_000  # evicted turns kept rendered for recall, across all sessions
 
 Summarize = Callable[[dict[str, Any]], Awaitable[str]]
 
@@ -92,6 +93,9 @@ class ContextManager:
         # is not re-measured on every call. Holding the message keeps its id unique.
         self._costs: dict[int, tuple[dict[str, Any], int, int]] = {}
         self._tools: tuple[Sequence[dict[str, Any]], int] | None = None
+        # Evicted turns as recall reads them (the text and its words), per first message:
+        # a long conversation's old turns are rendered once, not on every call.
+        self._documents: dict[int, tuple[dict[str, Any], int, str, frozenset[str]]] = {}
         # Recall notes already rendered, per prompt message and recalled exchanges.
         self._notes: dict[tuple[int, tuple[int, ...]], tuple[dict[str, Any], dict[str, Any]]] = {}
 
@@ -149,8 +153,20 @@ class ContextManager:
         if not gaps:
             return []
         spans = exchanges(messages[:evicted_end])
-        documents = [render(messages[s:e]) for s, e in spans]
-        candidates = [i for i, d in enumerate(documents) if gaps.intersection(terms(d))]
+        if len(self._documents) > _MEMO_TURNS:  # between calls only
+            self._documents.clear()
+        documents = []
+        words = []
+        for s, e in spans:
+            first = messages[s]
+            known = self._documents.get(id(first))
+            if known is None or known[0] is not first or known[1] != e - s:
+                text = render(messages[s:e])
+                known = (first, e - s, text, frozenset(terms(text)))
+                self._documents[id(first)] = known
+            documents.append(known[2])
+            words.append(known[3])
+        candidates = [i for i, w in enumerate(words) if not gaps.isdisjoint(w)]
         ranked = policy.retriever.rank(query, [documents[i] for i in candidates], policy.recall)
         room = policy.recall_share * budget
         estimate = self._estimator(model)
