@@ -124,3 +124,20 @@ async def test_a_stream_left_early_gives_its_connection_slot_back(make_rig) -> N
         assert await texts.__anext__() == "x"
         await texts.aclose()  # what the event loop does to an abandoned iterator
         assert slots.in_flight == 0
+
+
+async def test_a_cancelled_call_gives_its_slot_and_probe_back(make_rig) -> None:
+    """Cancelled mid-request (a caller's timeout, a task group): nothing stays held."""
+    import asyncio
+
+    async with make_rig({"latency": {"ttft": 5.0}}) as r:
+        task = asyncio.ensure_future(r.create("slow"))
+        for _ in range(50):
+            await asyncio.sleep(0)
+            if r.claude.engine.slots().in_flight:
+                break
+        assert r.claude.engine.slots().in_flight == 1  # cancelled while holding its slot
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert r.claude.engine.slots().in_flight == 0

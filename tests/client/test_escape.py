@@ -93,3 +93,43 @@ async def test_a_failure_after_any_event(make_rig, how: str, fault: str, after: 
             assert _seen_text(how, seen) == PROMPT
         if how == "text":
             assert "".join(seen) == PROMPT
+
+
+async def test_after_an_incomplete_reply_nothing_is_sent_again(make_rig) -> None:
+    async with make_rig() as r:
+        stream = r.claude.messages.stream(
+            model=MODEL,
+            max_tokens=64,
+            messages=user(PROMPT),
+            extra_headers={"x-chorus-fault": "cut(after=6);ok"},
+        )
+        with pytest.raises(IncompleteResponseError):
+            async for _ in stream.text_stream:
+                pass
+        with pytest.raises(IncompleteResponseError):
+            await stream.get_final_message()  # the same answer, not a fresh request
+        assert len(r.attempts()) == 1
+
+
+async def test_leaving_the_text_early_then_asking_for_the_final_message(make_rig) -> None:
+    """The rest of the same reply is read: never a second request behind the caller's back."""
+    async with make_rig() as r:
+        async with r.claude.messages.stream(model=MODEL, max_tokens=64, messages=user(PROMPT)) as s:
+            async for _ in s.text_stream:
+                break
+            final = await s.get_final_message()
+        assert final.text == PROMPT
+        assert len(r.attempts()) == 1
+        assert r.claude.engine.slots().in_flight == 0
+
+
+async def test_a_closed_stream_is_incomplete_afterwards(make_rig) -> None:
+    async with make_rig() as r:
+        stream = r.claude.messages.stream(model=MODEL, max_tokens=64, messages=user(PROMPT))
+        texts = stream.text_stream
+        await texts.__anext__()
+        await stream.close()
+        with pytest.raises(IncompleteResponseError, match="closed before"):
+            await stream.get_final_message()
+        assert len(r.attempts()) == 1
+        assert r.claude.engine.slots().in_flight == 0

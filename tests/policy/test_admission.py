@@ -140,3 +140,18 @@ def test_the_throttle_refuses_only_while_the_model_refuses_most_requests() -> No
     assert refused > 50
     later = 4.0 + throttle.window + 1  # the storm has left the window
     assert not any(isinstance(throttle.admit(ticket(), now=later), Refuse) for _ in range(100))
+
+
+def test_only_the_probe_gives_its_probe_slot_back() -> None:
+    breaker = Breaker(rng=random.Random(0))
+    for i in range(20):
+        t = ticket()
+        breaker.admit(t, now=i * 0.01)
+        breaker.record(t, OVERLOADED, now=i * 0.01)
+    bystander = ticket()  # admitted earlier, while closed; never a probe
+    probe = ticket()
+    assert breaker.admit(probe, now=1.0) == 0.0 and probe.probe
+    breaker.release(bystander, now=1.0)  # must not free the probe's slot
+    assert isinstance(breaker.admit(ticket(), now=1.0), Refuse)
+    breaker.release(probe, now=1.0)  # the probe was cancelled: another may go at once
+    assert breaker.admit(ticket(), now=1.0) == 0.0

@@ -79,10 +79,7 @@ class Slots:
                 raise ShedError("too many calls waiting for a connection", reason="queue_full")
             self.waiting += 1
             try:
-                if within > 30.0:
-                    await self._sem.acquire()  # the call's deadline is checked again on send
-                else:
-                    await asyncio.wait_for(self._sem.acquire(), max(within, 0.0))
+                await asyncio.wait_for(self._sem.acquire(), max(within, 0.0))
             except TimeoutError:
                 raise ShedError(
                     "no connection slot before the deadline", reason="queue_timeout"
@@ -251,7 +248,11 @@ class Engine:
             waited += clock.monotonic() - before
             verdict = self.gates.admit(ticket, clock.monotonic())
         if verdict:
-            await clock.sleep(verdict)  # type: ignore[arg-type]  # a float wait, held for us
+            try:
+                await clock.sleep(verdict)  # type: ignore[arg-type]  # a float wait, held for us
+            except BaseException:
+                self.gates.release(ticket, clock.monotonic())  # cancelled while held
+                raise
             waited += verdict  # type: ignore[operator]
         slots = self.slots()
         if not slots.try_acquire():
@@ -262,15 +263,15 @@ class Engine:
                 raise
         return slots, waited
 
-    async def backoff(self, model: str, delay: float) -> None:
+    async def backoff(self, model: str, delay: float, *, hinted: bool = False) -> None:
         """Sleep a retry's delay; while the model's breaker is open, only until it closes.
 
         A backoff drawn while the model was failing says nothing once a probe has
         shown it is back: waking then is what keeps a storm from starving the calls
-        that outlived it.
+        that outlived it. A wait the server asked for (``hinted``) is kept whole.
         """
         breaker = self._breaker
-        if breaker is not None and breaker.of(model).state != "closed":
+        if not hinted and breaker is not None and breaker.of(model).state != "closed":
             await self._until_closed(model, delay)
         else:
             await self.clock.sleep(delay)
@@ -407,6 +408,17 @@ class Engine:
         for obs in self.observers:
             obs.attempt_finished(attempt)
         return step
+
+    def abandoned(self, ticket: Ticket, attempt: Attempt | None) -> None:
+        """An admitted attempt that will never report (its caller was cancelled): the gates
+        get back what they granted (a breaker's probe slot, a rate-limit reservation), and
+        the observers hear that the attempt ended."""
+        self.gates.release(ticket, self.clock.monotonic())
+        if attempt is not None and not attempt.outcome:
+            attempt.outcome = "cancelled"
+            attempt.duration = self.clock.monotonic() - attempt.started
+            for obs in self.observers:
+                obs.attempt_finished(attempt)
 
     def ended(self, model: str, outcome: str, call: Call, started: float, waited: float) -> None:
         """The whole call is over."""

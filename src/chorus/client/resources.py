@@ -63,9 +63,9 @@ class Messages:
     ) -> _T:
         """One call whose body is read whole; ``engine``: the plain one for count_tokens."""
         e = engine or self._engine
+        body = e.encode_body(params)  # a request refused here never reaches the budget
         call = e.call(params, options, fallbacks=engine is None)
         headers = e.headers_for(options)
-        body = e.encode_body(params)
         deadline = call.deadline
         max_tokens = params.get("max_tokens", 0)
         started = e.clock.monotonic()
@@ -90,14 +90,18 @@ class Messages:
                 except APIError as exc:
                     slots.release()
                     step = e.failed(call, ticket, attempt, exc)
+                except BaseException:  # cancelled (or a bug below): give everything back
+                    slots.release()
+                    e.abandoned(ticket, attempt)
+                    raise
                 else:
                     slots.release()
                     e.succeeded(ticket, attempt, usage)
                     e.ended(call.model, "ok", call, started, waited)
                     return result
             match step:
-                case Again(delay=delay):
-                    await e.backoff(call.model, delay)
+                case Again(delay=delay, reason=reason):
+                    await e.backoff(call.model, delay, hinted=reason != "backoff")
                 case Next(model=model):
                     body = e.encode_body({**params, "model": model})
                 case End(error=error, outcome=outcome, model=model):

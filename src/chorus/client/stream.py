@@ -77,6 +77,7 @@ class MessageStream:
         "_chunks",
         "_content",
         "_decoder",
+        "_draining",
         "_engine",
         "_failure",
         "_final",
@@ -85,12 +86,14 @@ class MessageStream:
         "_iterated",
         "_keep_going",
         "_options",
+        "_over",
         "_params",
         "_request",
         "_resp",
         "_slots",
         "_started",
         "_stitch",
+        "_stopped",
         "_ticket",
         "_visible",
         "_waited",
@@ -122,6 +125,9 @@ class MessageStream:
         self._resp: Response | None = None
         self._chunks: AsyncIterator[bytes] | None = None
         self._failure: APIError | None = None  # an error event, raised after what preceded it
+        self._over: APIError | None = None  # how the call ended, if it failed
+        self._stopped = False  # the caller closed the stream before its reply was whole
+        self._draining = False  # get_final_message / until_done is reading the attempt
         self.request_id: str | None = None
 
     @property
@@ -133,7 +139,7 @@ class MessageStream:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self._end_attempt()  # close(), without a second coroutine
+        self._stop()  # close(), without a second coroutine
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         self._claim()
@@ -153,7 +159,7 @@ class MessageStream:
                 for event in batch:
                     yield event
         finally:
-            self._end_attempt()  # left early (break, error): free the connection now
+            self._left()
 
     @property
     def text_stream(self) -> AsyncIterator[str]:
@@ -171,17 +177,24 @@ class MessageStream:
                             call.escape()  # the caller reads text from here on
                         yield event.delta.text
         finally:
-            self._end_attempt()
+            self._left()
 
     async def until_done(self) -> None:
         """Consume whatever is left of the stream (without yielding event by event)."""
         self._iterated = True
-        await self._next_batch(drain=True)
+        await self._drain()
+
+    async def _drain(self) -> None:
+        self._draining = True
+        try:
+            await self._next_batch(drain=True)
+        finally:
+            self._draining = False
 
     async def get_final_message(self) -> Message:
         self._iterated = True
         if self._final is None:
-            await self._next_batch(drain=True)
+            await self._drain()
         final: Message = self._final  # type: ignore[assignment]  # set once drained
         return final
 
@@ -200,6 +213,23 @@ class MessageStream:
         return visible.message if visible is not None and visible.started else None
 
     async def close(self) -> None:
+        self._stop()
+
+    def _left(self) -> None:
+        """An iterator ended: at its end (nothing to do), on an error (already handled), or
+        because the caller stopped reading it. asyncio finalizes an abandoned iterator
+        later, from a task of its own: if the caller has meanwhile asked for the final
+        message, that drain owns the attempt and is not cut from under it."""
+        if not self._draining:
+            self._stop()
+
+    def _stop(self) -> None:
+        """The caller is done with the stream: free the attempt in flight, if any. A reply
+        left unfinished stays unfinished: asking for it later is an incomplete response,
+        never a new request sent behind the caller's back."""
+        if self._slots is not None and self._final is None:
+            self._engine.abandoned(self._ticket, self._attempt)
+            self._stopped = True
         self._end_attempt()
 
     # ------------------------------------------------------------------ the call
@@ -207,12 +237,12 @@ class MessageStream:
     def _begin(self) -> None:
         """Fix what holds for the whole call: its models and deadline, the headers."""
         e, params, options = self._engine, self._params, self._options
+        self._use(params["model"])  # a request refused here never reaches the budget
         self._call = e.call(params, options)
         self._headers = e.headers_for(options)
         self._keep_going = options.get("continue_interrupted", e.settings.continue_interrupted)
         self._started = e.clock.monotonic()
         self._waited = 0.0
-        self._use(params["model"])
 
     def _use(self, model: str) -> None:
         params = self._params
@@ -228,6 +258,14 @@ class MessageStream:
         """
         if self._final is not None:
             return None
+        if self._over is not None:
+            raise self._over  # the call ended with this: asking again gets the same answer
+        if self._stopped:
+            raise IncompleteResponseError(
+                "the stream was closed before its reply was complete",
+                partial=self._visible_message(),
+                request_id=self.request_id,
+            )
         if self._call is None:
             self._begin()
         e = self._engine
@@ -285,6 +323,8 @@ class MessageStream:
                     raise
                 await self._failed(exc)
             except BaseException:
+                if self._slots is not None:  # cancelled mid-attempt: it will never report
+                    self._engine.abandoned(self._ticket, self._attempt)
                 self._end_attempt()
                 raise
 
@@ -378,7 +418,7 @@ class MessageStream:
         e = self._engine
         if type(step) is Again:
             assert self._call is not None
-            await e.backoff(self._call.model, step.delay)
+            await e.backoff(self._call.model, step.delay, hinted=step.reason != "backoff")
         elif type(step) is Continue:
             assert continuation is not None
             self._stitch = continuation
@@ -389,12 +429,16 @@ class MessageStream:
             assert type(step) is End and self._call is not None
             e.ended(step.model, step.outcome, self._call, self._started, self._waited)
             if step.outcome == "incomplete":
-                raise IncompleteResponseError(
+                error: APIError = IncompleteResponseError(
                     f"the stream failed after output reached the caller: {step.error}",
                     partial=self._visible_message(),
                     request_id=self.request_id,
-                ) from step.error
-            raise step.error
+                )
+                error.__cause__ = step.error
+            else:
+                error = step.error
+            self._over = error
+            raise error
 
 
 def _error_at(events: list[StreamEvent]) -> int:

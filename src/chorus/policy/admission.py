@@ -62,7 +62,15 @@ __all__ = [
 class Ticket:
     """One attempt asking to be sent: what it will cost, and what it was granted."""
 
-    __slots__ = ("answered", "deadline", "grant", "input_tokens", "model", "output_tokens")
+    __slots__ = (
+        "answered",
+        "deadline",
+        "grant",
+        "input_tokens",
+        "model",
+        "output_tokens",
+        "probe",
+    )
 
     def __init__(self, model: str, input_tokens: int, output_tokens: int, deadline: float) -> None:
         self.model = model
@@ -71,6 +79,7 @@ class Ticket:
         self.deadline = deadline
         self.grant: Grant | None = None  # the rate-limit reservation, settled on record
         self.answered = False  # a success's health was reported when its headers came
+        self.probe = False  # it holds the half-open breaker's probe slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +230,7 @@ class Breaker(_PerModel):
     def admit(self, ticket: Ticket, now: float) -> float | Refuse:
         breaker = self.of(ticket.model)
         if breaker.allow(now):
+            ticket.probe = breaker.state == "half_open"
             return 0.0
         # Open: wait for the probe window. Half-open with the probe out: check back soon.
         wait = breaker.retry_in(now) or 0.25
@@ -234,7 +244,9 @@ class Breaker(_PerModel):
         )
 
     def release(self, ticket: Ticket, now: float) -> None:
-        self.of(ticket.model).release()
+        if ticket.probe:  # only the probe's own slot: never another call's
+            ticket.probe = False
+            self.of(ticket.model).release()
 
     def headers(
         self, ticket: Ticket, status: int, headers: Mapping[str, str], now: float, wall: float
