@@ -58,9 +58,7 @@ async def drive(url: str, args: argparse.Namespace, db: Path) -> list[dict[str, 
             window.append(time.process_time() - cpu)
             window = window[-args.window :]
             if turn in checkpoints:
-                size = db.stat().st_size + (
-                    Path(str(db) + "-wal").stat().st_size if Path(str(db) + "-wal").exists() else 0
-                )
+                size = _db_bytes(db)
                 row = {
                     "turn": turn,
                     "cpu_ms_per_turn": 1000 * sum(window) / len(window),
@@ -73,6 +71,12 @@ async def drive(url: str, args: argparse.Namespace, db: Path) -> list[dict[str, 
         await store.close()
         await claude.aclose()
     return rows
+
+
+def _db_bytes(db: Path) -> int:
+    """The database's size on disk, its write-ahead log included."""
+    wal = Path(str(db) + "-wal")
+    return db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
 def main() -> None:
