@@ -141,3 +141,19 @@ async def test_a_cancelled_call_gives_its_slot_and_probe_back(make_rig) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         assert r.claude.engine.slots().in_flight == 0
+
+
+async def test_the_simulated_client_starts_one_simulator_for_concurrent_first_calls() -> None:
+    import asyncio
+
+    async with simulated_client() as claude:
+        replies = await asyncio.gather(
+            *(
+                claude.messages.create(model=MODEL, max_tokens=8, messages=user(f"p{i}"))
+                for i in range(5)
+            )
+        )
+        assert [m.text for m in replies] == [f"p{i}" for i in range(5)]
+        transport = claude.transport
+        assert transport.simulator is not None  # type: ignore[attr-defined]
+        assert len(transport.simulator.ledger) == 5  # type: ignore[attr-defined]

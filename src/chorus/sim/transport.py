@@ -9,6 +9,7 @@ it was given, the scheme and host are replaced by the simulator's.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +37,7 @@ class SimTransport:
         self.clock = clock
         self.inner = inner or AiohttpTransport()
         self.simulator: Any = None
+        self._starting: asyncio.Future[None] | None = None
 
     @property
     def watches_deadlines(self) -> bool:
@@ -51,11 +53,17 @@ class SimTransport:
         return self.simulator.base_url if self.simulator is not None else None
 
     async def start(self) -> str:
+        """Start the simulator once, however many first requests arrive together."""
         if self.simulator is None:
-            sim = Simulator(self.config, clock=self.clock)
-            await sim.start()
-            self.simulator = sim
+            if self._starting is None:
+                self._starting = asyncio.ensure_future(self._start())
+            await asyncio.shield(self._starting)
         return str(self.simulator.base_url)
+
+    async def _start(self) -> None:
+        sim = Simulator(self.config, clock=self.clock)
+        await sim.start()
+        self.simulator = sim
 
     async def send(
         self,
@@ -78,6 +86,7 @@ class SimTransport:
         if self.simulator is not None:
             await self.simulator.stop()
             self.simulator = None
+        self._starting = None
 
 
 def simulated_client(config: SimConfig | None = None, **kwargs: Any) -> Claude:
