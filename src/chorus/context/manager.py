@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from chorus.context.compaction import ContextState, Summary, render, summary_request
+from chorus.context.evicted import EvictedTurns
 from chorus.context.policy import ContextPolicy
 from chorus.context.recall import terms
 from chorus.context.tokens import TokenEstimator
@@ -42,7 +43,7 @@ PINNED_HEADER = "Facts to keep in mind:"
 MAX_COMPACTIONS_PER_CALL = 8
 CHARS_PER_TOKEN = 3.5
 _MEMO = 65_536  # messages kept measured (and alive) at most, across all sessions
-_MEMO_TURNS = 20_000  # evicted turns kept rendered for recall, across all sessions
+_CONVERSATIONS = 1_024  # conversations whose evicted turns are kept indexed
 
 Summarize = Callable[[dict[str, Any]], Awaitable[str]]
 
@@ -93,9 +94,9 @@ class ContextManager:
         # is not re-measured on every call. Holding the message keeps its id unique.
         self._costs: dict[int, tuple[dict[str, Any], int, int]] = {}
         self._tools: tuple[Sequence[dict[str, Any]], int] | None = None
-        # Evicted turns as recall reads them (the text and its words), per first message:
-        # a long conversation's old turns are rendered once, not on every call.
-        self._documents: dict[int, tuple[dict[str, Any], int, str, frozenset[str]]] = {}
+        # Each conversation's evicted turns, indexed as they are evicted (by the identity of
+        # its first message; the index checks that identity itself).
+        self._evicted: dict[int, EvictedTurns] = {}
         # Recall notes already rendered, per prompt message and recalled exchanges.
         self._notes: dict[tuple[int, tuple[int, ...]], tuple[dict[str, Any], dict[str, Any]]] = {}
 
@@ -152,27 +153,22 @@ class ContextManager:
         gaps = set(terms(query)) - seen
         if not gaps:
             return []
-        spans = exchanges(messages[:evicted_end])
-        if len(self._documents) > _MEMO_TURNS:  # between calls only
-            self._documents.clear()
-        documents = []
-        words = []
-        for s, e in spans:
-            first = messages[s]
-            known = self._documents.get(id(first))
-            if known is None or known[0] is not first or known[1] != e - s:
-                text = render(messages[s:e])
-                known = (first, e - s, text, frozenset(terms(text)))
-                self._documents[id(first)] = known
-            documents.append(known[2])
-            words.append(known[3])
-        candidates = [i for i, w in enumerate(words) if not gaps.isdisjoint(w)]
-        ranked = policy.retriever.rank(query, [documents[i] for i in candidates], policy.recall)
+        index = self._evicted.get(id(messages[0]))
+        if index is None:
+            if len(self._evicted) >= _CONVERSATIONS:  # between calls only
+                self._evicted.clear()
+            index = self._evicted[id(messages[0])] = EvictedTurns()
+        index.update(messages, evicted_end)
+        spans = [index.spans[i] for i in index.matching(gaps)]
+        tail = index.tail(messages, evicted_end)
+        if tail is not None and not gaps.isdisjoint(terms(render(messages[tail[0] : tail[1]]))):
+            spans.append(tail)
+        documents = [render(messages[s:e]) for s, e in spans]
+        ranked = policy.retriever.rank(query, documents, policy.recall)
         room = policy.recall_share * budget
         estimate = self._estimator(model)
         picked = []
-        for j, _ in ranked:
-            i = candidates[j]
+        for i, _ in ranked:
             cost = estimate({"role": "user", "content": documents[i]})
             if cost > room:
                 continue

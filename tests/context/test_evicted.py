@@ -1,0 +1,85 @@
+"""The evicted-turn index agrees with a fresh scan, however eviction grows (context/evicted.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chorus.context.compaction import render
+from chorus.context.evicted import EvictedTurns
+from chorus.context.recall import terms
+from chorus.context.window import exchanges
+
+WORDS = ["ferry", "pier", "fare", "crowns", "tuesday", "oslo", "rain", "budget"]
+
+
+def prompt(words: list[str]) -> dict[str, Any]:
+    return {"role": "user", "content": " ".join(words) or "hello"}
+
+
+def reply(words: list[str]) -> dict[str, Any]:
+    return {"role": "assistant", "content": [{"type": "text", "text": " ".join(words) or "ok"}]}
+
+
+def tool_turn(i: int) -> list[dict[str, Any]]:
+    call = {"type": "tool_use", "id": f"t{i}", "name": "w", "input": {}}
+    result = {"type": "tool_result", "tool_use_id": f"t{i}", "content": "sunny"}
+    return [{"role": "assistant", "content": [call]}, {"role": "user", "content": [result]}]
+
+
+turns = st.lists(
+    st.tuples(
+        st.lists(st.sampled_from(WORDS), max_size=3),
+        st.booleans(),
+        st.lists(st.sampled_from(WORDS), max_size=3),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def conversation(spec: list[tuple[list[str], bool, list[str]]]) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    for i, (asked, with_tool, answered) in enumerate(spec):
+        messages.append(prompt(asked))
+        if with_tool:
+            messages.extend(tool_turn(i))
+        messages.append(reply(answered))
+    return messages
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    spec=turns,
+    cuts=st.lists(st.integers(0, 60), min_size=1, max_size=5),
+    query=st.sets(st.sampled_from(WORDS)),
+)
+def test_the_index_matches_a_fresh_scan(spec, cuts, query) -> None:
+    messages = conversation(spec)
+    index = EvictedTurns()
+    for cut in sorted(min(c, len(messages)) for c in cuts):
+        if cut == 0:
+            continue
+        index.update(messages, cut)
+        spans = list(index.spans)
+        tail = index.tail(messages, cut)
+        if tail is not None:
+            spans.append(tail)
+        assert spans == exchanges(messages[:cut])
+        expected = [
+            i
+            for i, (s, e) in enumerate(index.spans)
+            if set(query) & set(terms(render(messages[s:e])))
+        ]
+        assert index.matching(set(query)) == expected
+
+
+def test_another_conversation_rebuilds_the_index() -> None:
+    first = conversation([(["ferry"], False, ["ok"]), (["pier"], False, ["ok"])])
+    index = EvictedTurns()
+    index.update(first, 4)
+    other = conversation([(["rain"], False, ["ok"]), (["oslo"], False, ["ok"])])
+    index.update(other, 4)
+    assert index.matching({"ferry"}) == [] and index.matching({"rain"}) == [0]
