@@ -14,6 +14,7 @@ from chorus.agent.loop import (
     Finish,
     Limits,
     Loop,
+    Pause,
     RunTools,
     ToolOutcome,
     TooManyCorrections,
@@ -203,3 +204,16 @@ def test_every_transcript_the_loop_builds_is_sendable(
         pending = isinstance(loop.next(), RunTools)
         if not pending:
             assert transcript.problems(loop.messages) == []
+
+
+def test_a_call_needing_approval_pauses_the_run_until_decided() -> None:
+    """The pause is the loop's decision: the driver only reports it and resumes it."""
+    loop = start(needs_approval=frozenset({"pay"}))
+    loop.on_message(reply(use(1, "look"), use(2, "pay"), stop="tool_use"))
+    action = loop.next()
+    assert isinstance(action, Pause) and [c.id for c in action.calls] == ["toolu_2"]
+    resumed = Loop.restore(loop.snapshot(), model="m")
+    resumed.needs_approval = frozenset({"pay"})
+    resumed.decisions = {"toolu_2": True}
+    assert isinstance(resumed.next(), RunTools)
+    assert resumed.new_messages == loop.new_messages

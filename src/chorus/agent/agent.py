@@ -33,7 +33,16 @@ from chorus.agent.events import (
     ToolResult,
     UsageUpdate,
 )
-from chorus.agent.loop import CallModel, Finish, Limits, Loop, RunTools, ToolCall, ToolOutcome
+from chorus.agent.loop import (
+    CallModel,
+    Finish,
+    Limits,
+    Loop,
+    Pause,
+    RunTools,
+    ToolCall,
+    ToolOutcome,
+)
 from chorus.agent.output import OutputTool
 from chorus.agent.tools import Tool, ToolContext, ToolInputError, ToolRetry, from_function
 from chorus.agent.toolsets import Toolset
@@ -258,6 +267,9 @@ class Agent:
                 output_tool=self.output.name if self.output is not None else None,
             )
         decisions = dict(decisions or {})
+        if self.approve is None:  # nobody to ask during the run: such calls pause it
+            loop.needs_approval = frozenset(n for n, t in tools.items() if t.needs_approval)
+        loop.decisions = decisions
         state = state.copy() if state is not None else ContextState()
         if paused is None:
             # A new turn: recall is decided afresh, and summaries of a longer history
@@ -309,32 +321,24 @@ class Agent:
                         self.metrics.estimate_observed(self.model, error)
                 loop.on_message(message, incomplete=incomplete)
                 yield UsageUpdate(loop.usage, loop.cost)
-            elif isinstance(action, RunTools):
-                waiting = [
-                    c
-                    for c in action.calls
-                    if c.id not in decisions
-                    and self.approve is None
-                    and (t := tools.get(c.name)) is not None
-                    and t.needs_approval
-                ]
-                if waiting:
-                    # Nobody to ask now: pause, keeping everything needed to resume.
-                    yield Done(
-                        RunResult(
-                            output=None,
-                            text=loop.text,
-                            stop_reason="paused",
-                            messages=loop.new_messages,
-                            usage=loop.usage,
-                            cost=loop.cost,
-                            steps=loop.steps,
-                            pending=waiting,
-                            paused=_snapshot(loop, state),
-                            context=state,
-                        )
+            elif isinstance(action, Pause):
+                # Nobody to ask now: pause, keeping everything needed to resume.
+                yield Done(
+                    RunResult(
+                        output=None,
+                        text=loop.text,
+                        stop_reason="paused",
+                        messages=loop.new_messages,
+                        usage=loop.usage,
+                        cost=loop.cost,
+                        steps=loop.steps,
+                        pending=list(action.calls),
+                        paused=_snapshot(loop, state),
+                        context=state,
                     )
-                    return
+                )
+                return
+            elif isinstance(action, RunTools):
                 outcomes = await self._run_tools(action.calls, session_id, tools, decisions)
                 for call, outcome in zip(action.calls, outcomes, strict=True):
                     yield ToolResult(call.id, call.name, outcome.content, outcome.is_error)

@@ -41,6 +41,7 @@ __all__ = [
     "Finish",
     "Limits",
     "Loop",
+    "Pause",
     "RunTools",
     "TooManyCorrections",
     "ToolCall",
@@ -90,11 +91,19 @@ class RunTools:
 
 
 @dataclass(frozen=True, slots=True)
+class Pause:
+    """Tool calls that need a person's yes, with nobody to ask now: the run stops here
+    (its :meth:`Loop.snapshot` resumes it once the decisions come)."""
+
+    calls: tuple[ToolCall, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     reason: str  # end_turn | stop_sequence | max_tokens | refusal | output
 
 
-Action = CallModel | RunTools | Finish
+Action = CallModel | RunTools | Pause | Finish
 
 
 @dataclass
@@ -107,6 +116,10 @@ class Loop:
     limits: Limits = field(default_factory=Limits)
     output_tool: str | None = None
     prices: dict[str, tuple[float, float]] | None = None
+    # Tools that need a person's yes when nobody can be asked during the run, and the
+    # answers already given (tool_use id -> yes or no): together they decide a Pause.
+    needs_approval: frozenset[str] = frozenset()
+    decisions: dict[str, bool] = field(default_factory=dict)
     steps: int = 0
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
@@ -132,7 +145,12 @@ class Loop:
         if self.finished is not None:
             return self.finished
         if self._pending:
-            return RunTools(self._pending)
+            waiting = tuple(
+                c
+                for c in self._pending
+                if c.name in self.needs_approval and c.id not in self.decisions
+            )
+            return Pause(waiting) if waiting else RunTools(self._pending)
         if self.steps >= self.limits.max_steps:
             raise BudgetExceeded(f"the run took {self.steps} model calls, its limit")
         self.check_spend()
