@@ -13,7 +13,7 @@ and the conformance checks every session store must pass.
   (a list of replies, or a function of the request), with no server at all.
 * :func:`check_store`: ``await check_store(lambda clock: MyStore(clock=clock))`` runs the
   store conformance suite (empty session, atomic turns, one writer at a time, fencing
-  tokens, sequence conflicts, delete and prune) against any backend.
+  tokens and epochs, sequence conflicts, delete and prune) against any backend.
 """
 
 from __future__ import annotations
@@ -313,8 +313,20 @@ async def _delete_and_prune(store: _Any, clock: _ManualClock) -> None:
     assert await store.sessions() == []
 
 
+async def _a_session_started_again_is_a_new_epoch(store: _Any, clock: _ManualClock) -> None:
+    lease = await store.acquire("s1", "w1", 60)
+    await store.commit(lease, 0, _TURN)
+    await store.release(lease)
+    assert await store.delete("s1") is True
+    again = await store.acquire("s1", "w1", 60)
+    assert again.epoch and again.epoch != lease.epoch, (
+        "a deleted and re-created session must not repeat (epoch, token)"
+    )
+
+
 _CHECKS = (
     _empty_session,
+    _a_session_started_again_is_a_new_epoch,
     _commit_and_load,
     _one_writer_at_a_time,
     _stale_writer_can_never_commit,

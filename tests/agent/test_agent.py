@@ -289,3 +289,42 @@ async def test_a_session_rereads_its_transcript_when_another_writer_committed() 
     sent = [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "user"]
     assert sent == ["one", "two", "three", "four"]
     assert [m["content"] for m in await first.history()][::2] == sent
+
+
+async def test_a_session_started_again_after_delete_is_reread() -> None:
+    """Deleting a session starts a new incarnation: a cached transcript of the old one is
+    never taken for it, even when the new lease's token happens to follow the old one."""
+    from chorus.store import MemoryStore
+    from chorus.testing import ScriptedModel
+
+    model = ScriptedModel(lambda request: "ok " + request["messages"][-1]["content"])
+    agent = Agent(model="claude-sonnet-4-5", client=model, context=False)
+    store = MemoryStore()
+    first, second = Session(agent, "s", store=store), Session(agent, "s", store=store)
+    await first.send("a1")
+    await store.delete("s")
+    await second.send("b1")
+    await first.send("a2")
+    sent = [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "user"]
+    assert sent == ["b1", "a2"]
+
+
+async def test_an_output_type_session_takes_a_second_turn() -> None:
+    from chorus.store import MemoryStore
+    from chorus.testing import ScriptedModel
+
+    answer = {
+        "content": [{"type": "tool_use", "id": "o1", "name": "final_result", "input": {"value": 3}}]
+    }
+    answers = iter(["o1", "o2"])
+
+    def reply(request):  # type: ignore[no-untyped-def]
+        tool = next(t["name"] for t in request["tools"])
+        return {"content": [{**answer["content"][0], "id": next(answers), "name": tool}]}
+
+    agent = Agent(
+        model="claude-sonnet-4-5", client=ScriptedModel(reply), context=False, output_type=int
+    )
+    session = Session(agent, "typed", store=MemoryStore())
+    assert (await session.send("one?")).output == 3
+    assert (await session.send("again?")).output == 3

@@ -148,3 +148,16 @@ async def test_sqlite_schema_is_plain(tmp_path: Path) -> None:
         .fetchall()
     )
     assert rows == [(1, "user"), (2, "assistant"), (3, "user"), (4, "assistant")]
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_a_turn_after_tool_results_is_accepted(tmp_path: Path, kind: str) -> None:
+    """A transcript may end with tool results (an output_type run ends so): the next turn
+    follows them."""
+    store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "c.db")
+    lease = await store.acquire("s1", "w1", 60)
+    assert await store.commit(lease, 0, TURN[:3]) == 3  # ends with the tool result
+    more = [{"role": "user", "content": "and tomorrow?"}, {"role": "assistant", "content": "Rain."}]
+    assert await store.commit(lease, 3, more) == 5
+    assert (await store.load("s1")).seq == 5
+    await store.close()

@@ -48,6 +48,7 @@ class _Cached:
     seq: int
     context: bytes | None
     token: int
+    epoch: str
 
 
 class Session:
@@ -163,15 +164,21 @@ class Session:
                     f"session {self.id!r} has a turn waiting for approval: resume or discard it"
                 )
             cached = self._cached
-            if cached is not None and lease.token == cached.token + 1:
+            if (
+                cached is not None
+                and lease.epoch
+                and lease.epoch == cached.epoch
+                and lease.token == cached.token + 1
+            ):
                 # Nobody else held the lease since our last turn (fencing tokens grow with
-                # every acquisition), so nobody else committed: the transcript in memory
-                # is the store's. A turn then costs no reading or re-checking of history.
+                # every acquisition, and the epoch changes if the session was deleted and
+                # started again), so nobody else committed: the transcript in memory is
+                # the store's. A turn then costs no reading or re-checking of history.
                 messages, seq, context = cached.messages, cached.seq, cached.context
             else:
                 committed = await self.store.load(self.id)
                 messages, seq, context = committed.messages, committed.seq, committed.context
-            self._cached = _Cached(messages, seq, context, lease.token)
+            self._cached = _Cached(messages, seq, context, lease.token, lease.epoch)
             done: Done | None = None
             state = ContextState.decode(context)
             async for event in self.agent.iter(prompt, messages, self.id, live=live, state=state):
@@ -188,7 +195,9 @@ class Session:
             if result.stop_reason != "paused" and result.seq is not None:
                 messages.extend(copy.deepcopy(result.messages))
                 encoded = result.context.encode() if result.context is not None else None
-                self._cached = _Cached(messages, result.seq, encoded or context, lease.token)
+                self._cached = _Cached(
+                    messages, result.seq, encoded or context, lease.token, lease.epoch
+                )
             if result.stop_reason != "paused":
                 yield TurnCommitted(self.id, result.seq or seq)
             yield done

@@ -21,10 +21,18 @@ __all__ = ["Lease", "SessionInfo", "Store", "Transcript"]
 
 @dataclass(frozen=True, slots=True)
 class Lease:
+    """One writer's hold on a session, until ``expires``.
+
+    ``token`` (the fencing token) grows with every acquisition of this session;
+    ``epoch`` names this incarnation of it: a session deleted (or pruned) and started
+    again has a new epoch, so (epoch, token) never repeats.
+    """
+
     session_id: str
     owner: str
-    token: int  # fencing token: grows with every acquisition of this session
+    token: int
     expires: float
+    epoch: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 A transcript is checked against the API's rules when it is first loaded. After that, each
 committed turn is checked against the one message it extends, so a turn costs the same
-however long the session is, and a store never holds a transcript the API would refuse.
+however long the session is. (What a one-message view cannot see, such as a tool_use id
+that repeats one from long ago, is still caught by the whole check on the next load.)
 """
 
 from __future__ import annotations
@@ -42,8 +43,26 @@ def check_turn(
     elif before.get("role") == "assistant":
         found = transcript.problems([_EARLIER, before, *turn], first_only=True)
     else:
-        found = transcript.problems([before, *turn], first_only=True)
+        # A user message last: its tool results answered calls in the message before it,
+        # which stands in here as just those calls.
+        found = transcript.problems([*_answered(before), before, *turn], first_only=True)
     if found:
         raise CorruptTranscriptError(
             f"session {session_id!r}: the turn after message {seq} is refused: {found[0]}"
         )
+
+
+def _answered(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """What must precede ``message`` for its tool results to pair: the calls they answer."""
+    content = message.get("content")
+    ids = [
+        b.get("tool_use_id")
+        for b in (content if isinstance(content, list) else [])
+        if isinstance(b, dict) and b.get("type") == "tool_result"
+    ]
+    if not ids:
+        return []
+    calls: list[dict[str, Any]] = [
+        {"type": "tool_use", "id": i, "name": "earlier", "input": {}} for i in ids
+    ]
+    return [_EARLIER, {"role": "assistant", "content": calls}]

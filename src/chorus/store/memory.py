@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ class _Row:
     expires: float = 0.0
     pending: tuple[int, bytes] | None = None
     context: bytes | None = None
+    epoch: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class MemoryStore:
@@ -56,7 +58,7 @@ class MemoryStore:
                 f"session {session_id!r} is busy with another turn", retry_after=row.expires - now
             )
         row.owner, row.token, row.expires = owner, row.token + 1, now + ttl
-        return Lease(session_id, owner, row.token, row.expires)
+        return Lease(session_id, owner, row.token, row.expires, row.epoch)
 
     async def release(self, lease: Lease) -> None:
         row = self._rows.get(lease.session_id)

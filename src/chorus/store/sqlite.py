@@ -21,6 +21,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,6 +51,7 @@ CREATE TABLE IF NOT EXISTS chorus_sessions (
     pending_seq INTEGER,
     pending BLOB,
     context BLOB,
+    epoch TEXT,
     created REAL NOT NULL,
     updated REAL NOT NULL
 );
@@ -90,9 +92,11 @@ class SQLiteStore:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(chorus_sessions)")}
-            if "context" not in columns:  # a store written before context state was kept
+            for column, kind in (("context", "BLOB"), ("epoch", "TEXT")):
+                if column in columns:
+                    continue  # else: a store written before the column existed
                 try:
-                    self._db.execute("ALTER TABLE chorus_sessions ADD COLUMN context BLOB")
+                    self._db.execute(f"ALTER TABLE chorus_sessions ADD COLUMN {column} {kind}")
                 except sqlite3.OperationalError as exc:
                     if "duplicate column" not in str(exc):  # another process got there first
                         raise
@@ -141,16 +145,21 @@ class SQLiteStore:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             row = db.execute(
-                "SELECT lease_owner, lease_token, lease_expires FROM chorus_sessions WHERE id = ?",
+                "SELECT lease_owner, lease_token, lease_expires, epoch FROM chorus_sessions "
+                "WHERE id = ?",
                 (session_id,),
             ).fetchone()
             if row is None:
+                epoch = uuid.uuid4().hex
                 db.execute(
-                    "INSERT INTO chorus_sessions (id, created, updated) VALUES (?, ?, ?)",
-                    (session_id, now, now),
+                    "INSERT INTO chorus_sessions (id, created, updated, epoch) VALUES (?, ?, ?, ?)",
+                    (session_id, now, now, epoch),
                 )
-                row = (None, 0, 0.0)
-            holder, token, expires = row
+                row = (None, 0, 0.0, epoch)
+            holder, token, expires, epoch = row
+            if epoch is None:  # a session from before epochs were kept
+                epoch = uuid.uuid4().hex
+                db.execute("UPDATE chorus_sessions SET epoch = ? WHERE id = ?", (epoch, session_id))
             if holder is not None and holder != owner and expires > now:
                 db.execute("ROLLBACK")
                 raise SessionBusyError(
@@ -163,7 +172,7 @@ class SQLiteStore:
                 (owner, token, now + ttl, session_id),
             )
             db.execute("COMMIT")
-            return Lease(session_id, owner, token, now + ttl)
+            return Lease(session_id, owner, token, now + ttl, epoch)
 
         return await self._run(take)
 
