@@ -12,6 +12,7 @@ scratch if that, or the message where it stopped, is not the same object any mor
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,21 +37,25 @@ class EvictedTurns:
         self.postings: dict[str, list[int]] = {}  # word -> indices into spans
 
     def update(self, messages: Sequence[dict[str, Any]], evicted_end: int) -> None:
-        """Index the turns that end at or before ``evicted_end``."""
+        """Index the turns that end at or before ``evicted_end``. Eviction may also reach less
+        far than last time (a longer prompt, a new summary): what is indexed stays."""
+        scanned = self._scanned
         if (
             not messages
             or self._first is not messages[0]
-            or self._scanned > evicted_end
-            or (self._scanned and self._anchor is not messages[self._scanned - 1])
+            or len(messages) < scanned
+            or (scanned and self._anchor is not messages[scanned - 1])
         ):
             self.__init__()  # type: ignore[misc]  # another conversation, or it was rewound
             self._first = messages[0] if messages else None
-        for i in range(self._scanned, evicted_end):
+            scanned = 0
+        if evicted_end <= scanned:
+            return
+        for i in range(scanned, evicted_end):
             if i == 0 or is_prompt(messages[i]):
                 self._starts.append(i)
-        self._scanned = max(self._scanned, evicted_end)
-        if evicted_end:
-            self._anchor = messages[evicted_end - 1]
+        self._scanned = evicted_end
+        self._anchor = messages[evicted_end - 1]
         # A turn is complete once the next one has started within the evicted part.
         starts = self._starts
         while len(self.spans) + 1 < len(starts):
@@ -65,18 +70,27 @@ class EvictedTurns:
         for word in set(terms(text)):
             self.postings.setdefault(word, []).append(index)
 
-    def tail(self, messages: Sequence[dict[str, Any]], evicted_end: int) -> tuple[int, int] | None:
-        """The last evicted turn, which may still be growing: not indexed, looked at fresh."""
-        if not self._starts:
-            return None
-        start = self._starts[len(self.spans)] if len(self.spans) < len(self._starts) else None
-        if start is None or start >= evicted_end:
-            return None
-        return start, evicted_end
+    def _complete(self, evicted_end: int) -> int:
+        """How many turns end at or before ``evicted_end`` (the first ones, in order)."""
+        return max(0, bisect.bisect_left(self._starts, evicted_end) - 1)
 
-    def matching(self, words: set[str]) -> list[int]:
-        """Indices of the complete turns that mention any of ``words``, in order."""
+    def complete(self, evicted_end: int) -> list[tuple[int, int]]:
+        """The turns of ``messages[:evicted_end]`` but its last, which may be cut short."""
+        return self.spans[: self._complete(evicted_end)]
+
+    def tail(self, evicted_end: int) -> tuple[int, int] | None:
+        """The last turn of ``messages[:evicted_end]``: not indexed, looked at fresh."""
+        k = bisect.bisect_left(self._starts, evicted_end)
+        return (self._starts[k - 1], evicted_end) if k else None
+
+    def matching(self, words: set[str], evicted_end: int) -> list[int]:
+        """Indices of the complete turns (of ``messages[:evicted_end]``) that mention any of
+        ``words``, in order."""
+        limit = self._complete(evicted_end)
         found: set[int] = set()
         for word in words:
-            found.update(self.postings.get(word, ()))
+            for i in self.postings.get(word, ()):
+                if i >= limit:
+                    break  # postings are in order
+                found.add(i)
         return sorted(found)

@@ -159,8 +159,8 @@ class ContextManager:
                 self._evicted.clear()
             index = self._evicted[id(messages[0])] = EvictedTurns()
         index.update(messages, evicted_end)
-        spans = [index.spans[i] for i in index.matching(gaps)]
-        tail = index.tail(messages, evicted_end)
+        spans = [index.spans[i] for i in index.matching(gaps, evicted_end)]
+        tail = index.tail(evicted_end)
         if tail is not None and not gaps.isdisjoint(terms(render(messages[tail[0] : tail[1]]))):
             spans.append(tail)
         documents = [render(messages[s:e]) for s, e in spans]
