@@ -145,12 +145,20 @@ class Session:
         finally:
             await self.store.release(lease)
 
-    async def _finish(self, lease: Lease, seq: int, result: RunResult) -> RunResult:
+    async def _finish(
+        self, lease: Lease, seq: int, result: RunResult, before: ContextState | None = None
+    ) -> RunResult:
+        """Commit the turn (or keep a paused one aside). ``before``: the context state the
+        turn started from; when its summaries are still the same, the stored state is left
+        as it is rather than rewritten whole (summaries only grow: length and last say it)."""
         if result.stop_reason == "paused":
             await self.store.save_pending(lease, seq, msgspec.json.encode(result.paused))
             result.seq = seq
             return result
-        context = result.context.encode() if result.context is not None else None
+        after = result.context
+        context = None
+        if after is not None and not (before is not None and _same(before, after)):
+            context = after.encode()
         result.seq = await self.store.commit(lease, seq, result.messages, context)
         return result
 
@@ -181,6 +189,7 @@ class Session:
             self._cached = _Cached(messages, seq, context, lease.token, lease.epoch)
             done: Done | None = None
             state = ContextState.decode(context)
+            before = ContextState(list(state.summaries))
             async for event in self.agent.iter(prompt, messages, self.id, live=live, state=state):
                 if isinstance(event, Done):
                     done = event
@@ -188,13 +197,14 @@ class Session:
                     yield event
             assert done is not None
             try:
-                result = await self._finish(lease, seq, done.result)
+                result = await self._finish(lease, seq, done.result, before)
             except BaseException:
                 self._cached = None  # the store may have moved on: read it next time
                 raise
             if result.stop_reason != "paused" and result.seq is not None:
                 messages.extend(copy.deepcopy(result.messages))
-                encoded = result.context.encode() if result.context is not None else None
+                after = result.context
+                encoded = None if after is None or _same(before, after) else after.encode()
                 self._cached = _Cached(
                     messages, result.seq, encoded or context, lease.token, lease.epoch
                 )
@@ -218,3 +228,10 @@ class Session:
                     raise
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.5)
+
+
+def _same(before: ContextState, after: ContextState) -> bool:
+    """The same summaries: they are only ever appended (or dropped from the end when a
+    conversation is rewound), so the count and the last one tell."""
+    a, b = before.summaries, after.summaries
+    return len(a) == len(b) and (not a or a[-1] == b[-1])
