@@ -253,30 +253,29 @@ class Breaker(_PerModel):
     ) -> None:
         # A probe answered with a 200 has shown the model is back: close now, not once
         # its whole reply has streamed in, so the calls waiting for it go a reply sooner.
-        breaker = self.of(ticket.model)
-        if status < 300 and breaker.state == "half_open":
+        if status < 300 and self.of(ticket.model).state == "half_open":
             ticket.answered = True
-            breaker.record(True, now)
-            if breaker.state != "half_open" and self.on_change is not None:
-                self.on_change(ticket.model, breaker.state)
+            self._record(ticket.model, True, now)
 
     def record(self, ticket: Ticket, result: Result, now: float) -> None:
         breaker = self.of(ticket.model)
         outcome = result.outcome
         if outcome.kind == "ok":  # the common case, without the failure arithmetic
             if not ticket.answered:  # else counted when its headers came
-                before = breaker.state
-                breaker.record(True, now)
-                if breaker.state != before and self.on_change is not None:
-                    self.on_change(ticket.model, breaker.state)
+                self._record(ticket.model, True, now)
             return
         # A 429 says nothing about health, except that a probe answered at all.
         if outcome.rate_limited and breaker.state != "half_open":
             return
+        self._record(ticket.model, outcome.healthy, now, connection=outcome.unreachable)
+
+    def _record(self, model: str, healthy: bool, now: float, *, connection: bool = False) -> None:
+        """Count one health outcome, and tell ``on_change`` if the breaker moved."""
+        breaker = self.of(model)
         before = breaker.state
-        breaker.record(outcome.healthy, now, connection=outcome.unreachable)
+        breaker.record(healthy, now, connection=connection)
         if breaker.state != before and self.on_change is not None:
-            self.on_change(ticket.model, breaker.state)
+            self.on_change(model, breaker.state)
 
 
 class _Window:
