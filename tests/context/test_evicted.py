@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chorus.context.compaction import render
-from chorus.context.evicted import EvictedTurns
+from chorus.context.evicted import CANDIDATES, EvictedTurns
 from chorus.context.recall import terms
 from chorus.context.window import exchanges
 
@@ -83,3 +83,18 @@ def test_another_conversation_rebuilds_the_index() -> None:
     other = conversation([(["rain"], False, ["ok"]), (["oslo"], False, ["ok"])])
     index.update(other, 4)
     assert index.matching({"ferry"}, 4) == [] and index.matching({"rain"}, 4) == [0]
+
+
+def test_a_lookup_hands_on_a_bounded_number_of_turns_rare_words_first() -> None:
+    # 600 turns all about the ferry, one of them (turn 3) also about the vault: a lookup for
+    # both costs the same as in a short conversation, and the turn naming the vault is in.
+    spec = [(["ferry", "vault"] if t == 3 else ["ferry"], False, ["ok"]) for t in range(600)]
+    messages = conversation(spec)
+    index = EvictedTurns()
+    index.update(messages, len(messages))
+    found = index.matching({"ferry", "vault"}, len(messages))
+    assert len(found) == CANDIDATES
+    assert found[0] == 3  # the rare word's turn, however old
+    complete = len(index.complete(len(messages)))
+    assert found[1:] == list(range(complete - CANDIDATES + 1, complete))  # the newest others
+    assert index.matching({"ferry"}, len(messages), most=5) == list(range(complete - 5, complete))

@@ -20,7 +20,9 @@ from chorus.context.compaction import render
 from chorus.context.recall import terms
 from chorus.context.window import is_prompt
 
-__all__ = ["EvictedTurns"]
+__all__ = ["CANDIDATES", "EvictedTurns"]
+
+CANDIDATES = 48  # evicted turns a lookup hands the retriever, at most
 
 
 class EvictedTurns:
@@ -83,14 +85,25 @@ class EvictedTurns:
         k = bisect.bisect_left(self._starts, evicted_end)
         return (self._starts[k - 1], evicted_end) if k else None
 
-    def matching(self, words: set[str], evicted_end: int) -> list[int]:
-        """Indices of the complete turns (of ``messages[:evicted_end]``) that mention any of
-        ``words``, in order."""
+    def matching(self, words: set[str], evicted_end: int, most: int = CANDIDATES) -> list[int]:
+        """Indices of complete turns (of ``messages[:evicted_end]``) that mention any of
+        ``words``, in order: at most ``most`` of them, so a lookup costs the same at turn
+        20,000 as at turn 500. The rarest words go first and each word's newest turns
+        before its older ones: a word held by few turns names them (a fact said once is
+        always a candidate), while one held by hundreds says little about any of them."""
         limit = self._complete(evicted_end)
-        found: set[int] = set()
+        counted = []
         for word in words:
-            for i in self.postings.get(word, ()):
-                if i >= limit:
-                    break  # postings are in order
-                found.add(i)
+            postings = self.postings.get(word)
+            if postings:
+                held = bisect.bisect_left(postings, limit)  # postings are in order
+                if held:
+                    counted.append((held, word, postings))
+        counted.sort(key=lambda c: (c[0], c[1]))
+        found: set[int] = set()
+        for held, _, postings in counted:
+            room = most - len(found)
+            if room <= 0:
+                break
+            found.update(postings[max(0, held - room) : held])
         return sorted(found)
