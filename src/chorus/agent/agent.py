@@ -48,6 +48,7 @@ from chorus.agent.tools import Tool, ToolContext, ToolInputError, ToolRetry, fro
 from chorus.agent.toolsets import Toolset
 from chorus.context.cache import with_cache_breakpoints
 from chorus.context.compaction import ContextState
+from chorus.context.history import Extended
 from chorus.context.manager import ContextManager, Layout
 from chorus.context.policy import ContextPolicy
 from chorus.errors import ConfigError, PromptTooLongError
@@ -258,9 +259,10 @@ class Agent:
         else:
             if not prompt:
                 raise ConfigError("the prompt is empty")
-            history = list(history)
+            # The run reads the history it was given and keeps what it adds apart: nothing
+            # is copied to start a turn, however long the conversation.
             loop = Loop(
-                [*history, {"role": "user", "content": prompt}],
+                Extended(history, [{"role": "user", "content": prompt}]),
                 start=len(history),
                 model=self.model,
                 limits=self.limits,
@@ -275,7 +277,8 @@ class Agent:
             # A new turn: recall is decided afresh, and summaries of a longer history
             # than this one (a rewound conversation) no longer describe it.
             state.recalls = {}
-            state.summaries = [s for s in state.summaries if s.end <= loop.turn_start]
+            if state.summaries and state.summaries[-1].end > loop.turn_start:  # in order
+                state.summaries = [s for s in state.summaries if s.end <= loop.turn_start]
         manager = self.context
         scale = 1.0  # < 1 once the API said the prompt is too long
         names: dict[str, str] = {}
@@ -287,7 +290,7 @@ class Agent:
                 while True:
                     layout = await self._layout(manager, loop, state, definitions, scale)
                     if layout is None:
-                        request = self._request(loop.messages, definitions, bool(tools))
+                        request = self._request(list(loop.messages), definitions, bool(tools))
                     else:
                         request = self._request(
                             layout.messages, definitions, bool(tools), system=layout.system
@@ -398,7 +401,7 @@ class Agent:
         layout: Layout | None,
         tokens: int,
         maximum: int,
-        messages: list[dict[str, Any]],
+        messages: Sequence[dict[str, Any]],
         definitions: list[dict[str, Any]],
     ) -> ContextManager:
         """Learn from "prompt is too long" (the real count, the real limit); the manager

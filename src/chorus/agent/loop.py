@@ -26,6 +26,7 @@ Rules that live here and nowhere else:
 
 from __future__ import annotations
 
+from collections.abc import MutableSequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,7 +111,7 @@ Action = CallModel | RunTools | Pause | Finish
 class Loop:
     """One run of an agent over a transcript; ``messages`` is always sendable."""
 
-    messages: list[dict[str, Any]]
+    messages: MutableSequence[dict[str, Any]]  # a list, or the history plus this run's turn
     start: int | None = None  # where this run's turn begins (default: after the given messages)
     model: str = ""
     limits: Limits = field(default_factory=Limits)
@@ -137,7 +138,7 @@ class Loop:
     @property
     def new_messages(self) -> list[dict[str, Any]]:
         """What this run added after the messages it was given."""
-        return self.messages[self._start :]
+        return list(self.messages[self._start :])
 
     # ------------------------------------------------------------------ decisions
 
@@ -265,7 +266,7 @@ class Loop:
         """The run as plain data (JSON-safe), to resume it later: a run that paused for a
         person's approval is kept aside this way until the answer comes."""
         return {
-            "messages": self.messages,
+            "messages": list(self.messages),
             "start": self._start,
             "steps": self.steps,
             "cost": self.cost,

@@ -18,7 +18,6 @@ once. ``discard()`` drops it.
 from __future__ import annotations
 
 import asyncio
-import copy
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -30,6 +29,7 @@ import msgspec
 from chorus.agent.events import AgentEvent, Done, RunResult, TurnCommitted
 from chorus.agent.loop import ToolCall
 from chorus.context.compaction import ContextState
+from chorus.context.history import History
 from chorus.errors import ConfigError, SessionBusyError, SessionError, StaleWriterError
 from chorus.store.base import Lease, Store
 from chorus.store.memory import MemoryStore
@@ -42,11 +42,12 @@ __all__ = ["Session"]
 
 @dataclass(slots=True)
 class _Cached:
-    """The transcript as this session last saw it, and the lease token it held then."""
+    """The transcript as this session last saw it (as bytes between turns), and the lease
+    token it held then."""
 
-    messages: list[dict[str, Any]]
+    messages: History
     seq: int
-    context: bytes | None
+    context: ContextState  # decoded once, not per turn: a long session has many summaries
     token: int
     epoch: str
 
@@ -182,19 +183,25 @@ class Session:
                 # every acquisition, and the epoch changes if the session was deleted and
                 # started again), so nobody else committed: the transcript in memory is
                 # the store's. A turn then costs no reading or re-checking of history.
-                messages, seq, context = cached.messages, cached.seq, cached.context
+                messages, seq, state = cached.messages, cached.seq, cached.context
             else:
                 committed = await self.store.load(self.id)
-                messages, seq, context = committed.messages, committed.seq, committed.context
-            self._cached = _Cached(messages, seq, context, lease.token, lease.epoch)
+                messages, seq = History(committed.messages), committed.seq
+                state = ContextState.decode(committed.context)
+            # A failed run leaves the transcript as it was: still ours with this lease.
+            self._cached = _Cached(messages, seq, state, lease.token, lease.epoch)
             done: Done | None = None
-            state = ContextState.decode(context)
             before = ContextState(list(state.summaries))
-            async for event in self.agent.iter(prompt, messages, self.id, live=live, state=state):
-                if isinstance(event, Done):
-                    done = event
-                else:
-                    yield event
+            try:
+                async for event in self.agent.iter(
+                    prompt, messages, self.id, live=live, state=state
+                ):
+                    if isinstance(event, Done):
+                        done = event
+                    else:
+                        yield event
+            finally:
+                messages.cool()  # between turns the transcript is held as bytes only
             assert done is not None
             try:
                 result = await self._finish(lease, seq, done.result, before)
@@ -202,12 +209,9 @@ class Session:
                 self._cached = None  # the store may have moved on: read it next time
                 raise
             if result.stop_reason != "paused" and result.seq is not None:
-                messages.extend(copy.deepcopy(result.messages))
-                after = result.context
-                encoded = None if after is None or _same(before, after) else after.encode()
-                self._cached = _Cached(
-                    messages, result.seq, encoded or context, lease.token, lease.epoch
-                )
+                messages.extend(result.messages)  # encoded: a copy the caller cannot change
+                after = result.context if result.context is not None else before
+                self._cached = _Cached(messages, result.seq, after, lease.token, lease.epoch)
             if result.stop_reason != "paused":
                 yield TurnCommitted(self.id, result.seq or seq)
             yield done

@@ -6,8 +6,9 @@ longer the conversation; this index renders each turn once, when eviction first 
 and keeps a posting list per word, so a lookup costs what the matching turns cost.
 
 A transcript only grows, so turn boundaries found once stay true. The index belongs to one
-conversation: it is recognised by the identity of its first message, and rebuilt from
-scratch if that, or the message where it stopped, is not the same object any more.
+conversation: it is recognised by the identity of its first message (its bytes, for a
+:class:`~chorus.context.history.History`), and rebuilt from scratch if that, or the message
+where it stopped, is not the same any more.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chorus.context.compaction import render
+from chorus.context.history import identity
 from chorus.context.recall import terms
 from chorus.context.window import is_prompt
 
@@ -31,8 +33,8 @@ class EvictedTurns:
     __slots__ = ("_anchor", "_first", "_scanned", "_starts", "postings", "spans")
 
     def __init__(self) -> None:
-        self._first: dict[str, Any] | None = None
-        self._anchor: dict[str, Any] | None = None  # the last message scanned
+        self._first: object = None  # stands for the first message (see history.identity)
+        self._anchor: object = None  # the last message scanned
         self._scanned = 0  # messages looked at for turn starts
         self._starts: list[int] = []  # every turn start found in messages[:_scanned]
         self.spans: list[tuple[int, int]] = []  # complete turns, indexed
@@ -44,12 +46,12 @@ class EvictedTurns:
         scanned = self._scanned
         if (
             not messages
-            or self._first is not messages[0]
+            or self._first is not identity(messages, 0)
             or len(messages) < scanned
-            or (scanned and self._anchor is not messages[scanned - 1])
+            or (scanned and self._anchor is not identity(messages, scanned - 1))
         ):
             self.__init__()  # type: ignore[misc]  # another conversation, or it was rewound
-            self._first = messages[0] if messages else None
+            self._first = identity(messages, 0) if messages else None
             scanned = 0
         if evicted_end <= scanned:
             return
@@ -57,7 +59,7 @@ class EvictedTurns:
             if i == 0 or is_prompt(messages[i]):
                 self._starts.append(i)
         self._scanned = evicted_end
-        self._anchor = messages[evicted_end - 1]
+        self._anchor = identity(messages, evicted_end - 1)
         # A turn is complete once the next one has started within the evicted part.
         starts = self._starts
         while len(self.spans) + 1 < len(starts):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -27,6 +28,7 @@ import msgspec
 
 from chorus.context.compaction import ContextState, Summary, render, summary_request
 from chorus.context.evicted import EvictedTurns
+from chorus.context.history import Decoded, identity
 from chorus.context.policy import ContextPolicy
 from chorus.context.recall import terms
 from chorus.context.tokens import TokenEstimator
@@ -92,7 +94,7 @@ class ContextManager:
         self.windows: dict[str, int] = {}  # context windows the API told us about
         # Base estimate and longest tool result per message object, so a long conversation
         # is not re-measured on every call. Holding the message keeps its id unique.
-        self._costs: dict[int, tuple[dict[str, Any], int, int]] = {}
+        self._costs: dict[int, tuple[Any, int, int]] = {}  # message or weak ref to it
         self._tools: tuple[Sequence[dict[str, Any]], int] | None = None
         # Each conversation's evicted turns, indexed as they are evicted (by the identity of
         # its first message; the index checks that identity itself).
@@ -153,11 +155,12 @@ class ContextManager:
         gaps = set(terms(query)) - seen
         if not gaps:
             return []
-        index = self._evicted.get(id(messages[0]))
+        first = id(identity(messages, 0))
+        index = self._evicted.get(first)
         if index is None:
             if len(self._evicted) >= _CONVERSATIONS:  # between calls only
                 self._evicted.clear()
-            index = self._evicted[id(messages[0])] = EvictedTurns()
+            index = self._evicted[first] = EvictedTurns()
         index.update(messages, evicted_end)
         spans = [index.spans[i] for i in index.matching(gaps, evicted_end)]
         tail = index.tail(evicted_end)
@@ -393,12 +396,25 @@ class ContextManager:
         self._notes[key] = (prompt, shown)
         return shown
 
-    def _measure(self, message: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
-        found = self._costs.get(id(message))
-        if found is not None and found[0] is message:
-            return found
-        entry = (message, self.estimator.base(message), _longest_tool_result(message))
-        self._costs[id(message)] = entry
+    def _measure(self, message: dict[str, Any]) -> tuple[Any, int, int]:
+        key = id(message)
+        found = self._costs.get(key)
+        if found is not None:
+            kept = found[0]
+            if kept is message or (isinstance(kept, weakref.ref) and kept() is message):
+                return found
+        held: Any = message
+        if isinstance(message, Decoded):
+            # Read from a History: hold it weakly, so an idle session's decoded messages
+            # are not kept alive here, and drop the entry when it goes.
+            costs = self._costs
+
+            def gone(_: object, key: int = key) -> None:
+                costs.pop(key, None)
+
+            held = weakref.ref(message, gone)
+        entry = (held, self.estimator.base(message), _longest_tool_result(message))
+        self._costs[key] = entry
         return entry
 
     def _base(self, message: dict[str, Any]) -> int:

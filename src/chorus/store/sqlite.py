@@ -63,6 +63,10 @@ CREATE TABLE IF NOT EXISTS chorus_messages (
     created REAL NOT NULL,
     PRIMARY KEY (session_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chorus_context (
+    session_id TEXT PRIMARY KEY,
+    context BLOB NOT NULL
+);
 CREATE INDEX IF NOT EXISTS chorus_sessions_updated ON chorus_sessions(updated);
 """
 _encode = msgspec.json.Encoder().encode
@@ -100,6 +104,16 @@ class SQLiteStore:
                 except sqlite3.OperationalError as exc:
                     if "duplicate column" not in str(exc):  # another process got there first
                         raise
+            # The context state has its own table: a session's row is rewritten by every
+            # lease and commit, and must not carry the summaries of a long conversation
+            # with it each time. Older stores kept it in the row; move it once.
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT OR IGNORE INTO chorus_context (session_id, context) "
+                "SELECT id, context FROM chorus_sessions WHERE context IS NOT NULL"
+            )
+            self._db.execute("UPDATE chorus_sessions SET context = NULL WHERE context IS NOT NULL")
+            self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open SQLite store {self.path}: {exc}") from None
 
@@ -126,7 +140,7 @@ class SQLiteStore:
                     (session_id,),
                 ).fetchall()
                 found = db.execute(
-                    "SELECT context FROM chorus_sessions WHERE id = ?", (session_id,)
+                    "SELECT context FROM chorus_context WHERE session_id = ?", (session_id,)
                 ).fetchone()
             finally:
                 db.execute("COMMIT")
@@ -242,8 +256,8 @@ class SQLiteStore:
             )
             if context is not None:
                 db.execute(
-                    "UPDATE chorus_sessions SET context = ? WHERE id = ?",
-                    (context, lease.session_id),
+                    "INSERT OR REPLACE INTO chorus_context (session_id, context) VALUES (?, ?)",
+                    (lease.session_id, context),
                 )
             self._failpoint("before_commit")
             db.execute("COMMIT")
@@ -311,6 +325,7 @@ class SQLiteStore:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM chorus_messages WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM chorus_context WHERE session_id = ?", (session_id,))
             gone = db.execute("DELETE FROM chorus_sessions WHERE id = ?", (session_id,)).rowcount
             db.execute("COMMIT")
             return bool(gone)
@@ -331,6 +346,7 @@ class SQLiteStore:
                 ).fetchall()
             ]
             db.executemany("DELETE FROM chorus_messages WHERE session_id = ?", [(s,) for s in old])
+            db.executemany("DELETE FROM chorus_context WHERE session_id = ?", [(s,) for s in old])
             db.executemany("DELETE FROM chorus_sessions WHERE id = ?", [(s,) for s in old])
             db.execute("COMMIT")
             return len(old)

@@ -1,0 +1,156 @@
+"""A conversation's messages, kept as the JSON bytes they were committed as. Pure.
+
+A session held in memory between turns needs its transcript at hand (reading it back from
+the store every turn costs more the longer it lives), but as dicts a message costs about
+twice its text in memory. :class:`History` keeps each message as its encoded bytes and
+decodes one when it is read; what a turn reads stays decoded (so it is the same object
+every call of the turn, and measured once) until :meth:`History.cool` drops it again.
+
+:class:`Extended` is what one run works on: the history it was given, read through, and
+the messages the run adds, kept apart, so a run that fails leaves the history as it was
+and nothing is copied to start one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableSequence, Sequence
+from typing import Any, overload
+
+import msgspec
+
+__all__ = ["Decoded", "Extended", "History", "identity"]
+
+Message = dict[str, Any]
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+class Decoded(dict):  # type: ignore[type-arg]
+    """A message decoded from a :class:`History`: a plain dict that can be weakly referred
+    to, so a cache of what was measured about it does not keep it alive after a cool()."""
+
+    __slots__ = ("__weakref__",)
+
+
+class History(Sequence[Message]):
+    """An append-only transcript of encoded messages, decoded on demand."""
+
+    __slots__ = ("_hot", "_raw")
+
+    def __init__(self, messages: Iterable[Message] = ()) -> None:
+        self._raw: list[bytes] = [_encode(m) for m in messages]
+        self._hot: dict[int, Message] = {}  # decoded since the last cool()
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    @overload
+    def __getitem__(self, index: int) -> Message: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Message]: ...
+
+    def __getitem__(self, index: int | slice) -> Message | list[Message]:
+        if isinstance(index, slice):
+            return [self._get(i) for i in range(*index.indices(len(self._raw)))]
+        if index < 0:
+            index += len(self._raw)
+        if not 0 <= index < len(self._raw):
+            raise IndexError("history index out of range")
+        return self._get(index)
+
+    def _get(self, index: int) -> Message:
+        found = self._hot.get(index)
+        if found is None:
+            found = self._hot[index] = Decoded(_decode(self._raw[index]))
+        return found
+
+    def token(self, index: int) -> object:
+        """An object that stands for message ``index`` as long as it is the same message:
+        its encoded bytes (a decoded dict is a new object after :meth:`cool`)."""
+        return self._raw[index]
+
+    def extend(self, messages: Iterable[Message]) -> None:
+        """Append copies: the bytes of each message as it is now."""
+        self._raw.extend(_encode(m) for m in messages)
+
+    def append(self, message: Message) -> None:
+        self._raw.append(_encode(message))
+
+    def cool(self) -> None:
+        """Forget the decoded messages; only the bytes stay (an idle session's footprint)."""
+        self._hot.clear()
+
+    def encoded(self) -> list[bytes]:
+        """Each message's JSON bytes, in order (shared: do not change the list)."""
+        return self._raw
+
+    def __repr__(self) -> str:
+        return f"History({len(self._raw)} messages)"
+
+
+class Extended(MutableSequence[Message]):
+    """``base`` followed by messages of this run only: appended and rewritten here, while
+    ``base`` is only ever read."""
+
+    __slots__ = ("_split", "added", "base")
+
+    def __init__(self, base: Sequence[Message], added: Iterable[Message] = ()) -> None:
+        self.base = base
+        self._split = len(base)
+        self.added: list[Message] = list(added)
+
+    def __len__(self) -> int:
+        return self._split + len(self.added)
+
+    @overload
+    def __getitem__(self, index: int) -> Message: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Message]: ...
+
+    def __getitem__(self, index: int | slice) -> Message | list[Message]:
+        split = self._split
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step == 1:
+                head = list(self.base[start : min(stop, split)]) if start < split else []
+                return head + self.added[max(0, start - split) : max(0, stop - split)]
+            return [self[i] for i in range(start, stop, step)]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("message index out of range")
+        return self.base[index] if index < split else self.added[index - split]
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if not isinstance(index, int):
+            raise TypeError("messages are replaced one at a time")
+        if index < 0:
+            index += len(self)
+        if index < self._split:
+            raise IndexError("a message from before this run is never rewritten")
+        self.added[index - self._split] = value
+
+    def __delitem__(self, index: Any) -> None:
+        raise TypeError("messages are never removed from a run")
+
+    def insert(self, index: int, value: Message) -> None:
+        if index != len(self):
+            raise IndexError("messages are only ever added at the end")
+        self.added.append(value)
+
+    def token(self, index: int) -> object:
+        """See :meth:`History.token`; a message of this run is its own token."""
+        if index < 0:
+            index += len(self)
+        if index < self._split:
+            return identity(self.base, index)
+        return self.added[index - self._split]
+
+
+def identity(messages: Sequence[Message], index: int) -> object:
+    """What stands for ``messages[index]`` across reads: its token if the sequence has
+    them (:class:`History`, :class:`Extended`), else the message object itself."""
+    token = getattr(messages, "token", None)
+    return token(index) if token is not None else messages[index]

@@ -1,0 +1,73 @@
+"""History keeps messages as bytes and decodes them on demand; Extended keeps a run apart."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from chorus.context.history import Decoded, Extended, History, identity
+from chorus.context.manager import ContextManager
+
+
+def _messages(n: int) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for i in range(n):
+        out.append({"role": "user", "content": f"question {i}"})
+        out.append({"role": "assistant", "content": [{"type": "text", "text": f"answer {i}"}]})
+    return out
+
+
+def test_history_reads_back_what_was_put_in_as_copies() -> None:
+    original = _messages(3)
+    history = History(original)
+    assert len(history) == 6 and list(history) == original and history[-1] == original[-1]
+    assert history[1:3] == original[1:3]
+    original[0]["content"] = "changed afterwards"
+    assert history[0]["content"] == "question 0"  # kept as it was when it was added
+    history.extend([{"role": "user", "content": "more"}])
+    assert history[6] == {"role": "user", "content": "more"} and len(history) == 7
+    with pytest.raises(IndexError):
+        history[7]
+
+
+def test_a_read_message_is_the_same_object_until_the_history_cools() -> None:
+    history = History(_messages(2))
+    first = history[0]
+    assert history[0] is first and isinstance(first, Decoded)
+    token = identity(history, 0)
+    history.cool()
+    again = history[0]
+    assert again is not first and again == first
+    assert identity(history, 0) is token  # the token outlives the decoded object
+
+
+def test_extended_reads_the_base_and_keeps_its_own_messages_apart() -> None:
+    base = History(_messages(2))
+    run = Extended(base, [{"role": "user", "content": "new"}])
+    assert len(run) == 5 and run[4] == {"role": "user", "content": "new"}
+    run.append({"role": "assistant", "content": [{"type": "text", "text": "ok"}]})
+    run[-1] = {"role": "assistant", "content": [{"type": "text", "text": "okay"}]}
+    assert run[3:] == [base[3], {"role": "user", "content": "new"}, run[5]]
+    assert run[5]["content"][0]["text"] == "okay"  # type: ignore[index]
+    assert len(base) == 4  # the history is only read
+    with pytest.raises(IndexError):
+        run[0] = {"role": "user", "content": "rewrite"}
+    with pytest.raises(TypeError):
+        del run[4]
+    assert identity(run, 0) is identity(base, 0) and identity(run, 4) is run[4]
+
+
+def test_the_measure_cache_does_not_keep_a_cooled_history_alive() -> None:
+    manager = ContextManager()
+    history = History(_messages(50))
+    before = len(manager._costs)
+    for i in range(len(history)):
+        manager._measure(history[i])
+    assert len(manager._costs) == before + 100
+    history.cool()
+    gc.collect()
+    assert len(manager._costs) == before  # entries went with the decoded messages
+    plain = {"role": "user", "content": "a plain dict is held, as before"}
+    manager._measure(plain)
+    assert manager._measure(plain) is manager._costs[id(plain)]
