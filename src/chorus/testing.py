@@ -251,6 +251,12 @@ async def _commit_and_load(store: _Any, clock: _ManualClock) -> None:
     assert await store.commit(lease, 4, _MORE) == 6
     assert (await store.load("s1")).messages == _TURN + _MORE, "turns append in order"
     assert [(i.session_id, i.seq) for i in await store.sessions()] == [("s1", 6)]
+    whole = _TURN + _MORE
+    assert await store.page("s1", 0, 2) == whole[:2], "a page is read from the start"
+    assert await store.page("s1", 3, 2) == whole[3:5], "a page is read from the middle"
+    assert await store.page("s1", 5, 10) == whole[5:], "the last page is short"
+    assert await store.page("s1", 6, 10) == [], "past the end there is nothing"
+    assert await store.page("nobody", 0, 10) == [], "an unknown session has no pages"
 
 
 async def _one_writer_at_a_time(store: _Any, clock: _ManualClock) -> None:

@@ -13,6 +13,7 @@ from chorus.agent import Agent
 from chorus.agent.session import Session
 from chorus.client import Claude
 from chorus.context import ContextPolicy
+from chorus.errors import ConfigError
 from chorus.observe import ContextMetrics
 from chorus.protocol import transcript
 from chorus.sim import Simulator, config_from_dict
@@ -61,6 +62,9 @@ async def test_a_long_session_compacts_keeps_summaries_and_recalls_an_evicted_fa
         session = Session(agent, "s1", store=store)
         history = await session.history()
         assert len(history) == 2 * 61 and history[0]["content"] == FACT
+        assert await session.history(0, 10) == history[:10]  # a page at a time
+        assert await session.history(115) == history[115:]
+        assert await session.history(60, 5) == history[60:65]
         kept = await session.context()
         assert len(kept.summaries) == summaries_seen and kept.recalls == {}
         assert transcript.problems(history) == []
@@ -256,3 +260,21 @@ async def test_summaries_count_against_the_run_budget() -> None:
         await claude.aclose()
     spent = sum(e.input_tokens + e.output_tokens for e in calls)
     assert 400 <= spent < 400 + 250  # stopped at the budget: no summary, no call after it
+
+
+async def test_a_held_session_keeps_its_transcript_as_bytes_between_turns() -> None:
+    async with Simulator() as sim:
+        claude = Claude(api_key="k", base_url=sim.base_url)
+        agent = Agent(model=MODEL, client=claude, max_tokens=64, context=ContextPolicy())
+        session = Session(agent, "idle")
+        for i in range(5):
+            await session.send(filler(i))
+        cached = session._cached
+        assert cached is not None and len(cached.messages) == 10
+        assert cached.messages._hot == {}  # nothing decoded is held while it is idle
+        assert list(cached.messages) == await session.history()
+        with pytest.raises(ConfigError):
+            await session.history(-1, 5)
+        with pytest.raises(ConfigError):
+            await session.history(0, 0)
+        await claude.aclose()

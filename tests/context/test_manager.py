@@ -20,6 +20,7 @@ from chorus.context import (
     with_cache_breakpoints,
 )
 from chorus.context.compaction import render, summary_request
+from chorus.context.history import Extended, History
 from chorus.context.manager import RECALL_HEADER
 from chorus.errors import APIConnectionError, ConfigError
 from chorus.protocol import transcript
@@ -406,3 +407,38 @@ async def test_a_summarizer_bug_is_not_hidden() -> None:
         await manager.prepare(
             messages, ContextState(), model=MODEL, max_tokens=100, prompt_index=120, summarize=buggy
         )
+
+
+async def test_recall_finds_a_fact_from_turn_10_at_turn_20000_without_reindexing() -> None:
+    manager = ContextManager(ContextPolicy(budget=1_000))
+    history = History(long_history(20_000, fact_at=10))
+    state = ContextState([Summary(0, 39_900, "Small talk about the weather.")])
+    question = {"role": "user", "content": "What is the locker code for the Kestrel team?"}
+    run = Extended(history, [question])
+    await manager.prepare(
+        run, state, model=MODEL, max_tokens=100, prompt_index=40_000, summarize=Summaries()
+    )
+    assert state.recalls == {40_000: [20]}  # turn 10's exchange, out of 20,000
+    layout = manager.layout(run, state, model=MODEL, max_tokens=100)
+    assert (
+        "The locker code for the Kestrel team is 4821." in layout.messages[-1]["content"][0]["text"]
+    )
+    assert layout.tokens <= 1_000
+    # The next turn, on the same history read afresh (a held session between turns): the
+    # index of evicted turns is the one built before, extended, not built again.
+    (index,) = manager._evicted.values()
+    spans = index.spans
+    history.extend([question, {"role": "assistant", "content": [{"type": "text", "text": "4821"}]}])
+    history.cool()
+    again = {"role": "user", "content": "What did we talk about in turn 12?"}
+    state = ContextState([Summary(0, 39_902, "Small talk about the weather.")])
+    await manager.prepare(
+        Extended(history, [again]),
+        state,
+        model=MODEL,
+        max_tokens=100,
+        prompt_index=40_002,
+        summarize=Summaries(),
+    )
+    assert state.recalls == {40_002: [24]}
+    assert list(manager._evicted.values()) == [index] and index.spans is spans

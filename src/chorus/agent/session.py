@@ -82,9 +82,18 @@ class Session:
         self.owner = owner or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._cached: _Cached | None = None  # the transcript as of our last turn
 
-    async def history(self) -> list[dict[str, Any]]:
-        """The committed conversation, in the API's message shape."""
-        return (await self.store.load(self.id)).messages
+    async def history(self, start: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """The committed conversation, in the API's message shape: all of it, or ``limit``
+        messages from ``start`` (a page of a long session, read without loading the rest)."""
+        if limit is None and start == 0:
+            return (await self.store.load(self.id)).messages
+        if not isinstance(start, int) or start < 0:
+            raise ConfigError("history(start=...) must be a message index >= 0")
+        if limit is None:
+            limit = 2**62
+        if not isinstance(limit, int) or limit < 1:
+            raise ConfigError("history(limit=...) must be a count >= 1")
+        return await self.store.page(self.id, start, limit)
 
     async def context(self) -> ContextState:
         """The committed context state: the summaries that stand in for the oldest turns."""

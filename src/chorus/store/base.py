@@ -55,6 +55,11 @@ class Store(Protocol):
 
     async def load(self, session_id: str) -> Transcript: ...
 
+    async def page(self, session_id: str, start: int, limit: int) -> list[dict[str, Any]]:
+        """Messages ``start`` to ``start + limit`` of the committed log (fewer at its end):
+        a long session read back a page at a time, not loaded whole."""
+        ...
+
     async def acquire(self, session_id: str, owner: str, ttl: float) -> Lease:
         """Take the session's lease or raise :class:`~chorus.errors.SessionBusyError`."""
         ...

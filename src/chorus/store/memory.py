@@ -50,6 +50,12 @@ class MemoryStore:
         messages = copy.deepcopy(row.messages)
         return Transcript(len(messages), checked(session_id, messages), row.context)
 
+    async def page(self, session_id: str, start: int, limit: int) -> list[dict[str, Any]]:
+        row = self._rows.get(session_id)
+        if row is None:
+            return []
+        return copy.deepcopy(row.messages[start : start + limit])
+
     async def acquire(self, session_id: str, owner: str, ttl: float) -> Lease:
         row = self._row(session_id)
         now = self._clock()

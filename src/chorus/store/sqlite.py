@@ -200,6 +200,18 @@ class SQLiteStore:
 
         await self._run(free)
 
+    async def page(self, session_id: str, start: int, limit: int) -> list[dict[str, Any]]:
+        def read() -> list[tuple[str, str]]:
+            rows: list[tuple[str, str]] = self._db.execute(
+                "SELECT role, content FROM chorus_messages WHERE session_id = ? "
+                "AND seq > ? AND seq <= ? ORDER BY seq",
+                (session_id, start, start + limit),
+            ).fetchall()
+            return rows
+
+        rows = await self._run(read)
+        return [{"role": role, "content": _decode(content)} for role, content in rows]
+
     async def commit(
         self,
         lease: Lease,
