@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -174,7 +175,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=4000)
     parser.add_argument("--checkpoints", default="500,2000,4000")
-    parser.add_argument("--window", type=int, default=100, help="turns averaged per checkpoint")
+    parser.add_argument("--window", type=int, default=500, help="turns averaged per checkpoint")
+    parser.add_argument("--repeats", type=int, default=3, help="runs; the median is reported")
     parser.add_argument("--memory", action="store_true", help="the memory run instead")
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--session-turns", type=int, default=20)
@@ -191,16 +193,38 @@ def main() -> None:
             sim.stop()
         write_memory(row)
         return
+    runs: list[list[dict[str, Any]]] = []
     try:
-        rows = asyncio.run(drive(sim.url, args, db))
+        for repeat in range(args.repeats):
+            if repeat:  # a fresh simulator and database for every run
+                sim.stop()
+                sim = start_sim("--ttft", "0", core=args.sim_core)
+                db = Path(tempfile.mkdtemp()) / "sessions.db"
+            runs.append(asyncio.run(drive(sim.url, args, db)))
     finally:
         sim.stop()
+    rows = []
+    for at in zip(*runs, strict=True):
+        cpu = sorted(r["cpu_ms_per_turn"] for r in at)
+        rows.append(
+            {
+                "turn": at[0]["turn"],
+                "cpu_ms_per_turn": statistics.median(cpu),
+                "cpu_ms_range": [cpu[0], cpu[-1]],
+                "sqlite_bytes_per_turn": statistics.median(r["sqlite_bytes_per_turn"] for r in at),
+                "runs": list(at),
+            }
+        )
     first = rows[0]["cpu_ms_per_turn"] if rows else 0
     lines = [
+        f"Median of {args.repeats} runs (range in brackets); CPU averaged over the "
+        f"{args.window} turns before each checkpoint.",
+        "",
         "| turn | client CPU per turn | vs first checkpoint | SQLite bytes per turn |",
         "|---|---|---|---|",
         *(
-            f"| {r['turn']:,} | {r['cpu_ms_per_turn']:.2f} ms | "
+            f"| {r['turn']:,} | {r['cpu_ms_per_turn']:.2f} ms "
+            f"({r['cpu_ms_range'][0]:.2f}-{r['cpu_ms_range'][1]:.2f}) | "
             f"{r['cpu_ms_per_turn'] / first:.2f}x | {r['sqlite_bytes_per_turn']:,.0f} |"
             for r in rows
         ),
