@@ -330,8 +330,45 @@ async def _a_session_started_again_is_a_new_epoch(store: _Any, clock: _ManualClo
     )
 
 
+async def _load_since_a_turn(store: _Any, clock: _ManualClock) -> None:
+    lease = await store.acquire("s1", "w1", 60)
+    await store.commit(lease, 0, _TURN)
+    await store.commit(lease, 4, _MORE)
+    tail = await store.load("s1", since=4)
+    assert (tail.seq, tail.start, tail.messages) == (6, 4, _MORE), "a load since a turn"
+    head = await store.load("s1", since=10**9)
+    assert (head.seq, head.messages) == (6, []), "a load past the end has the seq only"
+
+
+async def _search_finds_old_turns_by_word(store: _Any, clock: _ManualClock) -> None:
+    lease = await store.acquire("s1", "w1", 60)
+    seq = 0
+    turns: list[list[dict[str, _Any]]] = [
+        [
+            {"role": "user", "content": f"note {i}: the ferry leaves at {i} o'clock"},
+            {"role": "assistant", "content": [{"type": "text", "text": f"noted {i}"}]},
+        ]
+        for i in range(30)
+    ]
+    turns[3][0]["content"] = "the vault code is 4417, and the ferry is late"
+    for turn in turns:
+        seq = await store.commit(lease, seq, turn)
+    found = await store.search("s1", {"vault"}, 60, 5)
+    assert found == [(6, turns[3])], "a word said once finds its turn"
+    found = await store.search("s1", {"ferry", "vault"}, 60, 4)
+    assert [s for s, _ in found] == [6, 54, 56, 58], "rarest word first, then the newest"
+    found = await store.search("s1", {"ferry"}, 50, 2)
+    assert [s for s, _ in found] == [46, 48], "only turns that end before `before`"
+    assert await store.search("s1", {"nowhere"}, 60, 5) == [], "an unknown word finds nothing"
+    assert await store.search("nobody", {"ferry"}, 60, 5) == [], "nor does an unknown session"
+    await store.delete("s1")
+    assert await store.search("s1", {"ferry"}, 60, 5) == [], "a deleted session's words go"
+
+
 _CHECKS = (
     _empty_session,
+    _load_since_a_turn,
+    _search_finds_old_turns_by_word,
     _a_session_started_again_is_a_new_epoch,
     _commit_and_load,
     _one_writer_at_a_time,

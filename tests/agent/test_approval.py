@@ -91,3 +91,36 @@ async def test_discard_leaves_the_session_as_it_was(claude: Claude) -> None:
     assert await session.discard() is True
     assert await session.pending() == [] and await session.history() == []
     assert (await session.send("just saying hi")).seq == 2
+
+
+async def test_a_long_session_pauses_and_resumes_over_a_history_held_from_its_compaction(
+    claude: Claude, tmp_path: Path
+) -> None:
+    from chorus.context import ContextPolicy
+
+    path = tmp_path / "long.db"
+    agent = Agent(
+        model=MODEL,
+        tools=[transfer_money],
+        client=claude,
+        max_tokens=200,
+        context=ContextPolicy(budget=1_500),
+    )
+    store = SQLiteStore(path)
+    session = Session(agent, "rent", store=store)
+    for i in range(60):
+        await session.send(f"Turn {i}: the weather by the river was mild again today.")
+    assert session._cached is not None and session._cached.messages.start > 0
+    paused = await session.send("please transfer money, 700 of it")
+    assert paused.stop_reason == "paused" and paused.paused is not None
+    assert paused.paused["offset"] > 0  # the snapshot keeps the window, not the log
+    await store.close()
+    store = SQLiteStore(path)
+    again = Session(agent, "rent", store=store)
+    (call,) = await again.pending()
+    done = await again.resume({call.id: True})
+    assert RAN == ["transfer 700"] and done.stop_reason == "end_turn"
+    history = await again.history()
+    assert len(history) == done.seq and transcript.problems(history) == []
+    assert "transferred 700" in str(history[-3:])
+    await store.close()

@@ -278,3 +278,58 @@ async def test_a_held_session_keeps_its_transcript_as_bytes_between_turns() -> N
         with pytest.raises(ConfigError):
             await session.history(0, 0)
         await claude.aclose()
+
+
+class CountingStore(SQLiteStore):
+    """A SQLite store that notes how many messages each load and search returned."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.loaded: list[int] = []
+        self.searched: list[int] = []
+
+    async def load(self, session_id: str, since: int = 0):  # type: ignore[no-untyped-def]
+        found = await super().load(session_id, since)
+        self.loaded.append(len(found.messages))
+        return found
+
+    async def search(self, session_id, words, before, most):  # type: ignore[no-untyped-def]
+        found = await super().search(session_id, words, before, most)
+        self.searched.append(sum(len(m) for _, m in found))
+        return found
+
+
+async def test_a_cold_session_loads_the_window_not_the_log_and_recalls_through_the_store(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "chat.db"
+    async with Simulator(config_from_dict({"behaviour": "recall"})) as sim:
+        claude = Claude(api_key="k", base_url=sim.base_url)
+        agent = Agent(
+            model=MODEL, client=claude, max_tokens=200, context=ContextPolicy(budget=1_200)
+        )
+        store = CountingStore(path)
+        session = Session(agent, "s1", store=store)
+        await session.send(FACT)
+        for i in range(80):
+            await session.send(filler(i))
+        held = session._cached
+        assert held is not None
+        boundary = held.context.boundary
+        assert boundary > 100 and held.messages.start == boundary  # the window only
+        assert len(held.messages.encoded()) == 162 - boundary
+        await store.close()
+        # A new process: the first turn reads the seq and state, then the messages since
+        # the last compaction; the fact from the first turn comes back through the search.
+        store = CountingStore(path)
+        session = Session(agent, "s1", store=store)
+        answer = await session.send(QUESTION)
+        assert "4821" in answer.text
+        assert store.loaded == [0, 162 - boundary]
+        assert store.searched and max(store.searched) < 20
+        assert (
+            len(await session.history()) == 164
+            and transcript.problems(await session.history()) == []
+        )
+        await store.close()
+        await claude.aclose()

@@ -71,3 +71,18 @@ def test_the_measure_cache_does_not_keep_a_cooled_history_alive() -> None:
     plain = {"role": "user", "content": "a plain dict is held, as before"}
     manager._measure(plain)
     assert manager._measure(plain) is manager._costs[id(plain)]
+
+
+def test_a_history_that_starts_later_says_so_instead_of_reading_short() -> None:
+    history = History(_messages(5))
+    history.forget_before(4)
+    assert history.start == 4 and len(history) == 10 and history[4] == _messages(5)[4]
+    assert history[4:6] == _messages(5)[4:6]
+    with pytest.raises(IndexError, match="store only"):
+        history[3]
+    with pytest.raises(IndexError):
+        list(history)
+    with pytest.raises(IndexError):
+        list(Extended(history, [{"role": "user", "content": "x"}]))
+    partial = History(_messages(5)[6:], start=6)
+    assert len(partial) == 10 and partial[9] == _messages(5)[9]

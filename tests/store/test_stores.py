@@ -3,6 +3,7 @@ backend (Redis joins it later), and what is particular to SQLite."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,6 @@ async def test_the_suite_catches_a_store_that_breaks_a_rule() -> None:
 
 async def test_corrupt_transcript_is_refused_on_load(tmp_path: Path) -> None:
     """A file written by something else (or by hand) is checked whole when it is loaded."""
-    import sqlite3
 
     path = tmp_path / "c.db"
     store = SQLiteStore(path)
@@ -135,7 +135,6 @@ async def test_sqlite_turn_is_atomic_across_a_failure(tmp_path: Path) -> None:
 
 
 async def test_sqlite_schema_is_plain(tmp_path: Path) -> None:
-    import sqlite3
 
     path = tmp_path / "c.db"
     store = SQLiteStore(path)
@@ -160,4 +159,39 @@ async def test_a_turn_after_tool_results_is_accepted(tmp_path: Path, kind: str) 
     more = [{"role": "user", "content": "and tomorrow?"}, {"role": "assistant", "content": "Rain."}]
     assert await store.commit(lease, 3, more) == 5
     assert (await store.load("s1")).seq == 5
+    await store.close()
+
+
+async def test_sqlite_indexes_the_words_of_turns_committed_before_it_kept_them(
+    tmp_path: Path,
+) -> None:
+    # A database written before the store kept each turn's words: the first search indexes
+    # the backlog once (a turn at each prompt) and finds old turns like any other.
+    path = tmp_path / "old.db"
+    store = SQLiteStore(path)
+    lease = await store.acquire("s1", "w1", 60)
+    seq = 0
+    for i in range(10):
+        seq = await store.commit(
+            lease,
+            seq,
+            [
+                {"role": "user", "content": "the vault code is 4417" if i == 2 else f"note {i}"},
+                {"role": "assistant", "content": "noted"},
+            ],
+        )
+    await store.close()
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM chorus_terms")
+    db.execute("DELETE FROM chorus_words")
+    db.execute("UPDATE chorus_sessions SET indexed = 0")
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    found = await store.search("s1", {"vault"}, 20, 3)
+    assert [start for start, _ in found] == [4]
+    assert found[0][1][0]["content"] == "the vault code is 4417"
+    lease = await store.acquire("s1", "w1", 60)
+    seq = await store.commit(lease, seq, [{"role": "user", "content": "vault again"}])
+    assert [s for s, _ in await store.search("s1", {"vault"}, 21, 3)] == [4, 20]
     await store.close()

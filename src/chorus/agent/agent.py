@@ -49,7 +49,7 @@ from chorus.agent.toolsets import Toolset
 from chorus.context.cache import with_cache_breakpoints
 from chorus.context.compaction import ContextState
 from chorus.context.history import Extended
-from chorus.context.manager import ContextManager, Layout
+from chorus.context.manager import ContextManager, Layout, Lookup
 from chorus.context.policy import ContextPolicy
 from chorus.errors import ConfigError, PromptTooLongError
 from chorus.protocol.types import (
@@ -208,11 +208,12 @@ class Agent:
         decisions: dict[str, bool],
         *,
         session_id: str | None = None,
+        lookup: Lookup | None = None,
     ) -> RunResult:
         """Continue a run that paused for approval, with a person's yes or no per tool call."""
         result: RunResult | None = None
         async for event in self.iter(
-            "", (), session_id, live=False, paused=paused, decisions=decisions
+            "", (), session_id, live=False, paused=paused, decisions=decisions, lookup=lookup
         ):
             if isinstance(event, Done):
                 result = event.result
@@ -241,6 +242,7 @@ class Agent:
         paused: dict[str, Any] | None = None,
         decisions: dict[str, bool] | None = None,
         state: ContextState | None = None,
+        lookup: Lookup | None = None,
     ) -> AsyncIterator[AgentEvent]:
         """One run, as its events; the last is :class:`Done`. What :meth:`run`,
         :meth:`stream`, :meth:`resume` and a :class:`~chorus.agent.session.Session`
@@ -251,6 +253,8 @@ class Agent:
         failed model call is then always retried whole). ``paused`` and
         ``decisions``: continue a run that paused for approval. ``state``: the
         context state (summaries, recalls) carried between runs over one history.
+        ``lookup``: where recall finds evicted turns that ``history`` does not hold (a
+        session's store; see :meth:`~chorus.context.ContextManager.prepare`).
         """
         tools, definitions = await self._tools_and_definitions()
         if paused is not None:
@@ -276,7 +280,7 @@ class Agent:
         if paused is None:
             # A new turn: recall is decided afresh, and summaries of a longer history
             # than this one (a rewound conversation) no longer describe it.
-            state.recalls = {}
+            state.recalls, state.notes = {}, {}
             if state.summaries and state.summaries[-1].end > loop.turn_start:  # in order
                 state.summaries = [s for s in state.summaries if s.end <= loop.turn_start]
         manager = self.context
@@ -288,7 +292,7 @@ class Agent:
                 break
             if isinstance(action, CallModel):
                 while True:
-                    layout = await self._layout(manager, loop, state, definitions, scale)
+                    layout = await self._layout(manager, loop, state, definitions, scale, lookup)
                     if layout is None:
                         request = self._request(list(loop.messages), definitions, bool(tools))
                     else:
@@ -369,6 +373,7 @@ class Agent:
         state: ContextState,
         definitions: list[dict[str, Any]],
         scale: float,
+        lookup: Lookup | None = None,
     ) -> Layout | None:
         """Compact and recall as the policy says, then lay out what this call sends."""
         if context is None:
@@ -389,6 +394,7 @@ class Agent:
             prompt_index=loop.turn_start,
             summarize=summarize,
             scale=scale,
+            lookup=lookup,
             **options,
         )
         if self.metrics is not None:

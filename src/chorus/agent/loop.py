@@ -32,6 +32,7 @@ from typing import Any
 
 import msgspec
 
+from chorus.context.history import Extended, History
 from chorus.errors import BudgetExceeded, TooManyCorrections
 from chorus.protocol.models import price
 from chorus.protocol.types import Message, ToolUseBlock, Usage, to_dict
@@ -265,8 +266,12 @@ class Loop:
     def snapshot(self) -> dict[str, Any]:
         """The run as plain data (JSON-safe), to resume it later: a run that paused for a
         person's approval is kept aside this way until the answer comes."""
+        held = int(getattr(self.messages, "start", 0))
         return {
-            "messages": list(self.messages),
+            # A run over a history held from its last compaction on keeps that part only:
+            # the rest is in the session's store, and stays there.
+            "offset": held,
+            "messages": list(self.messages[held:]),
             "start": self._start,
             "steps": self.steps,
             "cost": self.cost,
@@ -285,8 +290,10 @@ class Loop:
     ) -> Loop:
         """The run a :meth:`snapshot` describes; ``ValueError`` if it describes none."""
         try:
+            offset = int(data.get("offset", 0))
+            kept = list(data["messages"])
             loop = cls(
-                list(data["messages"]),
+                Extended(History((), start=offset), kept) if offset else kept,
                 start=int(data["start"]),
                 model=model,
                 limits=limits or Limits(),

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Session"]
 
+_PAST_END = 2**62  # load(since=...) past every message: the seq and context state only
+
 
 @dataclass(slots=True)
 class _Cached:
@@ -130,14 +132,14 @@ class Session:
             if stored is None:
                 raise SessionError(f"session {self.id!r} has no turn waiting for approval")
             seq, blob = stored
-            committed = await self.store.load(self.id)
+            committed = await self.store.load(self.id, since=_PAST_END)
             if committed.seq != seq:
                 raise StaleWriterError(f"session {self.id!r} moved on since the turn paused")
             if not await self.store.take_pending(lease, blob):
                 raise SessionError(f"the paused turn of session {self.id!r} was already resumed")
             try:
                 result = await self.agent.resume(
-                    msgspec.json.decode(blob), decisions, session_id=self.id
+                    msgspec.json.decode(blob), decisions, session_id=self.id, lookup=self._lookup
                 )
             except BaseException:
                 await self.store.save_pending(lease, seq, blob)  # still waiting: try again
@@ -194,16 +196,14 @@ class Session:
                 # the store's. A turn then costs no reading or re-checking of history.
                 messages, seq, state = cached.messages, cached.seq, cached.context
             else:
-                committed = await self.store.load(self.id)
-                messages, seq = History(committed.messages), committed.seq
-                state = ContextState.decode(committed.context)
+                messages, seq, state = await self._load()
             # A failed run leaves the transcript as it was: still ours with this lease.
             self._cached = _Cached(messages, seq, state, lease.token, lease.epoch)
             done: Done | None = None
             before = ContextState(list(state.summaries))
             try:
                 async for event in self.agent.iter(
-                    prompt, messages, self.id, live=live, state=state
+                    prompt, messages, self.id, live=live, state=state, lookup=self._lookup
                 ):
                     if isinstance(event, Done):
                         done = event
@@ -220,12 +220,38 @@ class Session:
             if result.stop_reason != "paused" and result.seq is not None:
                 messages.extend(result.messages)  # encoded: a copy the caller cannot change
                 after = result.context if result.context is not None else before
+                if self.agent.context is not None:
+                    # What the summaries stand for stays in the store (recall reaches it
+                    # there): a session held in memory holds the window, not its history.
+                    messages.forget_before(after.boundary)
                 self._cached = _Cached(messages, result.seq, after, lease.token, lease.epoch)
             if result.stop_reason != "paused":
                 yield TurnCommitted(self.id, result.seq or seq)
             yield done
         finally:
             await self.store.release(lease)
+
+    async def _load(self) -> tuple[History, int, ContextState]:
+        """What a turn needs from the store: the context state and, when the agent manages
+        its context, only the messages since the last compaction (recall reaches the rest
+        through :meth:`_lookup`); otherwise the whole transcript."""
+        if self.agent.context is not None:
+            head = await self.store.load(self.id, since=_PAST_END)
+            state = ContextState.decode(head.context)
+            since = state.boundary
+            if 0 < since <= head.seq:
+                tail = await self.store.load(self.id, since=since)
+                if tail.seq == head.seq:  # (we hold the lease: nobody committed between)
+                    return History(tail.messages, start=since), tail.seq, state
+        committed = await self.store.load(self.id)
+        state = ContextState.decode(committed.context)
+        return History(committed.messages), committed.seq, state
+
+    async def _lookup(
+        self, words: set[str], before: int, most: int
+    ) -> list[tuple[int, list[dict[str, Any]]]]:
+        """Recall's way to the evicted turns: the store's search, for this session."""
+        return await self.store.search(self.id, words, before, most)
 
     async def _acquire(self) -> Lease:
         if self.concurrency == "reject":

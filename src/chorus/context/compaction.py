@@ -48,6 +48,9 @@ class ContextState(msgspec.Struct):
     # The prompt in progress -> start indices of the exchanges recalled for it. Decided once
     # per turn so every step of the turn sends the same bytes; not kept after the turn.
     recalls: dict[int, list[int]] = msgspec.field(default_factory=dict)
+    # The recalled exchanges' text, by start index, when recall read them from a store
+    # rather than from the history in hand: shown as they were found. Not kept either.
+    notes: dict[int, str] = msgspec.field(default_factory=dict)
 
     @property
     def boundary(self) -> int:
@@ -71,7 +74,9 @@ class ContextState(msgspec.Struct):
             return cls()
 
     def copy(self) -> ContextState:
-        return ContextState(list(self.summaries), {k: list(v) for k, v in self.recalls.items()})
+        return ContextState(
+            list(self.summaries), {k: list(v) for k, v in self.recalls.items()}, dict(self.notes)
+        )
 
 
 def render(messages: Sequence[dict[str, Any]]) -> str:

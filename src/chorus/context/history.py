@@ -13,7 +13,7 @@ and nothing is copied to start one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableSequence, Sequence
+from collections.abc import Iterable, Iterator, MutableSequence, Sequence
 from typing import Any, overload
 
 import msgspec
@@ -33,16 +33,21 @@ class Decoded(dict):  # type: ignore[type-arg]
 
 
 class History(Sequence[Message]):
-    """An append-only transcript of encoded messages, decoded on demand."""
+    """An append-only transcript of encoded messages, decoded on demand.
 
-    __slots__ = ("_hot", "_raw")
+    ``start``: the index of the first message held. The ones before it are in the store
+    only (summarised, and reached by recall through the store); reading one is an
+    ``IndexError`` that says so. :meth:`forget_before` moves ``start`` on."""
 
-    def __init__(self, messages: Iterable[Message] = ()) -> None:
+    __slots__ = ("_hot", "_raw", "start")
+
+    def __init__(self, messages: Iterable[Message] = (), *, start: int = 0) -> None:
         self._raw: list[bytes] = [_encode(m) for m in messages]
-        self._hot: dict[int, Message] = {}  # decoded since the last cool()
+        self._hot: dict[int, Message] = {}  # decoded since the last cool(), by raw index
+        self.start = start
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return self.start + len(self._raw)
 
     @overload
     def __getitem__(self, index: int) -> Message: ...
@@ -52,23 +57,43 @@ class History(Sequence[Message]):
 
     def __getitem__(self, index: int | slice) -> Message | list[Message]:
         if isinstance(index, slice):
-            return [self._get(i) for i in range(*index.indices(len(self._raw)))]
+            return [self._get(i) for i in range(*index.indices(len(self)))]
         if index < 0:
-            index += len(self._raw)
-        if not 0 <= index < len(self._raw):
+            index += len(self)
+        if not 0 <= index < len(self):
             raise IndexError("history index out of range")
         return self._get(index)
 
+    def __iter__(self) -> Iterator[Message]:
+        if self.start:  # never a silent short read: the head is in the store
+            raise IndexError(f"this history holds messages from {self.start} on only")
+        return (self._get(i) for i in range(len(self._raw)))
+
     def _get(self, index: int) -> Message:
-        found = self._hot.get(index)
+        at = index - self.start
+        if at < 0:
+            raise IndexError(
+                f"message {index} is in the store only (this history starts at {self.start})"
+            )
+        found = self._hot.get(at)
         if found is None:
-            found = self._hot[index] = Decoded(_decode(self._raw[index]))
+            found = self._hot[at] = Decoded(_decode(self._raw[at]))
         return found
 
     def token(self, index: int) -> object:
         """An object that stands for message ``index`` as long as it is the same message:
         its encoded bytes (a decoded dict is a new object after :meth:`cool`)."""
-        return self._raw[index]
+        if index - self.start < 0:
+            raise IndexError(f"message {index} is in the store only")
+        return self._raw[index - self.start]
+
+    def forget_before(self, index: int) -> None:
+        """Hold only messages from ``index`` on (the rest stays in the store)."""
+        drop = min(index, len(self)) - self.start
+        if drop > 0:
+            self._hot.clear()
+            del self._raw[:drop]
+            self.start += drop
 
     def extend(self, messages: Iterable[Message]) -> None:
         """Append copies: the bytes of each message as it is now."""
@@ -82,11 +107,12 @@ class History(Sequence[Message]):
         self._hot.clear()
 
     def encoded(self) -> list[bytes]:
-        """Each message's JSON bytes, in order (shared: do not change the list)."""
+        """The JSON bytes of each message held (from ``start``), in order; shared: do not
+        change the list."""
         return self._raw
 
     def __repr__(self) -> str:
-        return f"History({len(self._raw)} messages)"
+        return f"History({len(self)} messages, held from {self.start})"
 
 
 class Extended(MutableSequence[Message]):
@@ -102,6 +128,15 @@ class Extended(MutableSequence[Message]):
 
     def __len__(self) -> int:
         return self._split + len(self.added)
+
+    @property
+    def start(self) -> int:
+        """The first message held (see :attr:`History.start`)."""
+        return int(getattr(self.base, "start", 0))
+
+    def __iter__(self) -> Iterator[Message]:
+        yield from self.base
+        yield from self.added
 
     @overload
     def __getitem__(self, index: int) -> Message: ...

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from chorus.context.compaction import ContextState, Summary, render, summary_request
-from chorus.context.evicted import EvictedTurns
+from chorus.context.evicted import CANDIDATES, EvictedTurns
 from chorus.context.history import Decoded, identity
 from chorus.context.policy import ContextPolicy
 from chorus.context.recall import terms
@@ -35,7 +35,7 @@ from chorus.context.tokens import TokenEstimator
 from chorus.context.window import cap_tool_results, exchanges, fit, is_prompt
 from chorus.errors import APIError
 
-__all__ = ["RECALL_HEADER", "ContextManager", "Layout"]
+__all__ = ["RECALL_HEADER", "ContextManager", "Layout", "Lookup"]
 
 log = logging.getLogger("chorus.context")
 _encode = msgspec.json.Encoder().encode
@@ -48,6 +48,9 @@ _MEMO = 65_536  # messages kept measured (and alive) at most, across all session
 _CONVERSATIONS = 1_024  # conversations whose evicted turns are kept indexed
 
 Summarize = Callable[[dict[str, Any]], Awaitable[str]]
+# (words, before, most) -> up to ``most`` evicted turns that end by message ``before`` and
+# mention a word, as (start index, messages): a store's ``search``, bound to a session.
+Lookup = Callable[[set[str], int, int], Awaitable[list[tuple[int, list[dict[str, Any]]]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,38 +148,98 @@ class ContextManager:
 
         Recall fills gaps: only when the prompt names something the window does not show
         (``visible``: the summaries and turns it holds), and only exchanges that mention
-        such a thing, ranked by the retriever against the whole prompt.
+        such a thing, ranked by the retriever against the whole prompt. The candidates
+        come from this manager's index over ``messages`` (all of them in hand).
         """
-        policy = self.policy
-        if policy.recall <= 0 or evicted_end <= 0:
-            return []
-        query = render([messages[prompt_index]])
-        seen = {w for text in visible for w in terms(text)}
-        gaps = set(terms(query)) - seen
+        gaps = self._gaps(messages, prompt_index, evicted_end, visible)
         if not gaps:
             return []
+        index = self._index(messages)
+        index.update(messages, evicted_end)
+        spans = [index.spans[i] for i in index.matching(gaps, evicted_end)]
+        candidates = [(s, render(messages[s:e])) for s, e in spans]
+        candidates += self._tail(messages, index.tail(evicted_end), gaps)
+        return [start for start, _ in self._rank(messages, prompt_index, candidates, budget, model)]
+
+    async def _recall_looked_up(
+        self,
+        messages: Sequence[dict[str, Any]],
+        state: ContextState,
+        lookup: Lookup,
+        *,
+        prompt_index: int,
+        evicted_end: int,
+        budget: int,
+        model: str,
+        visible: Sequence[str],
+    ) -> list[int]:
+        """As :meth:`choose_recall`, the candidates found by ``lookup`` (a session's store)
+        instead: the history in hand may start after them. Their text goes in ``state``."""
+        gaps = self._gaps(messages, prompt_index, evicted_end, visible)
+        if not gaps:
+            return []
+        found = await lookup(gaps, evicted_end, CANDIDATES)
+        candidates = [(start, render(turn)) for start, turn in found]
+        held = getattr(messages, "start", 0)
+        candidates += self._tail(messages, _last_turn(messages, evicted_end, held), gaps)
+        picked = self._rank(messages, prompt_index, candidates, budget, model)
+        state.notes = dict(picked)
+        return sorted(start for start, _ in picked)
+
+    def _gaps(
+        self,
+        messages: Sequence[dict[str, Any]],
+        prompt_index: int,
+        evicted_end: int,
+        visible: Sequence[str],
+    ) -> set[str]:
+        """The words of the prompt that the window does not show."""
+        if self.policy.recall <= 0 or evicted_end <= 0:
+            return set()
+        seen = {w for text in visible for w in terms(text)}
+        return set(terms(render([messages[prompt_index]]))) - seen
+
+    def _index(self, messages: Sequence[dict[str, Any]]) -> EvictedTurns:
         first = id(identity(messages, 0))
         index = self._evicted.get(first)
         if index is None:
             if len(self._evicted) >= _CONVERSATIONS:  # between calls only
                 self._evicted.clear()
             index = self._evicted[first] = EvictedTurns()
-        index.update(messages, evicted_end)
-        spans = [index.spans[i] for i in index.matching(gaps, evicted_end)]
-        tail = index.tail(evicted_end)
-        if tail is not None and not gaps.isdisjoint(terms(render(messages[tail[0] : tail[1]]))):
-            spans.append(tail)
-        documents = [render(messages[s:e]) for s, e in spans]
-        ranked = policy.retriever.rank(query, documents, policy.recall)
+        return index
+
+    @staticmethod
+    def _tail(
+        messages: Sequence[dict[str, Any]], tail: tuple[int, int] | None, gaps: set[str]
+    ) -> list[tuple[int, str]]:
+        """The partly evicted last turn, looked at fresh, if it mentions a gap."""
+        if tail is None:
+            return []
+        text = render(messages[tail[0] : tail[1]])
+        return [] if gaps.isdisjoint(terms(text)) else [(tail[0], text)]
+
+    def _rank(
+        self,
+        messages: Sequence[dict[str, Any]],
+        prompt_index: int,
+        candidates: list[tuple[int, str]],
+        budget: int,
+        model: str,
+    ) -> list[tuple[int, str]]:
+        """The candidates the retriever ranks best that fit the recall share, in order."""
+        policy = self.policy
+        query = render([messages[prompt_index]])
+        ranked = policy.retriever.rank(query, [text for _, text in candidates], policy.recall)
         room = policy.recall_share * budget
         estimate = self._estimator(model)
         picked = []
         for i, _ in ranked:
-            cost = estimate({"role": "user", "content": documents[i]})
+            start, text = candidates[i]
+            cost = estimate({"role": "user", "content": text})
             if cost > room:
                 continue
             room -= cost
-            picked.append(spans[i][0])
+            picked.append((start, text))
         return sorted(picked)
 
     # ------------------------------------------------------------------ with I/O
@@ -193,10 +256,14 @@ class ContextManager:
         system: str | list[dict[str, Any]] | None = None,
         tools: Sequence[dict[str, Any]] = (),
         scale: float = 1.0,
+        lookup: Lookup | None = None,
     ) -> Layout:
         """Compact and recall as the policy says, recording both in ``state``, then lay out
         the call. A failed summary leaves the window to slide instead. The common case
-        (nothing to compact, nothing evicted) measures the conversation once."""
+        (nothing to compact, nothing evicted) measures the conversation once.
+
+        ``lookup``: where recall finds evicted turns, when not in ``messages`` (a
+        session's store, for a history held from its last compaction on)."""
         policy = self.policy
         compacted = chosen = 0
         args = (messages, state, model, max_tokens, system, tools, 1.0, prompt_index)
@@ -227,7 +294,7 @@ class ContextManager:
             if state.boundary or measured.total > measured.budget:  # something was evicted
                 state.recalls = {}
                 first = self._layout(self._measured(*args))
-                picked = self._recall_for(messages, state, first, prompt_index, model)
+                picked = await self._recall_for(messages, state, first, prompt_index, model, lookup)
                 state.recalls = {prompt_index: picked}
                 chosen = len(picked)
                 measured = self._measured(*args)
@@ -237,21 +304,34 @@ class ContextManager:
             )
         return self._layout(measured, compacted, chosen)
 
-    def _recall_for(
+    async def _recall_for(
         self,
         messages: Sequence[dict[str, Any]],
         state: ContextState,
         first: Layout,
         prompt_index: int,
         model: str,
+        lookup: Lookup | None,
     ) -> list[int]:
         shown = first.messages[: max(0, len(first.messages) - (len(messages) - prompt_index))]
         visible = [s.text for s in state.summaries[-first.summaries or len(state.summaries) :]]
         visible += [render(shown[s:e]) for s, e in exchanges(shown)] if shown else []
-        return self.choose_recall(
+        evicted_end = state.boundary + first.dropped
+        if lookup is None:
+            return self.choose_recall(
+                messages,
+                prompt_index=prompt_index,
+                evicted_end=evicted_end,
+                budget=first.budget,
+                model=model,
+                visible=visible,
+            )
+        return await self._recall_looked_up(
             messages,
+            state,
+            lookup,
             prompt_index=prompt_index,
-            evicted_end=state.boundary + first.dropped,
+            evicted_end=evicted_end,
             budget=first.budget,
             model=model,
             visible=visible,
@@ -376,7 +456,11 @@ class ContextManager:
         return self.estimator.scale(model)
 
     def _with_recall(
-        self, messages: Sequence[dict[str, Any]], index: int, starts: list[int]
+        self,
+        messages: Sequence[dict[str, Any]],
+        index: int,
+        starts: list[int],
+        notes: dict[int, str],
     ) -> dict[str, Any]:
         """The prompt at ``index`` with the recalled exchanges shown before it: rendered once
         per turn (the same object every call, so measured once too)."""
@@ -385,7 +469,10 @@ class ContextManager:
         found = self._notes.get(key)
         if found is not None and found[0] is prompt:
             return found[1]
-        parts = [render(messages[s : _exchange_end(messages, s)]) for s in starts]
+        parts = [
+            notes[s] if s in notes else render(messages[s : _exchange_end(messages, s)])
+            for s in starts
+        ]
         note = {"type": "text", "text": RECALL_HEADER + "\n\n" + "\n\n".join(parts)}
         content = prompt.get("content")
         if isinstance(content, str):
@@ -477,11 +564,22 @@ class ContextManager:
         out = list(messages[start:])
         for index, starts in state.recalls.items():
             if starts and start <= index < len(messages):
-                out[index - start] = self._with_recall(messages, index, starts)
+                out[index - start] = self._with_recall(messages, index, starts, state.notes)
         max_chars = int(self.policy.tool_result_share * budget * CHARS_PER_TOKEN)
         if any(self._measure(m)[2] > max_chars for m in out):
             return cap_tool_results(out, max_chars)
         return out
+
+
+def _last_turn(
+    messages: Sequence[dict[str, Any]], evicted_end: int, held: int
+) -> tuple[int, int] | None:
+    """The turn ``messages[evicted_end - 1]`` belongs to, cut at ``evicted_end``: found by
+    walking back to its prompt through the messages held (from ``held``)."""
+    for i in range(evicted_end - 1, held - 1, -1):
+        if i == 0 or is_prompt(messages[i]):
+            return (i, evicted_end)
+    return None
 
 
 def _exchange_end(messages: Sequence[dict[str, Any]], start: int) -> int:

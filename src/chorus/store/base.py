@@ -8,11 +8,13 @@ committed since it read (``expected_seq``). Everything a store loads is checked
 against the API's transcript rules. A turn that paused for a person's approval
 is kept aside (``save_pending``), never in the transcript, and can be taken
 back exactly once (``take_pending``). Beside the transcript a store keeps one
-opaque blob of context state (summaries, recalls), replaced with each commit.
+opaque blob of context state (summaries, recalls), replaced with each commit, and the
+words of each committed turn, so recall finds old turns without reading the whole log.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,8 +40,9 @@ class Lease:
 @dataclass(frozen=True, slots=True)
 class Transcript:
     seq: int  # number of messages committed so far
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)  # from index ``start`` on
     context: bytes | None = None  # the context state committed with the last turn
+    start: int = 0  # the index of messages[0] in the log (a load ``since`` a later turn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,18 @@ class SessionInfo:
 class Store(Protocol):
     """A session store: an append-only log per session, leases with fencing tokens, atomic turns."""
 
-    async def load(self, session_id: str) -> Transcript: ...
+    async def load(self, session_id: str, since: int = 0) -> Transcript:
+        """The session's seq and context state, and its messages from index ``since`` on
+        (``since`` at a turn's start; past the end, none): a turn loads what it needs."""
+        ...
+
+    async def search(
+        self, session_id: str, words: Collection[str], before: int, most: int
+    ) -> list[tuple[int, list[dict[str, Any]]]]:
+        """Committed turns that end at or before message ``before`` and mention any of
+        ``words``, as (index of the turn's first message, its messages), oldest first; at
+        most ``most``, chosen as :mod:`chorus.store.postings` says."""
+        ...
 
     async def page(self, session_id: str, start: int, limit: int) -> list[dict[str, Any]]:
         """Messages ``start`` to ``start + limit`` of the committed log (fewer at its end):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from chorus.errors import SessionBusyError, StaleWriterError
 from chorus.store.base import Lease, SessionInfo, Transcript
 from chorus.store.checks import check_turn, checked
+from chorus.store.postings import turn_words
 
 __all__ = ["MemoryStore"]
 
@@ -27,6 +28,8 @@ class _Row:
     pending: tuple[int, bytes] | None = None
     context: bytes | None = None
     epoch: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # word -> (start, end) of each committed turn that mentions it, in order
+    postings: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -43,12 +46,30 @@ class MemoryStore:
             row = self._rows[session_id] = _Row(now, now)
         return row
 
-    async def load(self, session_id: str) -> Transcript:
+    async def load(self, session_id: str, since: int = 0) -> Transcript:
         row = self._rows.get(session_id)
         if row is None:
-            return Transcript(0, [])
-        messages = copy.deepcopy(row.messages)
-        return Transcript(len(messages), checked(session_id, messages), row.context)
+            return Transcript(0, [], None, since)
+        messages = copy.deepcopy(row.messages[since:])
+        return Transcript(len(row.messages), checked(session_id, messages), row.context, since)
+
+    async def search(
+        self, session_id: str, words: Collection[str], before: int, most: int
+    ) -> list[tuple[int, list[dict[str, Any]]]]:
+        row = self._rows.get(session_id)
+        if row is None:
+            return []
+        counted = sorted((len(row.postings[w]), w) for w in set(words) if w in row.postings)
+        found: dict[int, int] = {}
+        for _, word in counted:
+            for start, end in reversed(row.postings[word]):
+                if len(found) >= most:
+                    break
+                if end <= before:
+                    found[start] = end
+        return [
+            (start, copy.deepcopy(row.messages[start:end])) for start, end in sorted(found.items())
+        ]
 
     async def page(self, session_id: str, start: int, limit: int) -> list[dict[str, Any]]:
         row = self._rows.get(session_id)
@@ -92,6 +113,9 @@ class MemoryStore:
             lease.session_id, row.messages[-1] if row.messages else None, messages, expected_seq
         )
         row.messages.extend(copy.deepcopy(messages))
+        span = (expected_seq, len(row.messages))
+        for word in turn_words(messages):
+            row.postings.setdefault(word, []).append(span)
         if context is not None:
             row.context = context
         row.updated = self._clock()

@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +37,7 @@ from chorus.errors import (
 )
 from chorus.store.base import Lease, SessionInfo, Transcript
 from chorus.store.checks import check_turn, checked
+from chorus.store.postings import turn_words, turns_of
 
 __all__ = ["SQLiteStore"]
 
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS chorus_sessions (
     pending BLOB,
     context BLOB,
     epoch TEXT,
+    indexed INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
     updated REAL NOT NULL
 );
@@ -62,6 +64,19 @@ CREATE TABLE IF NOT EXISTS chorus_messages (
     content TEXT NOT NULL,
     created REAL NOT NULL,
     PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chorus_terms (
+    session_id TEXT NOT NULL,
+    word TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    PRIMARY KEY (session_id, word, start)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chorus_words (
+    session_id TEXT NOT NULL,
+    word TEXT NOT NULL,
+    turns INTEGER NOT NULL,
+    PRIMARY KEY (session_id, word)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS chorus_context (
     session_id TEXT PRIMARY KEY,
@@ -96,7 +111,11 @@ class SQLiteStore:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(chorus_sessions)")}
-            for column, kind in (("context", "BLOB"), ("epoch", "TEXT")):
+            for column, kind in (
+                ("context", "BLOB"),
+                ("epoch", "TEXT"),
+                ("indexed", "INTEGER NOT NULL DEFAULT 0"),
+            ):
                 if column in columns:
                     continue  # else: a store written before the column existed
                 try:
@@ -129,29 +148,127 @@ class SQLiteStore:
 
         return await asyncio.to_thread(locked)
 
-    async def load(self, session_id: str) -> Transcript:
-        def read() -> tuple[list[tuple[int, str, str]], bytes | None]:
+    async def load(self, session_id: str, since: int = 0) -> Transcript:
+        def read() -> tuple[int, list[tuple[int, str, str]], bytes | None]:
             db = self._db
             db.execute("BEGIN")  # one snapshot for the messages and the context state
             try:
+                head = db.execute(
+                    "SELECT seq FROM chorus_sessions WHERE id = ?", (session_id,)
+                ).fetchone()
                 rows = db.execute(
                     "SELECT seq, role, content FROM chorus_messages WHERE session_id = ? "
-                    "ORDER BY seq",
-                    (session_id,),
+                    "AND seq > ? ORDER BY seq",
+                    (session_id, since),
                 ).fetchall()
                 found = db.execute(
                     "SELECT context FROM chorus_context WHERE session_id = ?", (session_id,)
                 ).fetchone()
             finally:
                 db.execute("COMMIT")
-            return rows, found[0] if found else None
+            return (head[0] if head else 0), rows, found[0] if found else None
 
-        rows, context = await self._run(read)
+        seq, rows, context = await self._run(read)
         messages = [{"role": role, "content": _decode(content)} for _, role, content in rows]
-        for expected, (seq, _, _) in enumerate(rows, 1):
-            if seq != expected:
+        for expected, (at, _, _) in enumerate(rows, since + 1):
+            if at != expected:
                 raise SessionError(f"session {session_id!r}: message {expected} is missing")
-        return Transcript(len(messages), checked(session_id, messages), context)
+        if len(rows) != max(0, seq - since):
+            raise SessionError(
+                f"session {session_id!r}: messages after {since + len(rows)} are missing"
+            )
+        return Transcript(seq, checked(session_id, messages), context, since)
+
+    async def search(
+        self, session_id: str, words: Collection[str], before: int, most: int
+    ) -> list[tuple[int, list[dict[str, Any]]]]:
+        wanted = sorted(set(words))
+        if not wanted or most <= 0:
+            return []
+
+        def read() -> list[tuple[int, list[tuple[str, str]]]]:
+            db = self._db
+            self._index_backlog(session_id)
+            marks = ",".join("?" * len(wanted))
+            counted = db.execute(
+                f"SELECT turns, word FROM chorus_words WHERE session_id = ? AND word IN ({marks}) "
+                "ORDER BY turns, word",
+                (session_id, *wanted),
+            ).fetchall()
+            found: dict[int, int] = {}
+            for _, word in counted:
+                room = most - len(found)
+                if room <= 0:
+                    break
+                for start, end in db.execute(
+                    "SELECT start, end FROM chorus_terms WHERE session_id = ? AND word = ? "
+                    "AND end <= ? ORDER BY start DESC LIMIT ?",
+                    (session_id, word, before, room + most),
+                ):
+                    if len(found) >= most:
+                        break
+                    found[start] = end
+            return [
+                (
+                    start,
+                    db.execute(
+                        "SELECT role, content FROM chorus_messages WHERE session_id = ? "
+                        "AND seq > ? AND seq <= ? ORDER BY seq",
+                        (session_id, start, end),
+                    ).fetchall(),
+                )
+                for start, end in sorted(found.items())
+            ]
+
+        turns = await self._run(read)
+        return [
+            (start, [{"role": role, "content": _decode(content)} for role, content in rows])
+            for start, rows in turns
+        ]
+
+    def _index_backlog(self, session_id: str) -> None:
+        """Index the turns committed before this store kept words (an older database),
+        once: rendered from the log, a turn at each new prompt."""
+        db = self._db
+        row = db.execute(
+            "SELECT seq, indexed FROM chorus_sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        if row is None or row[1] >= row[0]:
+            return
+        seq, indexed = row
+        rows = db.execute(
+            "SELECT role, content FROM chorus_messages WHERE session_id = ? AND seq > ? "
+            "ORDER BY seq",
+            (session_id, indexed),
+        ).fetchall()
+        messages = [{"role": role, "content": _decode(content)} for role, content in rows]
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for start, end in turns_of(messages, indexed):
+                self._index_turn(session_id, start, end, messages[start - indexed : end - indexed])
+            db.execute(
+                "UPDATE chorus_sessions SET indexed = ? WHERE id = ? AND indexed = ?",
+                (seq, session_id, indexed),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _index_turn(
+        self, session_id: str, start: int, end: int, messages: list[dict[str, Any]]
+    ) -> None:
+        words = sorted(turn_words(messages))
+        db = self._db
+        db.executemany(
+            "INSERT OR IGNORE INTO chorus_terms (session_id, word, start, end) VALUES (?, ?, ?, ?)",
+            [(session_id, w, start, end) for w in words],
+        )
+        db.executemany(
+            "INSERT INTO chorus_words (session_id, word, turns) VALUES (?, ?, 1) "
+            "ON CONFLICT (session_id, word) DO UPDATE SET turns = turns + 1",
+            [(session_id, w) for w in words],
+        )
 
     async def acquire(self, session_id: str, owner: str, ttl: float) -> Lease:
         def take() -> Lease:
@@ -266,6 +383,12 @@ class SQLiteStore:
                     for i, (role, content) in enumerate(rows, 1)
                 ],
             )
+            end = expected_seq + len(rows)
+            if db.execute(
+                "UPDATE chorus_sessions SET indexed = ? WHERE id = ? AND indexed = ?",
+                (end, lease.session_id, expected_seq),
+            ).rowcount:
+                self._index_turn(lease.session_id, expected_seq, end, messages)
             if context is not None:
                 db.execute(
                     "INSERT OR REPLACE INTO chorus_context (session_id, context) VALUES (?, ?)",
@@ -338,6 +461,8 @@ class SQLiteStore:
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM chorus_messages WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM chorus_context WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM chorus_terms WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM chorus_words WHERE session_id = ?", (session_id,))
             gone = db.execute("DELETE FROM chorus_sessions WHERE id = ?", (session_id,)).rowcount
             db.execute("COMMIT")
             return bool(gone)
@@ -358,7 +483,8 @@ class SQLiteStore:
                 ).fetchall()
             ]
             db.executemany("DELETE FROM chorus_messages WHERE session_id = ?", [(s,) for s in old])
-            db.executemany("DELETE FROM chorus_context WHERE session_id = ?", [(s,) for s in old])
+            for table in ("chorus_context", "chorus_terms", "chorus_words"):
+                db.executemany(f"DELETE FROM {table} WHERE session_id = ?", [(s,) for s in old])
             db.executemany("DELETE FROM chorus_sessions WHERE id = ?", [(s,) for s in old])
             db.execute("COMMIT")
             return len(old)
