@@ -203,11 +203,13 @@ def _add(total: Usage, u: Usage) -> None:
 
 STRATEGIES: dict[str, Callable[[Claude, Dialogue], Any]] = {
     "sliding window": lambda c, d: run_agent(
-        c, d, ContextPolicy(budget=BUDGET, compaction=False, recall=0)
+        c, d, ContextPolicy(max_input_tokens=BUDGET, compaction=False, recall=0)
     ),
     "plain summarizer": run_plain_summarizer,
-    "chorus, no recall": lambda c, d: run_agent(c, d, ContextPolicy(budget=BUDGET, recall=0)),
-    "chorus": lambda c, d: run_agent(c, d, ContextPolicy(budget=BUDGET)),
+    "chorus, no recall": lambda c, d: run_agent(
+        c, d, ContextPolicy(max_input_tokens=BUDGET, recall=0)
+    ),
+    "chorus": lambda c, d: run_agent(c, d, ContextPolicy(max_input_tokens=BUDGET)),
 }
 
 
@@ -349,8 +351,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     cache: dict[str, Any] = {}
     session = long_turns(args.seed, args.cache_turns)
     for name, policy in (
-        ("window sliding every turn", ContextPolicy(budget=BUDGET, compaction=False, recall=0)),
-        ("chorus", ContextPolicy(budget=BUDGET)),
+        (
+            "window sliding every turn",
+            ContextPolicy(max_input_tokens=BUDGET, compaction=False, recall=0),
+        ),
+        ("chorus", ContextPolicy(max_input_tokens=BUDGET)),
     ):
         tally = await simulated(args.seed, lambda c, p=policy: run_agent(c, session, p))
         cache[name] = cache_figures(tally.usage)

@@ -1,6 +1,6 @@
 """How a session's turn costs grow with its length: one long session against `chorus sim`.
 
-One ``Session(agent, ..., store=SQLiteStore(...))`` with ``ContextPolicy(budget=8000)``,
+One ``Session(agent, ..., store=SQLiteStore(...))`` with ``ContextPolicy(max_input_tokens=8000)``,
 short turns (a sentence each way), driven to ``--turns`` turns. The client's CPU per turn
 (this process's user + system time) is reported over windows of ``--window`` turns at the
 checkpoints, with SQLite bytes per turn; the simulator runs in its own process on the other
@@ -47,7 +47,7 @@ async def drive(url: str, args: argparse.Namespace, db: Path) -> list[dict[str, 
         system="Be brief.",
         client=claude,
         max_tokens=128,
-        context=ContextPolicy(budget=8000),
+        context=ContextPolicy(max_input_tokens=8000),
     )
     store = SQLiteStore(db)
     session = Session(agent, "long", store=store)
@@ -102,7 +102,7 @@ async def memory(url: str, args: argparse.Namespace, db: Path) -> dict[str, Any]
         system="Be brief.",
         client=claude,
         max_tokens=128,
-        context=ContextPolicy(budget=8000),
+        context=ContextPolicy(max_input_tokens=8000),
     )
     store = SQLiteStore(db)
     try:

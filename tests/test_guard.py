@@ -27,7 +27,7 @@ PUBLIC = {
     "AuthenticationError",
     "BadRequestError",
     "BillingError",
-    "BudgetExceeded",
+    "LimitExceeded",
     "ChorusError",
     "Claude",
     "ClientSettings",

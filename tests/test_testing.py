@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chorus import Agent, tool
-from chorus.agent.events import TextDelta, ToolResult
+from chorus.agent.events import TextChunk, ToolResult
 from chorus.testing import ScriptedModel, simulated
 
 
@@ -52,5 +52,5 @@ async def test_a_scripted_model_streams_its_replies() -> None:
     model = ScriptedModel(lambda request: "streamed " + request["messages"][-1]["content"])
     agent = Agent(model="claude-sonnet-4-5", client=model, context=False)
     events = [e async for e in agent.stream("words")]
-    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "streamed words"
+    assert "".join(e.text for e in events if isinstance(e, TextChunk)) == "streamed words"
     assert not any(isinstance(e, ToolResult) for e in events)

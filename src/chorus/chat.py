@@ -8,7 +8,7 @@ import path::
     tools: [myproject.tools:get_weather, myproject.tools:search]
     max_tokens: 1024
     context:                 # optional; every field of chorus.ContextPolicy but retriever
-      budget: 50000          # input tokens per call (default: the model's window)
+      max_input_tokens: 50000   # per call (default: the model's window)
       pinned: [The user's name is Ada.]
 
 Replies stream as they are written; tool calls and their results show inline.
@@ -37,7 +37,7 @@ __all__ = ["AgentConfig", "load_agent_config", "run_chat"]
 class ContextConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The ``context:`` section: :class:`~chorus.context.ContextPolicy` as plain data."""
 
-    budget: int | None = None
+    max_input_tokens: int | None = None
     compact_at: float = 0.8
     chunk: float = 0.4
     summary_share: float = 0.25
@@ -97,7 +97,7 @@ async def run_chat(
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
 ) -> int:
-    from chorus.agent import Agent, Limits, Session, TextDelta, ToolCallStarted, ToolResult
+    from chorus.agent import Agent, Limits, Session, TextChunk, ToolCallStarted, ToolResult
     from chorus.client import Claude
     from chorus.sim import simulated_client
     from chorus.store import MemoryStore, SQLiteStore
@@ -143,7 +143,7 @@ async def run_chat(
             stdout.write("claude> ")
             try:
                 async for event in session.stream(line.strip()):
-                    if isinstance(event, TextDelta):
+                    if isinstance(event, TextChunk):
                         stdout.write(event.text)
                         stdout.flush()
                     elif isinstance(event, ToolCallStarted):

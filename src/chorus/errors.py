@@ -7,9 +7,9 @@
     ├── ProtocolError                  bytes from the API that break the wire protocol
     ├── TranscriptError (ValueError)   a message list the API would refuse (its own wording)
     ├── ToolInputError (ValueError)    the model's tool input does not fit the tool's schema
-    ├── ContextOverflowError           even the latest turn, cut down, does not fit the budget
+    ├── ContextOverflowError           even the latest turn, cut down, does not fit the input limit
     ├── RunError                       an agent run stopped before it finished
-    │   ├── BudgetExceeded             its step, token or cost limit (nothing past it spent)
+    │   ├── LimitExceeded             its step, token or cost limit (nothing past it spent)
     │   └── TooManyCorrections         the model kept sending input the tools refuse
     ├── SessionError                   a conversation could not be read or written
     │   ├── SessionBusyError           another writer holds the session's lease
@@ -68,7 +68,6 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BillingError",
-    "BudgetExceeded",
     "ChorusError",
     "ConfigError",
     "ConflictError",
@@ -78,6 +77,7 @@ __all__ = [
     "DeadlineExceededError",
     "IncompleteResponseError",
     "InternalServerError",
+    "LimitExceeded",
     "NotFoundError",
     "OverloadedError",
     "PermissionDeniedError",
@@ -121,14 +121,14 @@ class ToolInputError(ChorusError, ValueError):
 
 
 class ContextOverflowError(ChorusError):
-    """Even the latest turn, with its tool results cut down, does not fit the budget."""
+    """Even the latest turn, with its tool results cut down, does not fit the input limit."""
 
 
 class RunError(ChorusError):
     """An agent run stopped before it finished."""
 
 
-class BudgetExceeded(RunError):
+class LimitExceeded(RunError):
     """A run hit its step, token or cost limit; nothing past the limit was spent."""
 
 

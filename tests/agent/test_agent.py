@@ -12,10 +12,10 @@ import pytest
 
 from chorus.agent import (
     Agent,
-    BudgetExceeded,
     Done,
+    LimitExceeded,
     Limits,
-    TextDelta,
+    TextChunk,
     ToolCallStarted,
     ToolContext,
     ToolResult,
@@ -82,7 +82,7 @@ async def test_stream_events_in_order(claude: Claude) -> None:
     started = next(e for e in events if isinstance(e, ToolCallStarted))
     result = next(e for e in events if isinstance(e, ToolResult))
     assert started.name == "get_weather" and result.id == started.id and not result.is_error
-    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    text = "".join(e.text for e in events if isinstance(e, TextChunk))
     assert "17 C in Rome" in text
 
 
@@ -186,7 +186,7 @@ async def test_max_tokens_inside_a_tool_use_never_runs_it() -> None:
 
 async def test_budget_is_an_error(claude: Claude) -> None:
     agent = Agent(model=MODEL, tools=[get_weather], client=claude, limits=Limits(max_steps=1))
-    with pytest.raises(BudgetExceeded):
+    with pytest.raises(LimitExceeded):
         await agent.run("weather in Bern?")
 
 
@@ -202,7 +202,7 @@ async def test_session_turns_are_atomic_and_durable(claude: Claude, tmp_path: Pa
     history = await session.history()
     assert len(history) == 6 and transcript.problems(history) == []
     failing = Agent(model=MODEL, tools=[get_weather], client=claude, limits=Limits(max_steps=1))
-    with pytest.raises(BudgetExceeded):
+    with pytest.raises(LimitExceeded):
         await Session(failing, "user-42", store=store).send("weather in Faro?")
     assert await session.history() == history  # a failed turn leaves the session as it was
     await store.close()

@@ -104,7 +104,7 @@ async def test_a_long_session_pauses_and_resumes_over_a_history_held_from_its_co
         tools=[transfer_money],
         client=claude,
         max_tokens=200,
-        context=ContextPolicy(budget=1_500),
+        context=ContextPolicy(max_input_tokens=1_500),
     )
     store = SQLiteStore(path)
     session = Session(agent, "rent", store=store)

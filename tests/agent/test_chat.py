@@ -62,12 +62,12 @@ def test_chat_config_errors_are_one_line(tmp_path: Path) -> None:
 
 def test_chat_takes_a_context_policy_and_rejects_a_bad_one(tmp_path: Path) -> None:
     config = tmp_path / "agent.yaml"
-    config.write_text("context:\n  budget: 4000\n  pinned: [The user is called Ada.]\n")
+    config.write_text("context:\n  max_input_tokens: 4000\n  pinned: [The user is called Ada.]\n")
     result = chat(tmp_path, ["What is the user called?", "exit"], "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "The user is called Ada." in result.stdout  # the pinned fact reached the model
     for bad, says in (
-        ("context:\n  budget: 10\n", "at least 256"),
+        ("context:\n  max_input_tokens: 10\n", "at least 256"),
         ("context:\n  compact_at: 2\n", "compact_at"),
         ("context:\n  recal: 3\n", "recal"),
     ):

@@ -40,7 +40,7 @@ async def test_a_long_session_compacts_keeps_summaries_and_recalls_an_evicted_fa
             model=MODEL,
             client=claude,
             max_tokens=200,
-            context=ContextPolicy(budget=1_200),
+            context=ContextPolicy(max_input_tokens=1_200),
             metrics=metrics,
         )
         store = SQLiteStore(path)
@@ -172,7 +172,7 @@ async def test_a_tool_using_session_never_sends_more_than_its_budget() -> None:
             client=claude,
             tools=[lookup],
             max_tokens=200,
-            context=ContextPolicy(budget=budget),
+            context=ContextPolicy(max_input_tokens=budget),
         )
         session = Session(agent, "tools")
         for i in range(25):
@@ -237,7 +237,7 @@ async def test_prompt_too_long_with_context_management_off_learns_the_real_count
 
 
 async def test_summaries_count_against_the_run_budget() -> None:
-    from chorus.agent import BudgetExceeded, Limits
+    from chorus.agent import LimitExceeded, Limits
 
     history: list[dict[str, object]] = []
     for i in range(60):
@@ -251,10 +251,10 @@ async def test_summaries_count_against_the_run_budget() -> None:
             model=MODEL,
             client=claude,
             max_tokens=100,
-            context=ContextPolicy(budget=600, chunk=0.1, compact_at=0.5),
+            context=ContextPolicy(max_input_tokens=600, chunk=0.1, compact_at=0.5),
             limits=Limits(max_tokens_total=400),
         )
-        with pytest.raises(BudgetExceeded):
+        with pytest.raises(LimitExceeded):
             await agent.run("go on", history=history)
         calls = [e for e in sim.ledger if e.path == "/v1/messages"]
         await claude.aclose()
@@ -306,7 +306,10 @@ async def test_a_cold_session_loads_the_window_not_the_log_and_recalls_through_t
     async with Simulator(config_from_dict({"behaviour": "recall"})) as sim:
         claude = Claude(api_key="k", base_url=sim.base_url)
         agent = Agent(
-            model=MODEL, client=claude, max_tokens=200, context=ContextPolicy(budget=1_200)
+            model=MODEL,
+            client=claude,
+            max_tokens=200,
+            context=ContextPolicy(max_input_tokens=1_200),
         )
         store = CountingStore(path)
         session = Session(agent, "s1", store=store)

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chorus.agent.loop import (
-    BudgetExceeded,
     CallModel,
     Finish,
+    LimitExceeded,
     Limits,
     Loop,
     Pause,
@@ -106,17 +106,17 @@ def test_step_token_and_cost_budgets() -> None:
     loop.on_tool_results([ToolOutcome("toolu_1", "ok")])
     loop.on_message(reply(use(2), stop="tool_use"))
     loop.on_tool_results([ToolOutcome("toolu_2", "ok")])
-    with pytest.raises(BudgetExceeded, match="2 model calls"):
+    with pytest.raises(LimitExceeded, match="2 model calls"):
         loop.next()
     tokens = start(Limits(max_tokens_total=100))
     tokens.on_message(reply(use(1), stop="tool_use"))
     tokens.on_tool_results([ToolOutcome("toolu_1", "ok")])
-    with pytest.raises(BudgetExceeded, match="tokens"):
+    with pytest.raises(LimitExceeded, match="tokens"):
         tokens.next()
     cost = start(Limits(max_cost=0.0001))
     cost.on_message(reply(use(1), stop="tool_use"))
     cost.on_tool_results([ToolOutcome("toolu_1", "ok")])
-    with pytest.raises(BudgetExceeded, match=r"\$"):
+    with pytest.raises(LimitExceeded, match=r"\$"):
         cost.next()
 
 

@@ -12,7 +12,7 @@ from chorus.context.evicted import CANDIDATES, EvictedTurns
 from chorus.context.recall import terms
 from chorus.context.window import exchanges
 
-WORDS = ["ferry", "pier", "fare", "crowns", "tuesday", "oslo", "rain", "budget"]
+WORDS = ["ferry", "pier", "fare", "crowns", "tuesday", "oslo", "rain", "limit"]
 
 
 def prompt(words: list[str]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""ContextManager: windows within budget that the API accepts, chunked compaction, recall."""
+"""ContextManager: windows within limit that the API accepts, chunked compaction, recall."""
 
 from __future__ import annotations
 
@@ -55,12 +55,12 @@ def markers(request: dict[str, Any]) -> int:
         min_size=1,
         max_size=14,
     ),
-    budget=st.integers(600, 30_000),
+    limit=st.integers(600, 30_000),
     summarised=st.integers(0, 6),
     pinned=st.booleans(),
 )
 def test_every_layout_is_within_budget_and_accepted_by_the_simulator(
-    shape: list[tuple[int, int, bool]], budget: int, summarised: int, pinned: bool
+    shape: list[tuple[int, int, bool]], limit: int, summarised: int, pinned: bool
 ) -> None:
     msgs = [
         m
@@ -74,7 +74,7 @@ def test_every_layout_is_within_budget_and_accepted_by_the_simulator(
         state.summaries.append(Summary(spans[k][0], spans[k][1], f"summary {k} " * 20))
     if len(spans) > 2:
         state.recalls = {spans[-1][0]: [spans[0][0]]}
-    policy = ContextPolicy(budget=budget, pinned=("The user is Ada.",) if pinned else ())
+    policy = ContextPolicy(max_input_tokens=limit, pinned=("The user is Ada.",) if pinned else ())
     manager = ContextManager(policy)
     try:
         layout = manager.layout(
@@ -82,7 +82,7 @@ def test_every_layout_is_within_budget_and_accepted_by_the_simulator(
         )
     except ContextOverflowError:
         return  # only when the newest exchange cannot fit even cut down (test_window)
-    assert layout.tokens <= budget
+    assert layout.tokens <= limit
     assert transcript.problems(layout.messages) == []
     request = {
         "model": MODEL,
@@ -121,7 +121,7 @@ class Summaries:
 
 
 async def test_compaction_folds_the_oldest_turns_in_chunks_and_keeps_the_prefix_stable() -> None:
-    manager = ContextManager(ContextPolicy(budget=1_000, recall=0))
+    manager = ContextManager(ContextPolicy(max_input_tokens=1_000, recall=0))
     history = long_history(80)
     prompt = {"role": "user", "content": "And now?"}
     messages = [*history, prompt]
@@ -168,7 +168,7 @@ async def test_compaction_folds_the_oldest_turns_in_chunks_and_keeps_the_prefix_
 
 
 async def test_a_failed_summary_leaves_the_window_sliding() -> None:
-    manager = ContextManager(ContextPolicy(budget=800, recall=0))
+    manager = ContextManager(ContextPolicy(max_input_tokens=800, recall=0))
     messages = [*long_history(60), {"role": "user", "content": "Go on."}]
 
     async def broken(request: dict[str, Any]) -> str:
@@ -184,7 +184,7 @@ async def test_a_failed_summary_leaves_the_window_sliding() -> None:
 
 
 async def test_recall_brings_back_an_evicted_fact_marked_as_recalled() -> None:
-    manager = ContextManager(ContextPolicy(budget=1_000))
+    manager = ContextManager(ContextPolicy(max_input_tokens=1_000))
     history = long_history(80, fact_at=3)
     question = {"role": "user", "content": "What is the locker code for the Kestrel team?"}
     messages = [*history, question]
@@ -206,7 +206,7 @@ async def test_recall_brings_back_an_evicted_fact_marked_as_recalled() -> None:
 
 
 async def test_no_recall_when_the_window_already_shows_what_is_asked() -> None:
-    manager = ContextManager(ContextPolicy(budget=1_000))
+    manager = ContextManager(ContextPolicy(max_input_tokens=1_000))
     history = long_history(80)
     prompt = {"role": "user", "content": "We talked about the weather and the river walk again."}
     messages = [*history, prompt]
@@ -231,7 +231,7 @@ def test_bm25_ranks_rare_terms_and_ignores_unrelated_documents() -> None:
 
 
 def test_oversized_tool_results_are_cut_with_a_note_and_stay_deterministic() -> None:
-    manager = ContextManager(ContextPolicy(budget=2_000, tool_result_share=0.1))
+    manager = ContextManager(ContextPolicy(max_input_tokens=2_000, tool_result_share=0.1))
     messages = exchange(0, tools=1, result_size=50_000)
     one = manager.layout(messages, ContextState(), model=MODEL, max_tokens=100)
     two = manager.layout(messages, ContextState(), model=MODEL, max_tokens=100)
@@ -244,9 +244,9 @@ def test_oversized_tool_results_are_cut_with_a_note_and_stay_deterministic() -> 
 
 def test_a_learned_window_tightens_the_budget() -> None:
     manager = ContextManager()
-    assert manager.budget(MODEL, 1_000) == 199_000
+    assert manager.input_limit(MODEL, 1_000) == 199_000
     manager.learn_window(MODEL, 20_000)
-    assert manager.budget(MODEL, 1_000) == 19_000
+    assert manager.input_limit(MODEL, 1_000) == 19_000
 
 
 def test_unreadable_state_is_dropped_not_fatal() -> None:
@@ -258,7 +258,7 @@ def test_unreadable_state_is_dropped_not_fatal() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"budget": 10}, "at least 256"),
+        ({"max_input_tokens": 10}, "at least 256"),
         ({"compact_at": 1.5}, "compact_at"),
         ({"chunk": 0.9}, "chunk must be smaller"),
         ({"recall": -1}, "recall"),
@@ -287,7 +287,7 @@ class Overlap:
 
 async def test_a_custom_retriever_replaces_bm25() -> None:
     retriever = Overlap()
-    manager = ContextManager(ContextPolicy(budget=1_000, retriever=retriever))
+    manager = ContextManager(ContextPolicy(max_input_tokens=1_000, retriever=retriever))
     history = long_history(80, fact_at=3)
     question = {"role": "user", "content": "What is the locker code for the Kestrel team?"}
     state = ContextState()
@@ -324,7 +324,7 @@ def reads(n: int, size: int) -> list[dict[str, Any]]:
 
 
 def test_several_capped_tool_results_are_cut_further_rather_than_overflow() -> None:
-    manager = ContextManager(ContextPolicy(budget=2_000))
+    manager = ContextManager(ContextPolicy(max_input_tokens=2_000))
     layout = manager.layout(reads(4, 5_000), ContextState(), model=MODEL, max_tokens=100)
     assert layout.tokens <= 2_000
     assert transcript.problems(layout.messages) == []
@@ -335,7 +335,7 @@ def test_several_capped_tool_results_are_cut_further_rather_than_overflow() -> N
 
 
 def test_cuts_go_deep_enough_when_the_estimate_has_learned_a_low_ratio() -> None:
-    manager = ContextManager(ContextPolicy(budget=2_000))
+    manager = ContextManager(ContextPolicy(max_input_tokens=2_000))
     manager.estimator.observe(MODEL, estimated_raw=1_000, actual=800)
     messages = [
         {"role": "user", "content": "p" * 8_000},
@@ -346,7 +346,7 @@ def test_cuts_go_deep_enough_when_the_estimate_has_learned_a_low_ratio() -> None
 
 
 def test_the_newest_summary_shows_even_when_longer_than_its_share() -> None:
-    manager = ContextManager(ContextPolicy(budget=1_200, recall=0))
+    manager = ContextManager(ContextPolicy(max_input_tokens=1_200, recall=0))
     messages = long_history(20)
     state = ContextState([Summary(0, 10, "word " * 200), Summary(10, 20, "fact " * 200)])
     layout = manager.layout(
@@ -359,7 +359,7 @@ def test_the_newest_summary_shows_even_when_longer_than_its_share() -> None:
 
 
 def test_summaries_of_a_longer_conversation_are_ignored() -> None:
-    manager = ContextManager(ContextPolicy(budget=2_000))
+    manager = ContextManager(ContextPolicy(max_input_tokens=2_000))
     history = long_history(1)
     prompt = {"role": "user", "content": "new prompt"}
     state = ContextState([Summary(0, 4, "earlier stuff")])
@@ -371,7 +371,7 @@ async def test_the_turn_in_progress_is_never_split_by_its_own_nudges() -> None:
     """The loop may add a user text message inside a turn (a nudge to call the output tool);
     that starts a new exchange, but a window must never keep the nudge without the turn's
     own prompt: the turn is laid out whole, or not at all."""
-    manager = ContextManager(ContextPolicy(budget=1_000, compaction=False, recall=0))
+    manager = ContextManager(ContextPolicy(max_input_tokens=1_000, compaction=False, recall=0))
     nudge = {"role": "user", "content": [{"type": "text", "text": "Answer with the tool."}]}
     for size in (100, 600):
         turn = [
@@ -390,14 +390,14 @@ async def test_the_turn_in_progress_is_never_split_by_its_own_nudges() -> None:
                 summarize=Summaries(),
             )
         except ContextOverflowError:
-            assert size == 600  # the turn alone is over the budget
+            assert size == 600  # the turn alone is over the limit
             continue
         assert size == 100
         assert layout.messages[-3:] == turn and layout.tokens <= 1_000
 
 
 async def test_a_summarizer_bug_is_not_hidden() -> None:
-    manager = ContextManager(ContextPolicy(budget=800, recall=0))
+    manager = ContextManager(ContextPolicy(max_input_tokens=800, recall=0))
     messages = [*long_history(60), {"role": "user", "content": "Go on."}]
 
     async def buggy(request: dict[str, Any]) -> str:
@@ -410,7 +410,7 @@ async def test_a_summarizer_bug_is_not_hidden() -> None:
 
 
 async def test_recall_finds_a_fact_from_turn_10_at_turn_20000_without_reindexing() -> None:
-    manager = ContextManager(ContextPolicy(budget=1_000))
+    manager = ContextManager(ContextPolicy(max_input_tokens=1_000))
     history = History(long_history(20_000, fact_at=10))
     state = ContextState([Summary(0, 39_900, "Small talk about the weather.")])
     question = {"role": "user", "content": "What is the locker code for the Kestrel team?"}

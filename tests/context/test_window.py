@@ -1,4 +1,4 @@
-"""fit(): always within budget, always sendable, never splits a tool_use from its result."""
+"""fit(): always within limit, always sendable, never splits a tool_use from its result."""
 
 from __future__ import annotations
 
@@ -48,13 +48,13 @@ def conversation(n: int, **kw: Any) -> list[dict[str, Any]]:
 
 def test_everything_fits_untouched() -> None:
     msgs = conversation(3, tools=1)
-    window = fit(msgs, budget=100_000)
+    window = fit(msgs, limit=100_000)
     assert window.messages == msgs and window.dropped == 0 and window.truncated == 0
 
 
 def test_oldest_whole_exchanges_go_first() -> None:
     msgs = conversation(10, tools=2)
-    window = fit(msgs, budget=200)
+    window = fit(msgs, limit=200)
     assert window.dropped > 0
     assert window.messages == msgs[window.dropped :]
     assert window.messages[0] == {
@@ -68,13 +68,13 @@ def test_oldest_whole_exchanges_go_first() -> None:
 def test_input_is_never_changed() -> None:
     msgs = conversation(2, tools=1, result_size=50_000)
     snapshot = [dict(m) for m in msgs]
-    fit(msgs, budget=3_000)
+    fit(msgs, limit=3_000)
     assert msgs == snapshot
 
 
 def test_huge_tool_result_in_the_latest_exchange_is_cut_with_a_note() -> None:
     msgs = conversation(1, tools=1, result_size=100_000)
-    window = fit(msgs, budget=5_000)
+    window = fit(msgs, limit=5_000)
     assert window.truncated == 1 and window.tokens <= 5_000
     result = window.messages[2]["content"][0]["content"]
     assert "characters of this tool result were left out" in result
@@ -84,9 +84,9 @@ def test_huge_tool_result_in_the_latest_exchange_is_cut_with_a_note() -> None:
 def test_overflow_when_nothing_can_be_cut() -> None:
     msgs = [{"role": "user", "content": "x" * 100_000}]
     with pytest.raises(ContextOverflowError, match="latest exchange"):
-        fit(msgs, budget=1_000)
+        fit(msgs, limit=1_000)
     with pytest.raises(ContextOverflowError, match="no room"):
-        fit(msgs, budget=1_000, fixed=1_000)
+        fit(msgs, limit=1_000, fixed=1_000)
 
 
 def test_exchanges_keep_tool_pairs_together() -> None:
@@ -113,10 +113,10 @@ def test_estimator_learns_from_usage() -> None:
         min_size=1,
         max_size=12,
     ),
-    budget=st.integers(400, 30_000),
+    limit=st.integers(400, 30_000),
 )
 def test_every_window_is_within_budget_and_sendable(
-    shape: list[tuple[int, int, bool]], budget: int
+    shape: list[tuple[int, int, bool]], limit: int
 ) -> None:
     msgs = [
         m
@@ -124,13 +124,13 @@ def test_every_window_is_within_budget_and_sendable(
         for m in exchange(i, tools=tools, result_size=size, image=image)
     ]
     try:
-        window = fit(msgs, budget=budget)
+        window = fit(msgs, limit=limit)
     except ContextOverflowError:
         last = exchanges(msgs)[-1]
         # Only when the newest exchange cannot fit even with its tool results cut down.
-        assert sum(estimate_message(m) for m in msgs[last[0] :]) > budget
+        assert sum(estimate_message(m) for m in msgs[last[0] :]) > limit
         return
-    assert window.tokens <= budget
+    assert window.tokens <= limit
     assert sum(estimate_message(m) for m in window.messages) == window.tokens
     assert transcript.problems(window.messages) == []
     assert window.messages[-1] == msgs[-1] or window.truncated

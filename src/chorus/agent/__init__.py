@@ -5,28 +5,28 @@ from chorus.agent.events import (
     AgentEvent,
     Done,
     RunResult,
-    TextDelta,
-    ThinkingDelta,
+    TextChunk,
+    ThinkingChunk,
     ToolCallStarted,
     ToolInputDelta,
     ToolResult,
     TurnCommitted,
     UsageUpdate,
 )
-from chorus.agent.loop import BudgetExceeded, Limits, ToolCall, TooManyCorrections
+from chorus.agent.loop import LimitExceeded, Limits, ToolCall, TooManyCorrections
 from chorus.agent.session import Session
 from chorus.agent.tools import Tool, ToolContext, ToolInputError, ToolRetry, tool
 
 __all__ = [
     "Agent",
     "AgentEvent",
-    "BudgetExceeded",
     "Done",
+    "LimitExceeded",
     "Limits",
     "RunResult",
     "Session",
-    "TextDelta",
-    "ThinkingDelta",
+    "TextChunk",
+    "ThinkingChunk",
     "TooManyCorrections",
     "Tool",
     "ToolCall",

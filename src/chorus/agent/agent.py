@@ -26,8 +26,8 @@ from chorus.agent.events import (
     AgentEvent,
     Done,
     RunResult,
-    TextDelta,
-    ThinkingDelta,
+    TextChunk,
+    ThinkingChunk,
     ToolCallStarted,
     ToolInputDelta,
     ToolResult,
@@ -56,13 +56,9 @@ from chorus.protocol.types import (
     ContentBlockDeltaEvent,
     ContentBlockStartEvent,
     InputJSONDelta,
+    TextDelta,
+    ThinkingDelta,
     ToolUseBlock,
-)
-from chorus.protocol.types import (
-    TextDelta as WireTextDelta,
-)
-from chorus.protocol.types import (
-    ThinkingDelta as WireThinkingDelta,
 )
 
 __all__ = ["Agent", "Approver"]
@@ -112,7 +108,7 @@ class Agent:
         self.name = name
         self.extra_request = dict(request or {})
         self.cache = cache  # prompt-cache breakpoints at stable anchors (context.cache)
-        # What each call sends: budgeted windows, compaction, recall (context.manager).
+        # What each call sends: windows within the input limit, compaction, recall.
         if context is True:
             self.context: ContextManager | None = ContextManager()
         elif context is False or context is None:
@@ -381,7 +377,7 @@ class Agent:
         options: dict[str, Any] = {"system": self.system, "tools": definitions}
 
         async def summarize(request: dict[str, Any]) -> str:
-            loop.check_spend()  # a summary is spending too: never past the run's budget
+            loop.check_spend()  # a summary is spending too: never past the run's limits
             message = await self.client.messages.create(**request)
             loop.on_side_call(message)
             return "".join(getattr(b, "text", "") for b in message.content)
@@ -415,8 +411,10 @@ class Agent:
         if manager is None or layout is None:
             # Context management is off: from now on in this run, send the latest turns
             # that fit, measured by an estimate that has learned from this refusal.
-            budget = max(256, maximum - self.max_tokens)
-            manager = ContextManager(ContextPolicy(budget=budget, compaction=False, recall=0))
+            limit = max(256, maximum - self.max_tokens)
+            manager = ContextManager(
+                ContextPolicy(max_input_tokens=limit, compaction=False, recall=0)
+            )
             raw = manager.raw_estimate(messages, system=self.system, tools=definitions)
         else:
             raw = layout.raw_tokens
@@ -599,10 +597,10 @@ def _sanitized(name: str, exc: BaseException) -> str:
 def _translate(event: Any, names: dict[str, str]) -> AgentEvent | None:
     if isinstance(event, ContentBlockDeltaEvent):
         delta = event.delta
-        if isinstance(delta, WireTextDelta):
-            return TextDelta(delta.text)
-        if isinstance(delta, WireThinkingDelta):
-            return ThinkingDelta(delta.thinking)
+        if isinstance(delta, TextDelta):
+            return TextChunk(delta.text)
+        if isinstance(delta, ThinkingDelta):
+            return ThinkingChunk(delta.thinking)
         if isinstance(delta, InputJSONDelta):
             tool_id = names.get(f"#{event.index}", "")
             return ToolInputDelta(tool_id, delta.partial_json)

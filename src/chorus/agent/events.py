@@ -11,8 +11,8 @@ __all__ = [
     "AgentEvent",
     "Done",
     "RunResult",
-    "TextDelta",
-    "ThinkingDelta",
+    "TextChunk",
+    "ThinkingChunk",
     "ToolCallStarted",
     "ToolInputDelta",
     "ToolResult",
@@ -22,12 +22,16 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class TextDelta:
+class TextChunk:
+    """Text of the reply as it arrives (the wire's ``text_delta``, for the agent's caller)."""
+
     text: str
 
 
 @dataclass(frozen=True, slots=True)
-class ThinkingDelta:
+class ThinkingChunk:
+    """Extended thinking as it arrives (the wire's ``thinking_delta``)."""
+
     thinking: str
 
 
@@ -86,8 +90,8 @@ class Done:
 
 
 AgentEvent = (
-    TextDelta
-    | ThinkingDelta
+    TextChunk
+    | ThinkingChunk
     | ToolCallStarted
     | ToolInputDelta
     | ToolResult

@@ -20,7 +20,7 @@ Rules that live here and nowhere else:
   ends it;
 * invalid tool input goes back to the model as an error result, at most
   ``max_corrections`` times in a row;
-* step, token and cost budgets are errors (:class:`BudgetExceeded`), checked
+* step, token and cost limits are errors (:class:`LimitExceeded`), checked
   before each model call, so a run never spends past them.
 """
 
@@ -33,14 +33,14 @@ from typing import Any
 import msgspec
 
 from chorus.context.history import Extended, History
-from chorus.errors import BudgetExceeded, TooManyCorrections
+from chorus.errors import LimitExceeded, TooManyCorrections
 from chorus.protocol.models import price
 from chorus.protocol.types import Message, ToolUseBlock, Usage, to_dict
 
 __all__ = [
-    "BudgetExceeded",
     "CallModel",
     "Finish",
+    "LimitExceeded",
     "Limits",
     "Loop",
     "Pause",
@@ -154,21 +154,21 @@ class Loop:
             )
             return Pause(waiting) if waiting else RunTools(self._pending)
         if self.steps >= self.limits.max_steps:
-            raise BudgetExceeded(f"the run took {self.steps} model calls, its limit")
+            raise LimitExceeded(f"the run took {self.steps} model calls, its limit")
         self.check_spend()
         return CallModel()
 
     def check_spend(self) -> None:
-        """Raise :class:`BudgetExceeded` if the run has spent its token or cost budget."""
+        """Raise :class:`LimitExceeded` if the run has spent its token or cost limit."""
         limits = self.limits
         total = self.usage.input_tokens + self.usage.output_tokens
         total += self.usage.cache_read_input_tokens + self.usage.cache_creation_input_tokens
         if limits.max_tokens_total is not None and total >= limits.max_tokens_total:
-            raise BudgetExceeded(
+            raise LimitExceeded(
                 f"the run used {total:,} tokens, its limit is {limits.max_tokens_total:,}"
             )
         if limits.max_cost is not None and self.cost >= limits.max_cost:
-            raise BudgetExceeded(
+            raise LimitExceeded(
                 f"the run cost ${self.cost:.4f}, its limit is ${limits.max_cost:.4f}"
             )
 
@@ -224,7 +224,7 @@ class Loop:
 
     def on_side_call(self, message: Message) -> None:
         """A call made for the run but outside the conversation (a compaction summary): it
-        spends tokens and money, counted against the budgets, but takes no step."""
+        spends tokens and money, counted against the limits, but takes no step."""
         self._add_usage(message.usage)
         self.cost += price(message.model or self.model, message.usage, self.prices)
 

@@ -1,4 +1,4 @@
-"""Context that is never lost: token budgets, compaction, recall, prompt-cache layout.
+"""Context that is never lost: token-limited windows, compaction, recall, prompt-cache layout.
 
 Everything here is pure except :meth:`ContextManager.prepare`, which awaits an
 injected summarizer.

@@ -1,4 +1,4 @@
-"""What an agent sends each call: summaries, recalled turns and the latest turns, within budget.
+"""What an agent sends each call: summaries, recalled turns and the latest turns, within limit.
 
 :meth:`ContextManager.layout` is pure: from the full history and the session's
 :class:`~chorus.context.compaction.ContextState` it builds the system prompt
@@ -6,7 +6,7 @@
 message window (verbatim turns since the last compaction, recalled turns shown
 inside the prompt that asked for them, oversized tool results cut), and fits
 it with :func:`~chorus.context.window.fit`, so the result is never over the
-budget and never splits a tool_use from its tool_result.
+limit and never splits a tool_use from its tool_result.
 
 :meth:`ContextManager.prepare` is the one step with I/O: before a call it
 compacts (each chunk summarised through an injected ``summarize`` coroutine,
@@ -59,7 +59,7 @@ class Layout:
     messages: list[dict[str, Any]]
     tokens: int  # calibrated estimate of the whole prompt (system, tools, messages)
     raw_tokens: int  # the same, uncalibrated: what the estimator learns against
-    budget: int
+    limit: int
     dropped: int  # messages since the last compaction that did not fit
     truncated: int  # tool results cut to fit
     summaries: int  # summaries shown
@@ -71,7 +71,7 @@ class Layout:
 class _Measured(NamedTuple):
     """One pass over the conversation: what every decision about a call is made from."""
 
-    budget: int
+    limit: int
     system: str | list[dict[str, Any]] | None
     shown: int  # summaries shown
     fixed_raw: int
@@ -87,7 +87,7 @@ class _Measured(NamedTuple):
 
 
 class ContextManager:
-    """Decides what each model call sends: the budgeted window, summaries, recalled turns."""
+    """Decides what each model call sends: the limited window, summaries, recalled turns."""
 
     def __init__(
         self, policy: ContextPolicy | None = None, estimator: TokenEstimator | None = None
@@ -105,11 +105,11 @@ class ContextManager:
         # Recall notes already rendered, per prompt message and recalled exchanges.
         self._notes: dict[tuple[int, tuple[int, ...]], tuple[dict[str, Any], dict[str, Any]]] = {}
 
-    def budget(self, model: str, max_tokens: int) -> int:
-        """Input tokens a call may use: the policy's budget, within what the API allows."""
-        budget = self.policy.input_budget(model, max_tokens)
+    def input_limit(self, model: str, max_tokens: int) -> int:
+        """Input tokens a call may use: the policy's limit, within what the API allows."""
+        limit = self.policy.input_limit(model, max_tokens)
         learned = self.windows.get(model)
-        return budget if learned is None else max(1, min(budget, learned - max_tokens))
+        return limit if learned is None else max(1, min(limit, learned - max_tokens))
 
     def learn_window(self, model: str, maximum: int) -> None:
         """The API said "N tokens > M maximum": M is the model's real limit."""
@@ -128,7 +128,7 @@ class ContextManager:
         tools: Sequence[dict[str, Any]] = (),
         scale: float = 1.0,
     ) -> Layout:
-        """The request's system prompt and messages; ``scale`` < 1 tightens the budget (used
+        """The request's system prompt and messages; ``scale`` < 1 tightens the limit (used
         once after the API said the prompt was too long)."""
         return self._layout(
             self._measured(messages, state, model, max_tokens, system, tools, scale)
@@ -140,7 +140,7 @@ class ContextManager:
         *,
         prompt_index: int,
         evicted_end: int,
-        budget: int,
+        limit: int,
         model: str,
         visible: Sequence[str] = (),
     ) -> list[int]:
@@ -159,7 +159,7 @@ class ContextManager:
         spans = [index.spans[i] for i in index.matching(gaps, evicted_end)]
         candidates = [(s, render(messages[s:e])) for s, e in spans]
         candidates += self._tail(messages, index.tail(evicted_end), gaps)
-        return [start for start, _ in self._rank(messages, prompt_index, candidates, budget, model)]
+        return [start for start, _ in self._rank(messages, prompt_index, candidates, limit, model)]
 
     async def _recall_looked_up(
         self,
@@ -169,7 +169,7 @@ class ContextManager:
         *,
         prompt_index: int,
         evicted_end: int,
-        budget: int,
+        limit: int,
         model: str,
         visible: Sequence[str],
     ) -> list[int]:
@@ -182,7 +182,7 @@ class ContextManager:
         candidates = [(start, render(turn)) for start, turn in found]
         held = getattr(messages, "start", 0)
         candidates += self._tail(messages, _last_turn(messages, evicted_end, held), gaps)
-        picked = self._rank(messages, prompt_index, candidates, budget, model)
+        picked = self._rank(messages, prompt_index, candidates, limit, model)
         state.notes = dict(picked)
         return sorted(start for start, _ in picked)
 
@@ -223,14 +223,14 @@ class ContextManager:
         messages: Sequence[dict[str, Any]],
         prompt_index: int,
         candidates: list[tuple[int, str]],
-        budget: int,
+        limit: int,
         model: str,
     ) -> list[tuple[int, str]]:
         """The candidates the retriever ranks best that fit the recall share, in order."""
         policy = self.policy
         query = render([messages[prompt_index]])
         ranked = policy.retriever.rank(query, [text for _, text in candidates], policy.recall)
-        room = policy.recall_share * budget
+        room = policy.recall_share * limit
         estimate = self._estimator(model)
         picked = []
         for i, _ in ranked:
@@ -291,7 +291,7 @@ class ContextManager:
             and messages[prompt_index].get("role") == "user"
         ):
             state.recalls = {prompt_index: []}  # decided once per turn, even if empty
-            if state.boundary or measured.total > measured.budget:  # something was evicted
+            if state.boundary or measured.total > measured.limit:  # something was evicted
                 state.recalls = {}
                 first = self._layout(self._measured(*args))
                 picked = await self._recall_for(messages, state, first, prompt_index, model, lookup)
@@ -322,7 +322,7 @@ class ContextManager:
                 messages,
                 prompt_index=prompt_index,
                 evicted_end=evicted_end,
-                budget=first.budget,
+                limit=first.limit,
                 model=model,
                 visible=visible,
             )
@@ -332,7 +332,7 @@ class ContextManager:
             lookup,
             prompt_index=prompt_index,
             evicted_end=evicted_end,
-            budget=first.budget,
+            limit=first.limit,
             model=model,
             visible=visible,
         )
@@ -380,17 +380,17 @@ class ContextManager:
         if state.summaries and state.boundary >= len(messages):
             # Summaries of a longer conversation than this one do not describe it.
             state = ContextState([s for s in state.summaries if s.end < len(messages)])
-        budget = int(self.budget(model, max_tokens) * scale)
+        limit = int(self.input_limit(model, max_tokens) * scale)
         factor = self._scale(model)
-        full_system, shown = self._system(system, state, budget)
+        full_system, shown = self._system(system, state, limit)
         fixed_raw = self._fixed(full_system, tools)
-        verbatim = self._verbatim(messages, state, budget)
+        verbatim = self._verbatim(messages, state, limit)
         measure = self._measure
         raw = [measure(m)[1] for m in verbatim]
         costs = [math.ceil(r * factor) for r in raw]
         fixed = math.ceil(fixed_raw * factor)
         return _Measured(
-            budget,
+            limit,
             full_system,
             shown,
             fixed_raw,
@@ -406,13 +406,13 @@ class ContextManager:
         )
 
     def _layout(self, m: _Measured, compacted: int = 0, chosen: int = 0) -> Layout:
-        if m.total <= m.budget:  # everything since the last compaction fits as it is
+        if m.total <= m.limit:  # everything since the last compaction fits as it is
             messages, tokens, dropped, truncated = m.verbatim, m.total - m.fixed, 0, 0
             raw = m.fixed_raw + sum(m.raw)
         else:
             window = fit(
                 m.verbatim,
-                budget=m.budget,
+                limit=m.limit,
                 estimate=self._estimator(m.model),
                 fixed=m.fixed,
                 keep_from=m.turn - m.boundary if m.turn is not None else None,
@@ -425,7 +425,7 @@ class ContextManager:
             messages=messages,
             tokens=tokens + m.fixed,
             raw_tokens=raw,
-            budget=m.budget,
+            limit=m.limit,
             dropped=dropped,
             truncated=truncated,
             summaries=m.shown,
@@ -435,12 +435,12 @@ class ContextManager:
         )
 
     def _chunk(self, m: _Measured, protect_from: int) -> tuple[int, int] | None:
-        if m.total <= self.policy.compact_at * m.budget:
+        if m.total <= self.policy.compact_at * m.limit:
             return None
         start = m.boundary
-        if m.fixed + sum(m.costs[max(0, protect_from - start) :]) > m.budget:
+        if m.fixed + sum(m.costs[max(0, protect_from - start) :]) > m.limit:
             return None  # the turn in progress alone is too big: summaries cannot help
-        want = self.policy.chunk * m.budget
+        want = self.policy.chunk * m.limit
         gathered = 0
         end = start
         for s, e in exchanges(m.verbatim):
@@ -526,13 +526,13 @@ class ContextManager:
         return lambda m: math.ceil(measure(m)[1] * scale)
 
     def _system(
-        self, system: str | list[dict[str, Any]] | None, state: ContextState, budget: int
+        self, system: str | list[dict[str, Any]] | None, state: ContextState, limit: int
     ) -> tuple[str | list[dict[str, Any]] | None, int]:
         extra: list[dict[str, Any]] = []
         if self.policy.pinned:
             facts = "\n".join(f"- {p}" for p in self.policy.pinned)
             extra.append({"type": "text", "text": f"{PINNED_HEADER}\n{facts}"})
-        room = self.policy.summary_share * budget
+        room = self.policy.summary_share * limit
         shown: list[dict[str, Any]] = []
         for s in reversed(state.summaries):  # newest first; the oldest roll off
             block = {
@@ -558,14 +558,14 @@ class ContextManager:
         return [*head, *extra], len(shown)
 
     def _verbatim(
-        self, messages: Sequence[dict[str, Any]], state: ContextState, budget: int
+        self, messages: Sequence[dict[str, Any]], state: ContextState, limit: int
     ) -> list[dict[str, Any]]:
         start = state.boundary
         out = list(messages[start:])
         for index, starts in state.recalls.items():
             if starts and start <= index < len(messages):
                 out[index - start] = self._with_recall(messages, index, starts, state.notes)
-        max_chars = int(self.policy.tool_result_share * budget * CHARS_PER_TOKEN)
+        max_chars = int(self.policy.tool_result_share * limit * CHARS_PER_TOKEN)
         if any(self._measure(m)[2] > max_chars for m in out):
             return cap_tool_results(out, max_chars)
         return out

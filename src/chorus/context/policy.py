@@ -1,7 +1,7 @@
-"""How an agent keeps its context: budgets, compaction, recall. Defaults need no configuration.
+"""How an agent keeps its context: input limits, compaction, recall. Defaults need no configuration.
 
-Every share is a fraction of the input budget, which is the model's context
-window minus the reply's ``max_tokens`` unless ``budget`` says otherwise.
+Every share is a fraction of the input limit, which is the model's context
+window minus the reply's ``max_tokens`` unless ``max_input_tokens`` says otherwise.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def context_window(model: str) -> int:
 
 @dataclass(frozen=True)
 class ContextPolicy:
-    budget: int | None = None  # input tokens per call; None: context window - max_tokens
-    compact_at: float = 0.8  # past this share of the budget, fold the oldest turns into a summary
+    max_input_tokens: int | None = None  # per call; None: the context window - max_tokens
+    compact_at: float = 0.8  # past this share of the limit, fold the oldest turns into a summary
     chunk: float = 0.4  # each compaction folds about this share (older summaries never change)
     summary_share: float = 0.25  # summaries shown; the oldest roll off (recall still reaches them)
     summary_words: int = 200  # asked of the summarizer per chunk
@@ -41,8 +41,9 @@ class ContextPolicy:
     compaction: bool = True  # False: only slide the window (and recall, if on)
 
     def __post_init__(self) -> None:
-        if self.budget is not None and (not isinstance(self.budget, int) or self.budget < 256):
-            raise ConfigError("ContextPolicy(budget=...) must be at least 256 tokens")
+        limit = self.max_input_tokens
+        if limit is not None and (not isinstance(limit, int) or limit < 256):
+            raise ConfigError("ContextPolicy(max_input_tokens=...) must be at least 256 tokens")
         for name in ("compact_at", "chunk", "summary_share", "recall_share", "tool_result_share"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0 < value <= 1:
@@ -56,7 +57,8 @@ class ContextPolicy:
         if isinstance(self.pinned, str) or not all(isinstance(p, str) for p in self.pinned):
             raise ConfigError("ContextPolicy(pinned=...) must be a sequence of strings")
 
-    def input_budget(self, model: str, max_tokens: int) -> int:
-        if self.budget is not None:
-            return self.budget
+    def input_limit(self, model: str, max_tokens: int) -> int:
+        """Input tokens a call may use, by this policy."""
+        if self.max_input_tokens is not None:
+            return self.max_input_tokens
         return max(256, context_window(model) - max_tokens)

@@ -1,6 +1,6 @@
-"""Fit a conversation into a token budget without ever making it unsendable. Pure.
+"""Fit a conversation into a token limit without ever making it unsendable. Pure.
 
-``fit(messages, budget=...)`` returns a new list (the input is never changed):
+``fit(messages, limit=...)`` returns a new list (the input is never changed):
 
 * whole *exchanges* are dropped from the front, oldest first: an exchange
   starts at a user message that is not a tool result and runs to the next one,
@@ -83,22 +83,22 @@ def exchanges(messages: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
 def fit(
     messages: Sequence[dict[str, Any]],
     *,
-    budget: int,
+    limit: int,
     estimate: Callable[[dict[str, Any]], int] = estimate_message,
     fixed: int = 0,
     min_tool_result_chars: int = 200,
     keep_from: int | None = None,
 ) -> Window:
-    """The longest suffix of whole exchanges that fits ``budget - fixed`` tokens.
+    """The longest suffix of whole exchanges that fits ``limit - fixed`` tokens.
 
     ``fixed`` is what the request spends outside the messages (system prompt,
-    tool definitions); ``budget`` is the input limit minus the reserved output.
+    tool definitions); ``limit`` is the input limit minus the reserved output.
     ``keep_from``: messages from this index on are one unit, never split (the turn in
     progress, whose own nudges to the model would otherwise start new exchanges).
     """
-    room = budget - fixed
+    room = limit - fixed
     if room <= 0:
-        raise ContextOverflowError(f"the fixed part ({fixed} tokens) leaves no room in {budget}")
+        raise ContextOverflowError(f"the fixed part ({fixed} tokens) leaves no room in {limit}")
     msgs = list(messages)
     if not msgs:
         return Window([], 0, 0, 0)
@@ -153,7 +153,7 @@ def _shrink(
         target = _largest_tool_result(kept, floor)
         if target is None:
             raise ContextOverflowError(
-                f"the latest exchange needs about {total} tokens; the budget leaves {room}"
+                f"the latest exchange needs about {total} tokens; the limit leaves {room}"
             )
         mi, bi, text = target
         body, omitted = _split_note(text)

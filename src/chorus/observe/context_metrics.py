@@ -9,7 +9,7 @@ bounded as there: the first ``max_models`` model names, then ``other``.
 metric                                      type       labels
 ==========================================  =========  =====================================
 chorus_context_estimate_error_ratio         histogram  model ((estimate - actual) / actual)
-chorus_context_window_fill_ratio            histogram  model (estimated tokens / budget)
+chorus_context_window_fill_ratio            histogram  model (estimated tokens / limit)
 chorus_context_compactions_total            counter    model
 chorus_context_recalled_exchanges_total     counter    model (once per turn)
 chorus_context_dropped_messages_total       counter    model (left out without a summary,
@@ -47,7 +47,7 @@ class ContextMetrics:
         )
         self.fill = Histogram(
             "chorus_context_window_fill_ratio",
-            "Estimated prompt tokens over the input budget, per model call.",
+            "Estimated prompt tokens over the input limit, per model call.",
             ["model"],
             buckets=_FILL,
             registry=r,
@@ -74,7 +74,7 @@ class ContextMetrics:
     def laid_out(self, model: str, layout: Any) -> None:
         """One call's window (a :class:`~chorus.context.Layout`) and the compactions before it."""
         m = self._model(model)
-        self.fill.labels(m).observe(layout.tokens / layout.budget if layout.budget else 0.0)
+        self.fill.labels(m).observe(layout.tokens / layout.limit if layout.limit else 0.0)
         if layout.compacted:
             self.compactions.labels(m).inc(layout.compacted)
         if layout.recalled_now:

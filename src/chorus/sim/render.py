@@ -93,18 +93,18 @@ def render(
                 stop_reason, stop_sequence = "stop_sequence", hit[1]
                 break
 
-    # max_tokens cuts wherever the budget runs out, tool input included.
-    budget = max_tokens
+    # max_tokens cuts wherever the room runs out, tool input included.
+    room = max_tokens
     used = 0
     for i, block in enumerate(blocks):
         cost = text_tokens(block.text)
-        if cost > budget - used:
-            keep = max(0, (budget - used) * 4)
+        if cost > room - used:
+            keep = max(0, (room - used) * 4)
             block.text = block.text[:keep]
             if block.kind == "tool_use":
                 block.input = _partial_input(block.text)
             blocks = blocks[: i + 1]
-            used = budget
+            used = room
             stop_reason, stop_sequence = "max_tokens", None
             break
         used += cost
