@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chorus.clock import FakeClock
-from chorus.sim import Simulator, config_from_dict
-from chorus.sim.config import BEHAVIOURS
+from chorus.sim import Simulator, config_from_dict, registry
 from chorus.sim.faultplan import parse_plan
 
 HEADERS = {"x-api-key": "sk-test", "anthropic-version": "2023-06-01"}
@@ -107,7 +106,7 @@ def test_hostile_requests_get_4xx_in_the_api_shape() -> None:
     @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
     @given(
         plan=st.none() | plans,
-        behaviour=st.none() | st.sampled_from([*BEHAVIOURS, "nope", ""]),
+        behaviour=st.none() | st.sampled_from([*registry.names(), "nope", ""]),
         path=paths,
         body=bodies,
         get=st.booleans(),

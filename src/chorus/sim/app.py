@@ -28,10 +28,11 @@ from aiohttp import web
 from chorus.clock import Clock, FakeClock, SystemClock
 from chorus.sim.behaviours import plan_reply
 from chorus.sim.caching import PromptCache
-from chorus.sim.config import BEHAVIOURS, SimConfig
+from chorus.sim.config import SimConfig
 from chorus.sim.faults import FaultPicker, FaultStep, LedgerEntry
 from chorus.sim.limits import Limiter
 from chorus.sim.models import ModelSpec, model_info
+from chorus.sim.registry import names
 from chorus.sim.render import PING, render, sse_events, to_json
 from chorus.sim.request import (
     API_VERSIONS,
@@ -197,9 +198,9 @@ class SimulatorApp:
         # What the attempt asked for, even if a fault answers before it is parsed.
         entry.stream = fields.get("stream") is True
         behaviour = request.headers.get("x-chorus-behaviour")
-        if behaviour is not None and behaviour not in BEHAVIOURS:
+        if behaviour is not None and behaviour not in names():
             raise SimError(
-                400, f"x-chorus-behaviour: {behaviour!r} is not one of {', '.join(BEHAVIOURS)}"
+                400, f"x-chorus-behaviour: {behaviour!r} is not one of {', '.join(names())}"
             )
         fault, attempt, digest = self.faults.pick(
             header_plan=request.headers.get("x-chorus-fault"),

@@ -25,8 +25,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from chorus.sim.config import BEHAVIOURS, ScriptRule, SimConfig
+from chorus.sim.config import ScriptRule, SimConfig
 from chorus.sim.plan import Plan, PlannedBlock
+from chorus.sim.registry import chain as chain_of
+from chorus.sim.registry import names, register
 from chorus.sim.request import MessagesRequest, SimError
 from chorus.sim.summarize import summarize
 
@@ -42,9 +44,9 @@ Behaviour = Callable[[MessagesRequest, SimConfig], Plan | None]
 def plan_reply(request: MessagesRequest, config: SimConfig, behaviour: str | None = None) -> Plan:
     """The reply for ``request`` under ``behaviour`` (default: the model's, then the config's)."""
     name = behaviour or request.model.behaviour or config.behaviour
-    chain = _CHAINS.get(name)
+    chain = chain_of(name)
     if chain is None:
-        raise SimError(400, f"x-chorus-behaviour: {name!r} is not one of {', '.join(BEHAVIOURS)}")
+        raise SimError(400, f"x-chorus-behaviour: {name!r} is not one of {', '.join(names())}")
     plan = None
     for step in chain:
         plan = step(request, config)
@@ -486,16 +488,10 @@ def _facts(request: MessagesRequest) -> list[str]:
     return facts
 
 
-_CHAINS: dict[str, tuple[Behaviour, ...]] = {
-    "auto": (script, summarize, tools, recall, echo),
-    "echo": (echo,),
-    "template": (template,),
-    "script": (script, echo),
-    "tools": (tools, echo),
-    "recall": (summarize, recall, echo),
-    "summarize": (summarize, echo),
-}
-
-# One list of names (config.BEHAVIOURS, which configs are checked against) and one
-# table of what each does: they must name the same behaviours.
-assert set(_CHAINS) == set(BEHAVIOURS), "sim/config.py BEHAVIOURS and _CHAINS disagree"
+register("auto", script, summarize, tools, recall, echo)
+register("echo", echo)
+register("template", template)
+register("script", script, echo)
+register("tools", tools, echo)
+register("recall", summarize, recall, echo)
+register("summarize", summarize, echo)

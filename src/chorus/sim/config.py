@@ -15,6 +15,7 @@ from chorus.config_files import read_data
 from chorus.errors import ConfigError
 from chorus.sim.faultplan import parse_plan
 from chorus.sim.models import DEFAULT_MODELS, ModelSpec
+from chorus.sim.registry import names
 
 __all__ = [
     "Burst",
@@ -162,13 +163,11 @@ def _check(config: SimConfig, source: str) -> None:
                 parse_plan(burst.fault)
             except ValueError as exc:
                 raise ConfigError(f"{source}: stochastic.bursts: {exc}") from exc
-    if config.behaviour not in BEHAVIOURS:
+    known = names()
+    if config.behaviour not in known:
         raise ConfigError(
-            f"{source}: behaviour {config.behaviour!r} is not one of {', '.join(BEHAVIOURS)}"
+            f"{source}: behaviour {config.behaviour!r} is not one of {', '.join(known)}"
         )
     for spec in config.models:
-        if spec.behaviour is not None and spec.behaviour not in BEHAVIOURS:
+        if spec.behaviour is not None and spec.behaviour not in known:
             raise ConfigError(f"{source}: models.{spec.id}.behaviour {spec.behaviour!r} unknown")
-
-
-BEHAVIOURS = ("auto", "echo", "template", "script", "tools", "recall", "summarize")
