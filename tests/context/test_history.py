@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 
 import pytest
 
@@ -62,12 +63,18 @@ def test_the_measure_cache_does_not_keep_a_cooled_history_alive() -> None:
     manager = ContextManager()
     history = History(_messages(50))
     before = len(manager._costs)
-    for i in range(len(history)):
-        manager._measure(history[i])
-    assert len(manager._costs) == before + 100
+    first = history[0]
+    measured = [manager._measure(history[i]) for i in range(len(history))]
+    assert len(manager._costs) == before  # a History's messages carry their own measure
+    assert manager._measure(first) is measured[0]  # measured once while it is read
+    alive = weakref.ref(first)
+    del first, measured
     history.cool()
     gc.collect()
-    assert len(manager._costs) == before  # entries went with the decoded messages
+    assert alive() is None  # nothing else held it
+    other = ContextManager()  # another estimator measures afresh
+    message = history[0]
+    assert manager._measure(message) is not other._measure(message)
     plain = {"role": "user", "content": "a plain dict is held, as before"}
     manager._measure(plain)
     assert manager._measure(plain) is manager._costs[id(plain)]

@@ -26,10 +26,14 @@ _decode = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 class Decoded(dict):  # type: ignore[type-arg]
-    """A message decoded from a :class:`History`: a plain dict that can be weakly referred
-    to, so a cache of what was measured about it does not keep it alive after a cool()."""
+    """A message decoded from a :class:`History`: a plain dict that carries what the context
+    manager measured about it, so no cache elsewhere keeps it alive after a cool()."""
 
-    __slots__ = ("__weakref__",)
+    __slots__ = ("__weakref__", "measured")
+
+    def __init__(self, fields: Any = (), /, **more: Any) -> None:
+        super().__init__(fields, **more)
+        self.measured: Any = None
 
 
 class History(Sequence[Message]):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -97,7 +96,7 @@ class ContextManager:
         self.windows: dict[str, int] = {}  # context windows the API told us about
         # Base estimate and longest tool result per message object, so a long conversation
         # is not re-measured on every call. Holding the message keeps its id unique.
-        self._costs: dict[int, tuple[Any, int, int]] = {}  # message or weak ref to it
+        self._costs: dict[int, tuple[Any, int, int]] = {}
         self._tools: tuple[Sequence[dict[str, Any]], int] | None = None
         # Each conversation's evicted turns, indexed as they are evicted (by the identity of
         # its first message; the index checks that identity itself).
@@ -384,9 +383,7 @@ class ContextManager:
         factor = self._scale(model)
         full_system, shown = self._system(system, state, limit)
         fixed_raw = self._fixed(full_system, tools)
-        verbatim = self._verbatim(messages, state, limit)
-        measure = self._measure
-        raw = [measure(m)[1] for m in verbatim]
+        verbatim, raw = self._verbatim(messages, state, limit)
         costs = [math.ceil(r * factor) for r in raw]
         fixed = math.ceil(fixed_raw * factor)
         return _Measured(
@@ -484,23 +481,22 @@ class ContextManager:
         return shown
 
     def _measure(self, message: dict[str, Any]) -> tuple[Any, int, int]:
+        if type(message) is Decoded:
+            # Read from a History: the measure rides on the message itself, so nothing
+            # here keeps an idle session's messages alive, and a hit is one attribute read.
+            entry: tuple[Any, int, int] | None = message.measured
+            if entry is None or entry[0] is not self.estimator:
+                entry = message.measured = (
+                    self.estimator,
+                    self.estimator.base(message),
+                    _longest_tool_result(message),
+                )
+            return entry
         key = id(message)
         found = self._costs.get(key)
-        if found is not None:
-            kept = found[0]
-            if kept is message or (isinstance(kept, weakref.ref) and kept() is message):
-                return found
-        held: Any = message
-        if isinstance(message, Decoded):
-            # Read from a History: hold it weakly, so an idle session's decoded messages
-            # are not kept alive here, and drop the entry when it goes.
-            costs = self._costs
-
-            def gone(_: object, key: int = key) -> None:
-                costs.pop(key, None)
-
-            held = weakref.ref(message, gone)
-        entry = (held, self.estimator.base(message), _longest_tool_result(message))
+        if found is not None and found[0] is message:
+            return found
+        entry = (message, self.estimator.base(message), _longest_tool_result(message))
         self._costs[key] = entry
         return entry
 
@@ -559,16 +555,26 @@ class ContextManager:
 
     def _verbatim(
         self, messages: Sequence[dict[str, Any]], state: ContextState, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        """The messages since the last compaction as sent (recalls shown, oversized tool
+        results cut), and the base estimate of each: one pass over the window."""
         start = state.boundary
         out = list(messages[start:])
         for index, starts in state.recalls.items():
             if starts and start <= index < len(messages):
                 out[index - start] = self._with_recall(messages, index, starts, state.notes)
         max_chars = int(self.policy.tool_result_share * limit * CHARS_PER_TOKEN)
-        if any(self._measure(m)[2] > max_chars for m in out):
-            return cap_tool_results(out, max_chars)
-        return out
+        measure = self._measure
+        raw = []
+        longest = 0
+        for m in out:
+            _, base, tool_result = measure(m)
+            raw.append(base)
+            longest = max(longest, tool_result)
+        if longest > max_chars:
+            out = cap_tool_results(out, max_chars)
+            raw = [measure(m)[1] for m in out]
+        return out, raw
 
 
 def _last_turn(
