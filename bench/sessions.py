@@ -7,9 +7,10 @@ checkpoints, with SQLite bytes per turn; the simulator runs in its own process o
 core. A turn's cost should depend on the window the model is sent, not on the history.
 
 ``--memory``: ``--sessions`` sessions of ``--session-turns`` turns each (prompts of about
-400 characters), all held in memory and idle at the end; the Python heap they hold
-(tracemalloc, after a full collection) per session, against the bytes of the text in each
-conversation and against the same conversations kept as plain dicts.
+430 characters, echoed back: about 17 KB of text per conversation), all held in memory and
+idle at the end; the Python heap they hold (tracemalloc, after a full collection) per
+session, against the bytes of the text in each conversation and against the same
+conversations kept as plain dicts.
 
     .venv/bin/python bench/sessions.py --turns 20000 --checkpoints 500,5000,20000
     .venv/bin/python bench/sessions.py --memory
@@ -84,7 +85,8 @@ PARAGRAPH = (
     "Order {n} for the harbour office: two crates of rope, one of lamp oil and a spare "
     "rudder pin, to be loaded on the morning boat at pier {p} and signed for by the "
     "night clerk. The invoice goes to the co-operative, not to the skipper, and the "
-    "fare for the porter is {f} crowns. Please confirm the order and the pier number."
+    "fare for the porter is {f} crowns. If the boat is late, hold the crates in the shed "
+    "by the weighbridge. Please confirm the order and the pier number."
 )
 
 
@@ -101,7 +103,7 @@ async def memory(url: str, args: argparse.Namespace, db: Path) -> dict[str, Any]
         model="claude-sonnet-4-5",
         system="Be brief.",
         client=claude,
-        max_tokens=128,
+        max_tokens=256,
         context=ContextPolicy(max_input_tokens=8000),
     )
     store = SQLiteStore(db)

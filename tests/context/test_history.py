@@ -7,7 +7,7 @@ import weakref
 
 import pytest
 
-from chorus.context.history import Decoded, Extended, History, identity
+from chorus.context.history import Extended, History, MessageDict, identity
 from chorus.context.manager import ContextManager
 
 
@@ -35,7 +35,7 @@ def test_history_reads_back_what_was_put_in_as_copies() -> None:
 def test_a_read_message_is_the_same_object_until_the_history_cools() -> None:
     history = History(_messages(2))
     first = history[0]
-    assert history[0] is first and isinstance(first, Decoded)
+    assert history[0] is first and isinstance(first, MessageDict)
     token = identity(history, 0)
     history.cool()
     again = history[0]

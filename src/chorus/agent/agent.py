@@ -48,7 +48,7 @@ from chorus.agent.tools import Tool, ToolContext, ToolInputError, ToolRetry, fro
 from chorus.agent.toolsets import Toolset
 from chorus.context.cache import with_cache_breakpoints
 from chorus.context.compaction import ContextState
-from chorus.context.history import Extended
+from chorus.context.history import Extended, MessageDict
 from chorus.context.manager import ContextManager, Layout, Lookup
 from chorus.context.policy import ContextPolicy
 from chorus.errors import ConfigError, PromptTooLongError
@@ -262,7 +262,7 @@ class Agent:
             # The run reads the history it was given and keeps what it adds apart: nothing
             # is copied to start a turn, however long the conversation.
             loop = Loop(
-                Extended(history, [{"role": "user", "content": prompt}]),
+                Extended(history, [MessageDict(role="user", content=prompt)]),
                 start=len(history),
                 model=self.model,
                 limits=self.limits,

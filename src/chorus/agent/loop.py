@@ -32,7 +32,7 @@ from typing import Any
 
 import msgspec
 
-from chorus.context.history import Extended, History
+from chorus.context.history import Extended, History, MessageDict
 from chorus.errors import LimitExceeded, TooManyCorrections
 from chorus.protocol.models import price
 from chorus.protocol.types import Message, ToolUseBlock, Usage, to_dict
@@ -329,12 +329,12 @@ class Loop:
         last = self.messages[-1] if len(self.messages) > self._start else None
         if last is not None and last["role"] == role and isinstance(last["content"], list):
             # Same role twice is one turn to the API; keep it one message here too.
-            self.messages[-1] = {"role": role, "content": [*last["content"], *content]}
+            self.messages[-1] = MessageDict(role=role, content=[*last["content"], *content])
         elif last is not None and last["role"] == role and isinstance(last["content"], str):
             text = {"type": "text", "text": last["content"]}
-            self.messages[-1] = {"role": role, "content": [text, *content]}
+            self.messages[-1] = MessageDict(role=role, content=[text, *content])
         else:
-            self.messages.append({"role": role, "content": content})
+            self.messages.append(MessageDict(role=role, content=content))
 
     def _add_usage(self, u: Usage) -> None:
         t = self.usage

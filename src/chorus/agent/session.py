@@ -224,7 +224,8 @@ class Session:
                     # What the summaries stand for stays in the store (recall reaches it
                     # there): a session held in memory holds the window, not its history.
                     messages.forget_before(after.boundary)
-                self._cached = _Cached(messages, result.seq, after, lease.token, lease.epoch)
+                kept = ContextState(after.summaries)  # this turn's recalls end with it
+                self._cached = _Cached(messages, result.seq, kept, lease.token, lease.epoch)
             if result.stop_reason != "paused":
                 yield TurnCommitted(self.id, result.seq or seq)
             yield done

@@ -1,4 +1,4 @@
-"""A conversation's messages, kept as the JSON bytes they were committed as. Pure.
+"""A conversation's messages, kept as compact JSON bytes and decoded when read. Pure.
 
 A session held in memory between turns needs its transcript at hand (reading it back from
 the store every turn costs more the longer it lives), but as dicts a message costs about
@@ -18,16 +18,41 @@ from typing import Any, overload
 
 import msgspec
 
-__all__ = ["Decoded", "Extended", "History", "identity"]
+__all__ = ["Extended", "History", "MessageDict", "identity"]
 
 Message = dict[str, Any]
-_encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder(dict[str, Any]).decode
+_encoder = msgspec.json.Encoder().encode
+_decode_any = msgspec.json.Decoder().decode
+_decode_message = msgspec.json.Decoder(dict[str, Any]).decode
+# A message that is only a role and content (nearly every one) is kept as one byte for the
+# role and the content's JSON; any other, whole, after b"m".
+_ROLES = {"user": b"u", "assistant": b"a"}
+_BY_MARK = {ord("u"): "user", ord("a"): "assistant"}
+_WHOLE = ord("m")
 
 
-class Decoded(dict):  # type: ignore[type-arg]
-    """A message decoded from a :class:`History`: a plain dict that carries what the context
-    manager measured about it, so no cache elsewhere keeps it alive after a cool()."""
+def _encode(message: Message) -> bytes:
+    role = _ROLES.get(message.get("role", "")) if len(message) == 2 else None
+    if role is not None and "content" in message:
+        encoded = role + _encoder(message["content"])
+    else:
+        encoded = b"m" + _encoder(message)
+    # (Joined, it is a new bytes object of exactly its size: the encoder's own buffer is
+    # allocated with room to grow, about 1.5x what a short message needs, and kept so.)
+    return encoded
+
+
+def _decode(raw: bytes) -> MessageDict:
+    mark = raw[0]
+    if mark == _WHOLE:
+        return MessageDict(_decode_message(memoryview(raw)[1:]))
+    return MessageDict(role=_BY_MARK[mark], content=_decode_any(memoryview(raw)[1:]))
+
+
+class MessageDict(dict):  # type: ignore[type-arg]
+    """A message as a plain dict that carries what the context manager measured about it, so
+    no cache elsewhere has to keep it alive to remember: what a :class:`History` decodes,
+    and what a run adds."""
 
     __slots__ = ("__weakref__", "measured")
 
@@ -81,7 +106,7 @@ class History(Sequence[Message]):
             )
         found = self._hot.get(at)
         if found is None:
-            found = self._hot[at] = Decoded(_decode(self._raw[at]))
+            found = self._hot[at] = _decode(self._raw[at])
         return found
 
     def token(self, index: int) -> object:

@@ -27,7 +27,7 @@ import msgspec
 
 from chorus.context.compaction import ContextState, Summary, render, summary_request
 from chorus.context.evicted import CANDIDATES, EvictedTurns
-from chorus.context.history import Decoded, identity
+from chorus.context.history import MessageDict, identity
 from chorus.context.policy import ContextPolicy
 from chorus.context.recall import terms
 from chorus.context.tokens import TokenEstimator
@@ -43,7 +43,8 @@ SUMMARY_HEADER = "Summary of earlier conversation (messages {first}-{last}):"
 PINNED_HEADER = "Facts to keep in mind:"
 MAX_COMPACTIONS_PER_CALL = 8
 CHARS_PER_TOKEN = 3.5
-_MEMO = 65_536  # messages kept measured (and alive) at most, across all sessions
+_MEMO = 8_192  # plain dicts kept measured (and alive) at most, across all conversations
+_NOTES = 256  # prompts shown with their recalled turns, kept for the rest of their turn
 _CONVERSATIONS = 1_024  # conversations whose evicted turns are kept indexed
 
 Summarize = Callable[[dict[str, Any]], Awaitable[str]]
@@ -375,6 +376,7 @@ class ContextManager:
     ) -> _Measured:
         if len(self._costs) > _MEMO:  # between calls only: never thrash within one
             self._costs.clear()
+        if len(self._notes) > _NOTES:
             self._notes.clear()
         if state.summaries and state.boundary >= len(messages):
             # Summaries of a longer conversation than this one do not describe it.
@@ -476,13 +478,13 @@ class ContextManager:
             blocks = [{"type": "text", "text": content}]
         else:
             blocks = list(content or [])
-        shown = {**prompt, "content": [note, *blocks]}
+        shown = MessageDict(prompt, content=[note, *blocks])
         self._notes[key] = (prompt, shown)
         return shown
 
     def _measure(self, message: dict[str, Any]) -> tuple[Any, int, int]:
-        if type(message) is Decoded:
-            # Read from a History: the measure rides on the message itself, so nothing
+        if type(message) is MessageDict:
+            # From a History or a run: the measure rides on the message itself, so nothing
             # here keeps an idle session's messages alive, and a hit is one attribute read.
             entry: tuple[Any, int, int] | None = message.measured
             if entry is None or entry[0] is not self.estimator:
