@@ -99,7 +99,7 @@ class Session:
 
     async def context(self) -> ContextState:
         """The committed context state: the summaries that stand in for the oldest turns."""
-        return ContextState.decode((await self.store.load(self.id)).context)
+        return ContextState.decode((await self.store.load(self.id, since=_PAST_END)).context)
 
     async def send(self, prompt: str | list[dict[str, Any]]) -> RunResult:
         """One atomic turn; returns its result (``result.seq`` is the session's new length)."""
