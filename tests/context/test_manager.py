@@ -442,3 +442,31 @@ async def test_recall_finds_a_fact_from_turn_10_at_turn_20000_without_reindexing
     )
     assert state.recalls == {40_002: [24]}
     assert list(manager._evicted.values()) == [index] and index.spans is spans
+
+
+async def test_the_state_keeps_only_summaries_a_window_could_still_show() -> None:
+    # Summaries are shown newest first within their share; older ones roll off. The state
+    # keeps a few windows' worth, not one per compaction since the conversation began, so
+    # what is stored (and rewritten with each compaction) does not grow with it.
+    manager = ContextManager(ContextPolicy(max_input_tokens=1_000))
+    state = ContextState()
+    messages: list[dict[str, Any]] = []
+    sizes = []
+    for turn in range(400):
+        messages += long_history(1)
+        messages[-2]["content"] = f"Turn {turn}: we talked about the weather and the river again."
+        question = {"role": "user", "content": f"And on day {turn}?"}
+        await manager.prepare(
+            [*messages, question],
+            state,
+            model=MODEL,
+            max_tokens=100,
+            prompt_index=len(messages),
+            summarize=Summaries(),
+        )
+        state.recalls = {}
+        sizes.append(len(state.summaries))
+    assert state.boundary > 600  # compaction kept going
+    shown = manager.layout([*messages, question], state, model=MODEL, max_tokens=100).summaries
+    assert 1 <= shown <= len(state.summaries) <= 4 * shown + 1
+    assert max(sizes[200:]) == max(sizes[300:])  # bounded, not growing

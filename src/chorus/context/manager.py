@@ -42,6 +42,7 @@ RECALL_HEADER = "Recalled from earlier in this conversation (verbatim, for refer
 SUMMARY_HEADER = "Summary of earlier conversation (messages {first}-{last}):"
 PINNED_HEADER = "Facts to keep in mind:"
 MAX_COMPACTIONS_PER_CALL = 8
+KEEP_SUMMARIES = 4  # times the summaries a window can show are kept in the state
 CHARS_PER_TOKEN = 3.5
 _MEMO = 8_192  # plain dicts kept measured (and alive) at most, across all conversations
 _NOTES = 256  # prompts shown with their recalled turns, kept for the rest of their turn
@@ -282,6 +283,7 @@ class ContextManager:
                 log.warning("compaction failed, sliding the window instead: %s", exc)
                 break
             state.summaries.append(Summary(start, end, text or "(nothing to note)"))
+            _keep_showable(state, KEEP_SUMMARIES * policy.summary_share * measured.limit)
             compacted += 1
             measured = self._measured(*args)
         if (
@@ -577,6 +579,22 @@ class ContextManager:
             out = cap_tool_results(out, max_chars)
             raw = [measure(m)[1] for m in out]
         return out, raw
+
+
+def _keep_showable(state: ContextState, room: float) -> None:
+    """Forget the summaries too old ever to be shown again: the newest that fit ``room``
+    tokens stay (and always the newest one). The system prompt shows summaries newest first
+    until its share is spent, so older ones only lengthen the stored state, rewritten with
+    every compaction: a cost that would grow with the conversation. Their turns stay in the
+    store, where recall reaches them."""
+    kept, spent = 0, 0.0
+    for summary in reversed(state.summaries):
+        spent += len(summary.text) / CHARS_PER_TOKEN + 4
+        if kept and spent > room:
+            break
+        kept += 1
+    if kept < len(state.summaries):
+        state.summaries = state.summaries[-kept:]
 
 
 def _last_turn(
