@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -12,11 +13,12 @@ from prometheus_client import CollectorRegistry
 from chorus.agent import Agent
 from chorus.agent.session import Session
 from chorus.client import Claude
-from chorus.context import ContextPolicy
+from chorus.context import ContextPolicy, ContextState, Summary
 from chorus.errors import ConfigError
 from chorus.observe import ContextMetrics
 from chorus.protocol import transcript
 from chorus.sim import Simulator, config_from_dict
+from chorus.store.memory import MemoryStore
 from chorus.store.sqlite import SQLiteStore
 
 MODEL = "claude-sonnet-4-5"
@@ -336,3 +338,48 @@ async def test_a_cold_session_loads_the_window_not_the_log_and_recalls_through_t
         )
         await store.close()
         await claude.aclose()
+
+
+async def test_a_session_recalls_a_fact_from_turn_10_at_turn_20000() -> None:
+    # 20,000 turns committed (the store's own API, for speed), their first 19,990 summarised;
+    # a new process asks about turn 10. The session loads the last ten turns, and recall
+    # finds turn 10 through the store's search, reading a few turns, not 20,000.
+    store = MemoryStore()
+    lease = await store.acquire("long", "w", 60)
+    seq = 0
+    for turn in range(20_000):
+        said = FACT if turn == 10 else filler(turn)
+        seq = await store.commit(
+            lease,
+            seq,
+            [
+                {"role": "user", "content": said},
+                {"role": "assistant", "content": [{"type": "text", "text": "Noted."}]},
+            ],
+            ContextState([Summary(0, 39_980, "Small talk.")]).encode() if turn == 19_999 else None,
+        )
+    await store.release(lease)
+    searched: list[int] = []
+    search = store.search
+
+    async def counted(*args: Any) -> Any:
+        found = await search(*args)
+        searched.append(sum(len(m) for _, m in found))
+        return found
+
+    store.search = counted  # type: ignore[method-assign]
+    async with Simulator(config_from_dict({"behaviour": "recall"})) as sim:
+        claude = Claude(api_key="k", base_url=sim.base_url)
+        agent = Agent(
+            model=MODEL,
+            client=claude,
+            max_tokens=200,
+            context=ContextPolicy(max_input_tokens=2_000),
+        )
+        session = Session(agent, "long", store=store)
+        answer = await session.send(QUESTION)
+        held = session._cached
+        await claude.aclose()
+    assert "4821" in answer.text
+    assert searched and max(searched) <= 2 * 24
+    assert held is not None and held.messages.start >= 39_980
