@@ -7,7 +7,7 @@ floor's other packages):
 
 0. ``errors``
 1. ``protocol``, ``config_files``
-2. ``policy``, ``context``, ``clock``   (``policy`` and ``context`` are pure)
+2. ``policy``, ``context``, ``coordination``, ``clock``   (all but ``clock`` are pure)
 3. ``store``
 4. ``client``
 5. ``agent``, ``sim``, ``observe``
@@ -30,6 +30,7 @@ FLOORS = {
     "config_files": 1,
     "policy": 2,
     "context": 2,
+    "coordination": 2,
     "clock": 2,
     "store": 3,
     "client": 4,
@@ -42,7 +43,7 @@ FLOORS = {
     "testing": 7,
     "__main__": 8,
 }
-PURE = {"protocol", "policy", "context"}
+PURE = {"protocol", "policy", "context", "coordination"}
 IO_MODULES = {
     "aiohttp",
     "asyncio",

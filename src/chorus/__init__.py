@@ -15,6 +15,12 @@ One vocabulary, used alike in code, metrics, logs and docs:
 * **attempt**: one HTTP request of a call; retries and fallbacks are more attempts.
 * **session**: a conversation kept in a store, advanced one turn at a time.
 * **transcript**: the stored message list of a session; **messages** is the list passed in.
+* **limit**: a bound a caller sets: a run's ``Limits`` (steps, tokens, cost: ``LimitExceeded``)
+  and a context policy's input tokens per call (``ContextPolicy.max_input_tokens``).
+* **budget**: only the retry budget, the share of retries the client may spend
+  (``ClientSettings.retry_budget_ratio``).
+* **chunk**: what an agent run streams to its caller as it arrives (``TextChunk``);
+  **delta** is the wire's word for what the API streams (``text_delta``).
 * **tool**, **team**, **bus**, **registry**, **simulator**: as their modules say.
 """
 

@@ -9,7 +9,7 @@
     ├── ToolInputError (ValueError)    the model's tool input does not fit the tool's schema
     ├── ContextOverflowError           even the latest turn, cut down, does not fit the input limit
     ├── RunError                       an agent run stopped before it finished
-    │   ├── LimitExceeded             its step, token or cost limit (nothing past it spent)
+    │   ├── LimitExceeded              its step, token or cost limit (nothing past it spent)
     │   └── TooManyCorrections         the model kept sending input the tools refuse
     ├── SessionError                   a conversation could not be read or written
     │   ├── SessionBusyError           another writer holds the session's lease

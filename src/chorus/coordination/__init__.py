@@ -1,0 +1,48 @@
+"""The rules of teamwork, pure: addressed envelopes, task allocation, consensus.
+
+The team's drivers (the bus, the registry, ``Team``) build on these; they hold no I/O.
+"""
+
+from chorus.coordination.allocation import (
+    Award,
+    Bid,
+    CallForBids,
+    Completed,
+    ContractNet,
+    Failed,
+    Wait,
+    bid,
+)
+from chorus.coordination.consensus import (
+    Answer,
+    Decision,
+    Reliability,
+    confidence_weighted,
+    dawid_skene,
+    majority,
+    reliability_weighted,
+)
+from chorus.coordination.envelope import Address, Envelope, HopLimitError, Inbox, envelope_id
+
+__all__ = [
+    "Address",
+    "Answer",
+    "Award",
+    "Bid",
+    "CallForBids",
+    "Completed",
+    "ContractNet",
+    "Decision",
+    "Envelope",
+    "Failed",
+    "HopLimitError",
+    "Inbox",
+    "Reliability",
+    "Wait",
+    "bid",
+    "confidence_weighted",
+    "dawid_skene",
+    "envelope_id",
+    "majority",
+    "reliability_weighted",
+]
