@@ -11,7 +11,7 @@ floor's other packages):
 3. ``store``
 4. ``client``
 5. ``agent``, ``sim``, ``observe``
-6. ``chat``
+6. ``chat``, ``team``
 7. ``cli``, and the faces: ``chorus`` itself, ``testing``
 8. ``__main__``
 """
@@ -38,6 +38,7 @@ FLOORS = {
     "sim": 5,
     "observe": 5,
     "chat": 6,
+    "team": 6,
     "cli": 7,
     "chorus": 7,
     "testing": 7,

@@ -11,6 +11,8 @@
     ├── RunError                       an agent run stopped before it finished
     │   ├── LimitExceeded              its step, token or cost limit (nothing past it spent)
     │   └── TooManyCorrections         the model kept sending input the tools refuse
+    ├── BusFullError                   a team member's inbox stayed full until the deadline
+    ├── TaskFailedError                no capable agent could do a team's task
     ├── SessionError                   a conversation could not be read or written
     │   ├── SessionBusyError           another writer holds the session's lease
     │   ├── StaleWriterError           a writer whose lease was taken over tried to commit
@@ -68,6 +70,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BillingError",
+    "BusFullError",
     "ChorusError",
     "ConfigError",
     "ConflictError",
@@ -92,6 +95,7 @@ __all__ = [
     "StaleWriterError",
     "StreamError",
     "TLSError",
+    "TaskFailedError",
     "TooManyCorrections",
     "ToolInputError",
     "TranscriptError",
@@ -134,6 +138,15 @@ class LimitExceeded(RunError):
 
 class TooManyCorrections(RunError):
     """The model kept sending input the tools refuse; the run stopped."""
+
+
+class BusFullError(ChorusError):
+    """A recipient's inbox stayed full until the message's deadline: the sender is told,
+    rather than the inbox growing without end."""
+
+
+class TaskFailedError(ChorusError):
+    """A team's task found no agent that could do it, or every one it was given to failed."""
 
 
 class SessionError(ChorusError):

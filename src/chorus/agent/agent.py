@@ -51,6 +51,7 @@ from chorus.context.compaction import ContextState
 from chorus.context.history import Extended, MessageDict
 from chorus.context.manager import ContextManager, Layout, Lookup
 from chorus.context.policy import ContextPolicy
+from chorus.coordination.capability import Capability
 from chorus.errors import ConfigError, PromptTooLongError
 from chorus.protocol.types import (
     ContentBlockDeltaEvent,
@@ -90,6 +91,7 @@ class Agent:
         tool_concurrency: int = 8,
         approve: Approver | None = None,
         name: str = "agent",
+        capabilities: Iterable[Capability] = (),
         request: dict[str, Any] | None = None,
         cache: bool = True,
         context: ContextPolicy | ContextManager | bool = True,
@@ -106,6 +108,9 @@ class Agent:
         self.tool_concurrency = tool_concurrency
         self.approve = approve
         self.name = name
+        self.capabilities = tuple(capabilities)  # what it offers a team (chorus.team)
+        if not all(isinstance(c, Capability) for c in self.capabilities):
+            raise ConfigError("Agent(capabilities=...) takes Capability objects")
         self.extra_request = dict(request or {})
         self.cache = cache  # prompt-cache breakpoints at stable anchors (context.cache)
         # What each call sends: windows within the input limit, compaction, recall.

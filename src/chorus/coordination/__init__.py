@@ -13,6 +13,7 @@ from chorus.coordination.allocation import (
     Wait,
     bid,
 )
+from chorus.coordination.capability import Capability
 from chorus.coordination.consensus import (
     Answer,
     Decision,
@@ -30,6 +31,7 @@ __all__ = [
     "Award",
     "Bid",
     "CallForBids",
+    "Capability",
     "Completed",
     "ContractNet",
     "Decision",

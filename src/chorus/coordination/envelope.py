@@ -90,6 +90,10 @@ class Inbox:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self.duplicates = 0
 
+    def forget(self, envelope: Envelope) -> None:
+        """Take back an ``accept`` whose delivery did not happen, so a resend is applied."""
+        self._seen.pop(envelope.id, None)
+
     def accept(self, envelope: Envelope) -> bool:
         if envelope.id in self._seen:
             self._seen.move_to_end(envelope.id)

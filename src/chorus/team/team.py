@@ -1,0 +1,249 @@
+"""A team of agents that takes work by capability: the contract net, driven over the bus.
+
+``await team.assign("python", "fix the failing test")`` asks only the live agents that
+advertise the capability for a bid, awards the task to the best bid by agent id, and waits
+for the result. An awardee that fails, or misses its deadline, is replaced by the next best
+bidder, while any is left. Each task carries one idempotency key: an agent that is handed
+the same task twice runs it once, and a late result from an awardee that was given up on
+still completes the task, once.
+
+Every member runs a small worker on its own inbox: it answers calls for bids from what it
+knows of itself (how many tasks it runs and how many wait, so no model call per bid),
+runs the tasks it is awarded with its own context (the task, never the team's history),
+and reports the result. Messages per task with k capable agents: 2k + 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chorus.coordination.allocation import (
+    Award,
+    Bid,
+    CallForBids,
+    Completed,
+    ContractNet,
+    Failed,
+    Wait,
+    bid,
+)
+from chorus.coordination.envelope import Address, Envelope, envelope_id
+from chorus.errors import ConfigError, TaskFailedError
+from chorus.team.bus import Bus, LocalBus
+from chorus.team.registry import LocalRegistry
+
+if TYPE_CHECKING:
+    from chorus.agent.agent import Agent
+
+__all__ = ["TaskResult", "Team"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    """A task's outcome: who did it, what it returned, and how many awards it took."""
+
+    task_id: str
+    agent: str
+    output: Any
+    awards: int
+
+
+class Team:
+    """Agents that take work by capability (and, next, decide together)."""
+
+    def __init__(
+        self,
+        agents: Sequence[Agent],
+        *,
+        bus: Bus | None = None,
+        registry: LocalRegistry | None = None,
+        bid_window: float = 0.5,
+        task_timeout: float = 120.0,
+        max_awards: int = 3,
+        heartbeat_ttl: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        names = [a.name for a in agents]
+        if not agents:
+            raise ConfigError("a team needs at least one agent")
+        if len(set(names)) != len(names):
+            raise ConfigError(f"agents in a team need distinct names; got {names}")
+        self.agents = {a.name: a for a in agents}
+        self.registry = registry or LocalRegistry(clock=clock)
+        self.bus: Bus = bus or LocalBus(
+            resolve=lambda capability: [m.name for m in self.registry.capable(capability)]
+        )
+        self.bid_window, self.task_timeout, self.max_awards = bid_window, task_timeout, max_awards
+        self.heartbeat_ttl = heartbeat_ttl
+        self._clock = clock
+        self._me = f"team-{uuid.uuid4().hex[:8]}"
+        self._seq = itertools.count(1)
+        self._waiting: dict[str, asyncio.Queue[Envelope]] = {}
+        self._running: dict[str, int] = dict.fromkeys(names, 0)
+        self._done: dict[str, tuple[bool, Any]] = {}  # idempotency key -> (ok, output)
+        self._tasks: list[asyncio.Task[None]] = []
+        for agent in agents:
+            self.registry.advertise(agent.name, agent.capabilities, ttl=heartbeat_ttl)
+            self.bus.register(agent.name)
+        self.bus.register(self._me)
+
+    async def __aenter__(self) -> Team:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        """Start each member's worker (assign() does it when needed)."""
+        if self._tasks:
+            return
+        self._tasks.append(asyncio.create_task(self._dispatch()))
+        for name in self.agents:
+            self._tasks.append(asyncio.create_task(self._worker(name)))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    def stop_member(self, name: str) -> None:
+        """Stop a member's worker, as a crash would: it answers nothing from now on."""
+        index = list(self.agents).index(name) + 1
+        if self._tasks:
+            self._tasks[index].cancel()
+
+    async def assign(
+        self, capability: str | None, task: str, *, task_id: str | None = None
+    ) -> TaskResult:
+        """Have a capable, free agent do ``task``; ``capability`` None finds one by the
+        task's words. Raises TaskFailedError when no capable agent could do it."""
+        if not isinstance(task, str) or not task.strip():
+            raise ConfigError("assign() needs a task")
+        if capability is None:
+            matched = self.registry.match(task, k=1)
+            if not matched:
+                raise TaskFailedError(f"no agent advertises anything that matches {task!r}")
+            capability = matched[0][1].name
+        self.start()
+        task_id = task_id or uuid.uuid4().hex[:12]
+        inbox = self._waiting[task_id] = asyncio.Queue()
+        net = ContractNet(
+            task_id,
+            capability,
+            [m.name for m in self.registry.capable(capability)],
+            self._clock(),
+            bid_window=self.bid_window,
+            task_timeout=self.task_timeout,
+            max_awards=self.max_awards,
+        )
+        try:
+            while True:
+                action = net.next(self._clock())
+                if isinstance(action, Completed):
+                    return TaskResult(task_id, action.agent, action.result, len(net.tried))
+                if isinstance(action, Failed):
+                    raise TaskFailedError(action.reason)
+                if isinstance(action, CallForBids):
+                    for agent in action.agents:
+                        await self._send("cfp", agent, task_id, {"capability": capability})
+                    continue
+                if isinstance(action, Award):
+                    payload = {"task": task, "key": net.idempotency_key}
+                    await self._send("award", action.agent, task_id, payload)
+                    continue
+                assert isinstance(action, Wait)
+                try:
+                    reply = await asyncio.wait_for(
+                        inbox.get(), max(0.0, action.until - self._clock())
+                    )
+                except TimeoutError:
+                    for name in net.tried[-1:]:
+                        if not self.registry.alive(name):
+                            net.on_agent_lost(name)
+                    continue
+                if reply.kind == "bid":
+                    net.on_bid(Bid(reply.sender, float(reply.payload["score"])))
+                elif reply.kind == "result":
+                    ok = bool(reply.payload["ok"])
+                    net.on_result(reply.sender, ok=ok, result=reply.payload["output"])
+        finally:
+            self._waiting.pop(task_id, None)
+
+    # ------------------------------------------------------------------ the members
+
+    async def _worker(self, name: str) -> None:
+        agent = self.agents[name]
+        runs: set[asyncio.Task[None]] = set()
+        while True:
+            envelope = await self.bus.receive(name, wait=self.heartbeat_ttl / 3)
+            self.registry.heartbeat(
+                name, load=min(1.0, self._running[name]), queue=self.bus_pending(name)
+            )
+            if envelope is None:
+                continue
+            if envelope.kind == "cfp":
+                offer = bid(name, load=min(1.0, self._running[name]), queue=len(runs))
+                await self._send(
+                    "bid",
+                    envelope.sender,
+                    envelope.correlation,
+                    {"score": offer.score},
+                    sender=name,
+                )
+            elif envelope.kind == "award":
+                run = asyncio.create_task(self._run(agent, envelope))
+                runs.add(run)
+                run.add_done_callback(runs.discard)
+
+    async def _run(self, agent: Agent, award: Envelope) -> None:
+        key = str(award.payload["key"])
+        done = self._done.get(key)
+        if done is None:
+            self._running[agent.name] += 1
+            try:
+                result = await agent.run(str(award.payload["task"]))
+                done = (True, result.output)
+            except Exception as exc:  # the task failed here: the team re-awards it
+                done = (False, f"{type(exc).__name__}: {exc}")
+            finally:
+                self._running[agent.name] -= 1
+            if done[0]:
+                self._done[key] = done
+        payload = {"ok": done[0], "output": done[1]}
+        await self._send("result", award.sender, award.correlation, payload, sender=agent.name)
+
+    async def _dispatch(self) -> None:
+        """Route what members send the team to the task it belongs to."""
+        while True:
+            envelope = await self.bus.receive(self._me)
+            if envelope is None:
+                continue
+            waiting = self._waiting.get(envelope.correlation)
+            if waiting is not None:
+                waiting.put_nowait(envelope)
+
+    def bus_pending(self, name: str) -> int:
+        pending = getattr(self.bus, "pending", None)
+        return int(pending(name)) if pending is not None else 0
+
+    async def _send(
+        self, kind: str, to: str, correlation: str, payload: Any, *, sender: str | None = None
+    ) -> None:
+        sender = sender or self._me
+        envelope = Envelope(
+            envelope_id(sender, kind, correlation, next(self._seq)),
+            kind,
+            sender,
+            Address("agent", to),
+            correlation,
+            payload=payload,
+        )
+        await self.bus.send(envelope)

@@ -1,0 +1,89 @@
+"""A team assigns work by capability over the bus: to the best bid, once, surviving failures."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from chorus.agent import Agent
+from chorus.coordination import Capability
+from chorus.errors import ConfigError, TaskFailedError
+from chorus.team import Team
+from chorus.testing import ScriptedModel
+
+PY = [Capability("python", "writes and fixes Python code")]
+SQL = [Capability("sql", "tunes slow database queries")]
+
+
+def member(name: str, capabilities: list[Capability], reply: Any = None) -> Agent:
+    model = ScriptedModel(
+        reply or (lambda request: f"{name} did: {request['messages'][-1]['content']}")
+    )
+    return Agent(
+        model="claude-sonnet-4-5", client=model, name=name, capabilities=capabilities, context=False
+    )
+
+
+class Hanging:
+    """A client whose model never answers (until cancelled)."""
+
+    def __init__(self) -> None:
+        self.messages = self
+
+    async def create(self, **request: Any) -> Any:
+        await asyncio.sleep(3600)
+
+
+async def test_a_task_goes_to_a_capable_agent_in_2k_plus_2_messages() -> None:
+    agents = [member(f"py{i}", PY) for i in range(3)] + [member(f"db{i}", SQL) for i in range(20)]
+    async with Team(agents, bid_window=0.2) as team:
+        done = await team.assign("python", "fix the failing test")
+        assert done.agent.startswith("py") and done.output.endswith("fix the failing test")
+        assert done.awards == 1
+        stats = team.bus.stats()
+    sent = sum(stats["sent"].values())
+    assert sent == 2 * 3 + 2  # three calls for bids, three bids, one award, one result
+    assert stats["sent"] == {"cfp": 3, "bid": 3, "award": 1, "result": 1}
+
+
+async def test_a_task_that_names_no_capability_finds_one_by_its_words() -> None:
+    async with Team([member("coder", PY), member("dba", SQL)], bid_window=0.1) as team:
+        done = await team.assign(None, "the database queries are slow")
+    assert done.agent == "dba"
+
+
+async def test_an_awardee_that_fails_is_replaced_and_the_task_runs_once() -> None:
+    def broken(request: dict[str, Any]) -> str:
+        raise RuntimeError("tool crashed")
+
+    bad = member("a", PY, broken)  # bids best (alphabetical tie-break), then fails
+    good = member("b", PY)
+    async with Team([bad, good], bid_window=0.1) as team:
+        done = await team.assign("python", "fix it")
+    assert (done.agent, done.awards) == ("b", 2)
+
+
+async def test_an_awardee_that_hangs_or_dies_is_replaced_at_its_deadline() -> None:
+    hung = Agent(
+        model="claude-sonnet-4-5", client=Hanging(), name="a", capabilities=PY, context=False
+    )
+    async with Team([hung, member("b", PY)], bid_window=0.1, task_timeout=0.3) as team:
+        done = await team.assign("python", "fix it")
+        assert (done.agent, done.awards) == ("b", 2)
+    async with Team([member("a", PY), member("b", PY)], bid_window=0.1, task_timeout=0.3) as team:
+        team.start()
+        team.stop_member("a")  # crashed: answers nothing, not even a bid
+        done = await team.assign("python", "fix it")
+        assert done.agent == "b"
+
+
+async def test_no_capable_agent_is_a_clear_failure() -> None:
+    async with Team([member("coder", PY)], bid_window=0.1) as team:
+        with pytest.raises(TaskFailedError, match="no capable agent"):
+            await team.assign("cobol", "port the ledger")
+        with pytest.raises(TaskFailedError, match="matches"):
+            await team.assign(None, "bake a cake")
+    with pytest.raises(ConfigError, match="distinct names"):
+        Team([member("x", PY), member("x", SQL)])
