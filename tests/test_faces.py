@@ -15,11 +15,13 @@ FACES = [
     "chorus.agent",
     "chorus.client",
     "chorus.context",
+    "chorus.coordination",
     "chorus.observe",
     "chorus.policy",
     "chorus.protocol",
     "chorus.sim",
     "chorus.store",
+    "chorus.team",
     "chorus.testing",
 ]
 
