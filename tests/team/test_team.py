@@ -87,3 +87,46 @@ async def test_no_capable_agent_is_a_clear_failure() -> None:
             await team.assign(None, "bake a cake")
     with pytest.raises(ConfigError, match="distinct names"):
         Team([member("x", PY), member("x", SQL)])
+
+
+def voter(name: str, answers: list[str]) -> Agent:
+    """A member that answers the n-th question with ``answers[n]``."""
+    script = iter(answers)
+    return member(name, [], lambda request: next(script))
+
+
+async def test_the_team_decides_and_learns_who_to_trust() -> None:
+    truths = ["A", "B", "C", "D"] * 10
+    strong = voter("strong", truths)  # always right
+    herd = [voter(f"herd{i}", ["B", "C", "D", "A"] * 10) for i in range(2)]  # agree, always wrong
+    team = Team([strong, *herd])
+    for truth in truths[:20]:  # the weighted strategy learns from the truth
+        decision = await team.decide(f"question about {truth}?", capability="quiz")
+        team.feedback(decision, truth)
+    first = await Team([voter("s", ["A"]), voter("h1", ["B"]), voter("h2", ["B"])]).decide("?")
+    assert first.answer == "b"  # with no record yet, the herd outvotes the strong one
+    early = decision  # the 20th: by then the strong one's record outweighs the herd
+    majority_right = weighted_right = 0
+    for truth in truths[20:30]:
+        weighted = await team.decide("next question?", capability="quiz")
+        weighted_right += weighted.answer == truth.casefold()
+    for truth in truths[30:]:
+        plain = await team.decide("next question?", strategy="majority")
+        majority_right += plain.answer == truth.casefold()
+    assert weighted_right == 10 and majority_right == 0
+    assert early.answer == "d" and set(early.votes) == {"a", "d"}
+    with pytest.raises(ConfigError, match="strategy"):
+        await team.decide("?", strategy="vibes")
+    with pytest.raises(ConfigError, match="no member"):
+        await team.decide("?", among=["nobody"])
+
+
+async def test_a_member_that_fails_abstains() -> None:
+    def broken(request: dict[str, Any]) -> str:
+        raise RuntimeError("down")
+
+    team = Team([member("a", [], lambda r: "yes"), member("b", [], broken)])
+    decision = await team.decide("ok?", strategy="majority")
+    assert decision.answer == "yes" and [a.value for a in decision.answers] == ["yes", None]
+    none = await Team([member("b", [], broken)]).decide("ok?")
+    assert none.outcome == "abstained"

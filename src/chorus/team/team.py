@@ -1,4 +1,4 @@
-"""A team of agents that takes work by capability: the contract net, driven over the bus.
+"""A team of agents: work assigned by capability over the bus, and decisions between answers.
 
 ``await team.assign("python", "fix the failing test")`` asks only the live agents that
 advertise the capability for a bid, awards the task to the best bid by agent id, and waits
@@ -11,12 +11,17 @@ Every member runs a small worker on its own inbox: it answers calls for bids fro
 knows of itself (how many tasks it runs and how many wait, so no model call per bid),
 runs the tasks it is awarded with its own context (the task, never the team's history),
 and reports the result. Messages per task with k capable agents: 2k + 2.
+
+``await team.decide(question)`` asks members the same question at once and decides between
+their answers (:mod:`chorus.coordination.consensus`); ``team.feedback(decision, truth)``
+teaches the weighted strategy who is reliable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -32,6 +37,14 @@ from chorus.coordination.allocation import (
     Failed,
     Wait,
     bid,
+)
+from chorus.coordination.consensus import (
+    Answer,
+    Decision,
+    Reliability,
+    confidence_weighted,
+    majority,
+    reliability_weighted,
 )
 from chorus.coordination.envelope import Address, Envelope, envelope_id
 from chorus.errors import ConfigError, TaskFailedError
@@ -55,7 +68,7 @@ class TaskResult:
 
 
 class Team:
-    """Agents that take work by capability (and, next, decide together)."""
+    """Agents that take work by capability and decide together."""
 
     def __init__(
         self,
@@ -67,6 +80,7 @@ class Team:
         task_timeout: float = 120.0,
         max_awards: int = 3,
         heartbeat_ttl: float = 30.0,
+        options: int = 4,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         names = [a.name for a in agents]
@@ -88,6 +102,8 @@ class Team:
         self._running: dict[str, int] = dict.fromkeys(names, 0)
         self._done: dict[str, tuple[bool, Any]] = {}  # idempotency key -> (ok, output)
         self._tasks: list[asyncio.Task[None]] = []
+        self.reliability = Reliability(options=options)
+        self._asked: dict[int, tuple[Decision, str]] = {}  # decisions awaiting the truth
         for agent in agents:
             self.registry.advertise(agent.name, agent.capabilities, ttl=heartbeat_ttl)
             self.bus.register(agent.name)
@@ -177,6 +193,62 @@ class Team:
         finally:
             self._waiting.pop(task_id, None)
 
+    async def decide(
+        self,
+        question: str,
+        *,
+        among: Sequence[str] | None = None,
+        strategy: str = "weighted",
+        capability: str = "",
+        quorum: int = 1,
+    ) -> Decision:
+        """Ask ``among`` (names; default: every member) the same question at once and
+        decide between their answers by ``strategy``: "majority", "confidence" or
+        "weighted" (each agent's track record on ``capability``, learned from
+        :meth:`feedback`). An answer is the agent's output (its ``answer`` field, if it
+        has one; a ``confidence`` field is its stated confidence); an agent that fails
+        abstains. Each agent sees the question only, not the others' answers."""
+        if strategy not in ("majority", "confidence", "weighted"):
+            raise ConfigError(
+                f"decide(strategy=...) is one of majority, confidence, weighted; got {strategy!r}"
+            )
+        names = list(among) if among is not None else list(self.agents)
+        unknown = [n for n in names if n not in self.agents]
+        if unknown or not names:
+            raise ConfigError(f"decide(among=...) names no member of this team: {unknown}")
+        answers = await asyncio.gather(*(self._answer(self.agents[n], question) for n in names))
+        if strategy == "majority":
+            decision = majority(answers, quorum=quorum)
+        elif strategy == "confidence":
+            decision = confidence_weighted(answers, quorum=quorum)
+        else:
+            decision = reliability_weighted(
+                answers, self.reliability, capability=capability, quorum=quorum
+            )
+        if len(self._asked) > 10_000:
+            self._asked.clear()
+        self._asked[id(decision)] = (decision, capability)
+        return decision
+
+    def feedback(self, decision: Decision, correct: Any) -> None:
+        """The truth about a decision, once known: each agent's record learns from it."""
+        asked = self._asked.pop(id(decision), None)
+        capability = asked[1] if asked is not None and asked[0] is decision else ""
+        self.reliability.feedback(decision.answers, _comparable(correct), capability)
+
+    async def _answer(self, agent: Agent, question: str) -> Answer:
+        try:
+            output = (await agent.run(question)).output
+        except Exception:  # one member's failure is its abstention, not the team's
+            return Answer(agent.name, None)
+        value = _field(output, "answer", output)
+        confidence = _field(output, "confidence", None)
+        return Answer(
+            agent.name,
+            _comparable(value),
+            float(confidence) if isinstance(confidence, int | float) else None,
+        )
+
     # ------------------------------------------------------------------ the members
 
     async def _worker(self, name: str) -> None:
@@ -247,3 +319,21 @@ class Team:
             payload=payload,
         )
         await self.bus.send(envelope)
+
+
+def _field(output: Any, name: str, default: Any) -> Any:
+    if isinstance(output, dict):
+        return output.get(name, default)
+    return getattr(output, name, default)
+
+
+def _comparable(value: Any) -> Any:
+    """Answers compare by value: text by its stripped, case-folded words, anything that
+    does not hash (a dict, a list) by its sorted JSON."""
+    if isinstance(value, str):
+        return " ".join(value.split()).casefold()
+    try:
+        hash(value)
+    except TypeError:
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
