@@ -301,3 +301,25 @@ def test_config_file_errors_are_one_line(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(ConfigError, match="not valid json"):
         load_config(bad)
+
+
+def test_every_behaviour_is_registered_once_and_known_everywhere() -> None:
+    from chorus.errors import ConfigError
+    from chorus.sim import config_from_dict, registry
+
+    assert registry.names() == (
+        "auto",
+        "echo",
+        "template",
+        "script",
+        "tools",
+        "recall",
+        "summarize",
+        "quiz",
+    )
+    for name in registry.names():
+        assert config_from_dict({"behaviour": name}).behaviour == name
+    with pytest.raises(ConfigError, match="is not one of auto, echo"):
+        config_from_dict({"behaviour": "pirate"})
+    with pytest.raises(ValueError, match="not a new"):
+        registry.register("echo", lambda request, config: None)

@@ -15,6 +15,8 @@ matches, then a summary when asked for one, then tool use, then recall, then ech
                and says it does not know when they are absent.
 * ``summarize`` answers "Summarize the conversation above in at most N words"
                with a lossy, bounded summary (:mod:`chorus.sim.summarize`).
+* ``quiz``     answers keyed multiple-choice questions with a per-model accuracy,
+               correlated errors and a stated confidence (:mod:`chorus.sim.quiz`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from typing import Any
 
 from chorus.sim.config import ScriptRule, SimConfig
 from chorus.sim.plan import Plan, PlannedBlock
+from chorus.sim.quiz import quiz
+from chorus.sim.reading import last_user_text
+from chorus.sim.reading import text_of as _text_of
 from chorus.sim.registry import chain as chain_of
 from chorus.sim.registry import names, register
 from chorus.sim.request import MessagesRequest, SimError
@@ -80,31 +85,6 @@ def _continue_prefill(plan: Plan, messages: list[dict[str, Any]]) -> None:
 
 
 # --------------------------------------------------------------------------- reading the prompt
-
-
-def last_user_text(messages: list[dict[str, Any]]) -> str:
-    """Text of the last user message ("" if it holds only tool results)."""
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            return _text_of(message.get("content"))
-    return ""
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    parts = []
-    for block in content or ():
-        if isinstance(block, dict):
-            if block.get("type") == "text":
-                parts.append(str(block.get("text", "")))
-            elif block.get("type") == "tool_result":
-                parts.append(_text_of(block.get("content", "")))
-            elif block.get("type") == "document":
-                source = block.get("source") or {}
-                if source.get("type") == "text":
-                    parts.append(str(source.get("data", "")))
-    return "\n".join(p for p in parts if p)
 
 
 def _last_tool_results(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -495,3 +475,4 @@ register("script", script, echo)
 register("tools", tools, echo)
 register("recall", summarize, recall, echo)
 register("summarize", summarize, echo)
+register("quiz", quiz, summarize, echo)

@@ -87,6 +87,21 @@ class ToolRule(_Frozen, frozen=True, forbid_unknown_fields=True):
     input: dict[str, Any] = {}
 
 
+class QuizProfile(_Frozen, frozen=True, forbid_unknown_fields=True):
+    """How one model does on the ``quiz`` behaviour's questions."""
+
+    accuracy: float = 0.5
+    group: str = ""  # models in one group share their wrong answers (see quiz.correlation)
+    confidence: float | None = None  # None: about its accuracy; a number: always that
+
+
+class QuizConfig(_Frozen, frozen=True, forbid_unknown_fields=True):
+    """The ``quiz`` behaviour: a profile per model id (``"*"`` for the rest)."""
+
+    profiles: dict[str, QuizProfile] = {}
+    correlation: float = 0.0  # chance a wrong answer is its group's shared wrong answer
+
+
 class SimConfig(_Frozen, frozen=True, forbid_unknown_fields=True):
     """Everything a simulator is configured with (from YAML or JSON, or ``config_from_dict``)."""
 
@@ -105,6 +120,7 @@ class SimConfig(_Frozen, frozen=True, forbid_unknown_fields=True):
     max_body_bytes: int = 32 * 1024 * 1024
     ledger_size: int = 100_000
     cache_ttl_default: Literal["5m", "1h"] = "5m"
+    quiz: QuizConfig | None = None
 
     def model(self, name: str) -> ModelSpec | None:
         for spec in self.models:
@@ -163,6 +179,14 @@ def _check(config: SimConfig, source: str) -> None:
                 parse_plan(burst.fault)
             except ValueError as exc:
                 raise ConfigError(f"{source}: stochastic.bursts: {exc}") from exc
+    if config.quiz is not None:
+        if not 0 <= config.quiz.correlation <= 1:
+            raise ConfigError(f"{source}: quiz.correlation must be within 0..1")
+        for model, profile in config.quiz.profiles.items():
+            if not 0 <= profile.accuracy <= 1:
+                raise ConfigError(f"{source}: quiz.profiles.{model}.accuracy must be within 0..1")
+            if profile.confidence is not None and not 0 <= profile.confidence <= 1:
+                raise ConfigError(f"{source}: quiz.profiles.{model}.confidence must be within 0..1")
     known = names()
     if config.behaviour not in known:
         raise ConfigError(
