@@ -58,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, help="seed for ids, latency jitter and faults")
     sim.add_argument(
         "--behaviour",
-        choices=("auto", "echo", "template", "script", "tools", "recall"),
-        help="how the simulated model replies (default auto)",
+        help="how the simulated model replies: auto (default), echo, template, script, tools, "
+        "recall, summarize or quiz",
     )
     sim.add_argument("--script", help="YAML or JSON file of scripted replies")
     sim.add_argument("--ttft", type=_non_negative, help="seconds before the first token")

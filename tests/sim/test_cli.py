@@ -25,7 +25,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         (["sim", "--ttft", "-1"], "must not be negative"),
         (["sim", "--faults", "explode"], "unknown fault 'explode'"),
         (["sim", "--config", "/nonexistent/sim.yaml"], "cannot read simulator config"),
-        (["sim", "--behaviour", "psychic"], "invalid choice"),
+        (["sim", "--behaviour", "psychic"], "is not one of auto, echo"),
         (["launch"], "invalid choice"),
     ],
 )
@@ -90,3 +90,11 @@ def test_serves_and_prints_how_to_use_it() -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_the_help_names_every_registered_behaviour() -> None:
+    from chorus.sim import registry
+
+    shown = " ".join(run("sim", "--help").stdout.split())
+    for name in registry.names():
+        assert name in shown

@@ -106,7 +106,7 @@ class SimConfig(_Frozen, frozen=True, forbid_unknown_fields=True):
     """Everything a simulator is configured with (from YAML or JSON, or ``config_from_dict``)."""
 
     seed: int = 0
-    behaviour: str = "auto"  # auto | echo | template | script | tools | recall | summarize
+    behaviour: str = "auto"  # a name in chorus.sim.registry (auto, echo, ..., quiz)
     template: str = "You said: {last_user}"
     script: tuple[ScriptRule, ...] = ()
     tool_rules: tuple[ToolRule, ...] = ()

@@ -65,6 +65,7 @@ class TaskResult:
     agent: str
     output: Any
     awards: int
+    tokens: int = 0  # model tokens (input and output) the task's run used
 
 
 class Team:
@@ -164,7 +165,8 @@ class Team:
             while True:
                 action = net.next(self._clock())
                 if isinstance(action, Completed):
-                    return TaskResult(task_id, action.agent, action.result, len(net.tried))
+                    outcome: tuple[Any, int] = action.result  # type: ignore[assignment]
+                    return TaskResult(task_id, action.agent, outcome[0], len(net.tried), outcome[1])
                 if isinstance(action, Failed):
                     raise TaskFailedError(action.reason)
                 if isinstance(action, CallForBids):
@@ -189,7 +191,8 @@ class Team:
                     net.on_bid(Bid(reply.sender, float(reply.payload["score"])))
                 elif reply.kind == "result":
                     ok = bool(reply.payload["ok"])
-                    net.on_result(reply.sender, ok=ok, result=reply.payload["output"])
+                    outcome = (reply.payload["output"], int(reply.payload.get("tokens", 0)))
+                    net.on_result(reply.sender, ok=ok, result=outcome)
         finally:
             self._waiting.pop(task_id, None)
 
@@ -278,18 +281,20 @@ class Team:
     async def _run(self, agent: Agent, award: Envelope) -> None:
         key = str(award.payload["key"])
         done = self._done.get(key)
+        tokens = 0
         if done is None:
             self._running[agent.name] += 1
             try:
                 result = await agent.run(str(award.payload["task"]))
                 done = (True, result.output)
+                tokens = result.usage.input_tokens + result.usage.output_tokens
             except Exception as exc:  # the task failed here: the team re-awards it
                 done = (False, f"{type(exc).__name__}: {exc}")
             finally:
                 self._running[agent.name] -= 1
             if done[0]:
                 self._done[key] = done
-        payload = {"ok": done[0], "output": done[1]}
+        payload = {"ok": done[0], "output": done[1], "tokens": tokens}
         await self._send("result", award.sender, award.correlation, payload, sender=agent.name)
 
     async def _dispatch(self) -> None:
