@@ -307,7 +307,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
     strategies = list(dict.fromkeys(r["strategy"] for r in rows))
     correlations = sorted({r["correlation"] for r in rows})
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4.6))
     width = 0.8 / len(strategies)
     for i, strategy in enumerate(strategies):
         mine = [
@@ -325,7 +325,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_xticklabels([f"error correlation {c}" for c in correlations])
     ax.set_ylim(0.4, 1.0)
     ax.set_ylabel("accuracy (95% interval)")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
     ax.set_title("Seven quiz agents (0.4-0.9), four options")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
