@@ -14,6 +14,7 @@ from chorus.agent import Agent
 from chorus.agent.session import Session
 from chorus.client import Claude
 from chorus.context import ContextPolicy, ContextState, Summary
+from chorus.context.evicted import CANDIDATES
 from chorus.errors import ConfigError
 from chorus.observe import ContextMetrics
 from chorus.protocol import transcript
@@ -381,5 +382,5 @@ async def test_a_session_recalls_a_fact_from_turn_10_at_turn_20000() -> None:
         held = session._cached
         await claude.aclose()
     assert "4821" in answer.text
-    assert searched and max(searched) <= 2 * 24
+    assert searched and max(searched) <= 2 * CANDIDATES
     assert held is not None and held.messages.start >= 39_980

@@ -24,7 +24,7 @@ from chorus.context.window import is_prompt
 
 __all__ = ["CANDIDATES", "EvictedTurns"]
 
-CANDIDATES = 24  # evicted turns a lookup hands the retriever, at most
+CANDIDATES = 16  # evicted turns a lookup hands the retriever, at most
 
 
 class EvictedTurns:
