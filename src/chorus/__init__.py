@@ -69,6 +69,7 @@ from chorus.errors import (
 from chorus.protocol import Accumulator, EventDecoder, Message, Usage, accumulate
 from chorus.sim import SimConfig, SimTransport, Simulator, simulated_client
 from chorus.store import MemoryStore, SQLiteStore
+from chorus.team import Capability, Team
 
 __version__ = "0.1.0"
 
@@ -83,6 +84,7 @@ __all__ = [
     "BadRequestError",
     "BillingError",
     "BusFullError",
+    "Capability",
     "ChorusError",
     "Claude",
     "ClientSettings",
@@ -125,6 +127,7 @@ __all__ = [
     "SystemClock",
     "TLSError",
     "TaskFailedError",
+    "Team",
     "TooManyCorrections",
     "Tool",
     "ToolContext",

@@ -94,3 +94,14 @@ def test_dawid_skene_learns_who_is_reliable_without_labels() -> None:
     assert confusion["agent0"]["A"]["A"] > 0.8 > 0.6 > confusion["agent4"]["A"]["A"]
     empty, _ = dawid_skene([[Answer("a", None)]])
     assert empty[0].outcome == "abstained"
+
+
+def test_judged_decisions_and_the_candidates_a_judge_is_shown() -> None:
+    from chorus.coordination import candidates, judged
+
+    given = answers(("a", "x"), ("b", "y"), ("c", "x"), ("d", "z"))
+    assert candidates(given) == ["x", "y"]  # the two most given, the first given on a tie
+    assert judged(given, "y", "y").answer == "y"  # the judge may overrule the count
+    assert judged(given, "x", "y").outcome == "tie"  # the verdict followed the order
+    assert judged(given, "w", "w").outcome == "tie"  # not one of the answers
+    assert judged(answers(("a", None)), None, None).outcome == "abstained"

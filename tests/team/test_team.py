@@ -130,3 +130,32 @@ async def test_a_member_that_fails_abstains() -> None:
     assert decision.answer == "yes" and [a.value for a in decision.answers] == ["yes", None]
     none = await Team([member("b", [], broken)]).decide("ok?")
     assert none.outcome == "abstained"
+
+
+def judge_that(pick: Any) -> Agent:
+    """A judge double: ``pick(prompt)`` returns its reply."""
+    return member("judge", [], lambda request: pick(request["messages"][-1]["content"]))
+
+
+async def test_a_judge_sees_both_orders_and_a_verdict_that_follows_the_order_is_a_tie() -> None:
+    team = Team([voter("a", ["Paris"]), voter("b", ["Lyon"]), voter("c", ["Paris"])])
+
+    def fair(prompt: str) -> str:  # picks Paris wherever it stands
+        return "1" if "Answer 1: paris" in prompt else "2"
+
+    decision = await team.decide("Capital of France?", strategy="judge", judge=judge_that(fair))
+    assert (decision.answer, decision.outcome) == ("paris", "agreed")
+    team = Team([voter("a", ["Paris"]), voter("b", ["Lyon"])])
+    biased = await team.decide("Capital?", strategy="judge", judge=judge_that(lambda p: "1"))
+    assert (biased.answer, biased.outcome) == (None, "tie")  # it always picks the first shown
+    team = Team([voter("a", ["Paris"]), voter("b", ["Paris"])])
+    same = await team.decide("Capital?", strategy="judge", judge=judge_that(lambda p: "2"))
+    assert (same.answer, same.outcome) == ("paris", "agreed")  # nothing to judge: one answer
+    with pytest.raises(ConfigError, match="needs judge"):
+        await team.decide("Capital?", strategy="judge")
+
+
+def test_the_team_and_capabilities_are_on_the_chorus_face() -> None:
+    import chorus
+
+    assert chorus.Team is Team and chorus.Capability is Capability

@@ -18,8 +18,10 @@ from chorus.coordination.consensus import (
     Answer,
     Decision,
     Reliability,
+    candidates,
     confidence_weighted,
     dawid_skene,
+    judged,
     majority,
     reliability_weighted,
 )
@@ -42,9 +44,11 @@ __all__ = [
     "Reliability",
     "Wait",
     "bid",
+    "candidates",
     "confidence_weighted",
     "dawid_skene",
     "envelope_id",
+    "judged",
     "majority",
     "reliability_weighted",
 ]

@@ -12,6 +12,8 @@ answer got. Ties, abstentions and a missing quorum are outcomes, never a silent 
   online from the truth when it becomes known, starting from a prior every agent shares.
 * :func:`dawid_skene`: the same weights learned without the truth, from many questions at
   once: the answers that agree with the consensus teach each agent's confusion matrix.
+* :func:`judged`: a judge's verdicts on the two leading answers, asked once in each order;
+  a verdict that follows the order rather than the answers is a tie.
 
 Answers compare by value: a question with structured output gives values that compare
 equal when they mean the same thing; free text needs a judge to group equivalents first.
@@ -30,8 +32,10 @@ __all__ = [
     "Decision",
     "Outcome",
     "Reliability",
+    "candidates",
     "confidence_weighted",
     "dawid_skene",
+    "judged",
     "majority",
     "reliability_weighted",
 ]
@@ -227,6 +231,30 @@ def dawid_skene(
             continue
         decisions.append(_decide_posterior(q, post))
     return decisions, confusion
+
+
+def judged(answers: Sequence[Answer], first: Hashable | None, swapped: Hashable | None) -> Decision:
+    """Decide between the answers by a judge asked twice, with the two candidates in one
+    order (``first``: the value it picked) and in the other (``swapped``). Judges favour a
+    position; a verdict that changes with the order says so, and is a tie. A pick that is
+    not one of the answers counts as no verdict."""
+    given = tuple(answers)
+    values = {a.value for a in given if a.value is not None}
+    votes = {v: float(n) for v, n in Counter(a.value for a in given if a.value is not None).items()}
+    if not values:
+        return Decision(None, "abstained", {}, "judge", given)
+    if len(values) == 1:
+        return Decision(next(iter(values)), "agreed", votes, "judge", given)
+    if first is None or first != swapped or first not in values:
+        return Decision(None, "tie", votes, "judge", given)
+    return Decision(first, "agreed", votes, "judge", given)
+
+
+def candidates(answers: Sequence[Answer]) -> list[Hashable]:
+    """The two most given answers (the first given wins a tie): what a judge is shown."""
+    counts = Counter(a.value for a in answers if a.value is not None)
+    order = {v: i for i, v in reversed(list(enumerate(a.value for a in answers)))}
+    return sorted(counts, key=lambda v: (-counts[v], order[v]))[:2]
 
 
 def _decide_posterior(question: Sequence[Answer], posterior: dict[Hashable, float]) -> Decision:

@@ -42,7 +42,9 @@ from chorus.coordination.consensus import (
     Answer,
     Decision,
     Reliability,
+    candidates,
     confidence_weighted,
+    judged,
     majority,
     reliability_weighted,
 )
@@ -204,17 +206,24 @@ class Team:
         strategy: str = "weighted",
         capability: str = "",
         quorum: int = 1,
+        judge: Agent | None = None,
     ) -> Decision:
         """Ask ``among`` (names; default: every member) the same question at once and
         decide between their answers by ``strategy``: "majority", "confidence" or
         "weighted" (each agent's track record on ``capability``, learned from
         :meth:`feedback`). An answer is the agent's output (its ``answer`` field, if it
         has one; a ``confidence`` field is its stated confidence); an agent that fails
-        abstains. Each agent sees the question only, not the others' answers."""
-        if strategy not in ("majority", "confidence", "weighted"):
+        abstains. Each agent sees the question only, not the others' answers.
+
+        "judge": ``judge`` (an agent) is shown the two leading answers twice, in both orders,
+        and asked which is right; a verdict that flips with the order is a tie."""
+        if strategy not in ("majority", "confidence", "weighted", "judge"):
             raise ConfigError(
-                f"decide(strategy=...) is one of majority, confidence, weighted; got {strategy!r}"
+                "decide(strategy=...) is one of majority, confidence, weighted, judge; "
+                f"got {strategy!r}"
             )
+        if strategy == "judge" and judge is None:
+            raise ConfigError('decide(strategy="judge") needs judge=<an agent>')
         names = list(among) if among is not None else list(self.agents)
         unknown = [n for n in names if n not in self.agents]
         if unknown or not names:
@@ -224,6 +233,9 @@ class Team:
             decision = majority(answers, quorum=quorum)
         elif strategy == "confidence":
             decision = confidence_weighted(answers, quorum=quorum)
+        elif strategy == "judge":
+            assert judge is not None
+            decision = await self._judge(judge, question, answers)
         else:
             decision = reliability_weighted(
                 answers, self.reliability, capability=capability, quorum=quorum
@@ -238,6 +250,34 @@ class Team:
         asked = self._asked.pop(id(decision), None)
         capability = asked[1] if asked is not None and asked[0] is decision else ""
         self.reliability.feedback(decision.answers, _comparable(correct), capability)
+
+    async def _judge(self, judge: Agent, question: str, answers: list[Answer]) -> Decision:
+        pair = candidates(answers)
+        if len(pair) < 2:
+            return judged(answers, pair[0] if pair else None, pair[0] if pair else None)
+        ask = (
+            "{question}\n\nTwo answers were given.\nAnswer 1: {a}\nAnswer 2: {b}\n"
+            "Which answer is right? Reply with 1 or 2 only."
+        )
+        first, swapped = await asyncio.gather(
+            self._verdict(judge, ask.format(question=question, a=pair[0], b=pair[1])),
+            self._verdict(judge, ask.format(question=question, a=pair[1], b=pair[0])),
+        )
+        pick_first = {1: pair[0], 2: pair[1]}.get(first) if first else None
+        pick_swapped = {1: pair[1], 2: pair[0]}.get(swapped) if swapped else None
+        return judged(answers, pick_first, pick_swapped)
+
+    @staticmethod
+    async def _verdict(judge: Agent, prompt: str) -> int | None:
+        """1 or 2, the first of them the judge's reply names; None if it names neither."""
+        try:
+            text = str((await judge.run(prompt)).output)
+        except Exception:  # a judge that fails gives no verdict: a tie
+            return None
+        for char in text:
+            if char in "12":
+                return int(char)
+        return None
 
     async def _answer(self, agent: Agent, question: str) -> Answer:
         try:
