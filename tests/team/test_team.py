@@ -159,3 +159,27 @@ def test_the_team_and_capabilities_are_on_the_chorus_face() -> None:
     import chorus
 
     assert chorus.Team is Team and chorus.Capability is Capability
+
+
+async def test_a_team_exports_its_messages_tasks_and_decisions_as_metrics() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from chorus.observe import TeamMetrics
+
+    registry = CollectorRegistry()
+    agents = [member("a", PY), member("b", PY), voter("c", ["yes"])]
+    async with Team(agents, bid_window=0.1, metrics=TeamMetrics(registry)) as team:
+        await team.assign("python", "fix it")
+        with pytest.raises(TaskFailedError):
+            await team.assign("cobol", "port it")
+        await team.decide("ok?", among=["c"], strategy="majority")
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("chorus_team_messages_total", kind="cfp", outcome="delivered") == 2
+    assert value("chorus_team_messages_total", kind="award", outcome="sent") == 1
+    assert value("chorus_team_tasks_total", capability="python", outcome="completed") == 1
+    assert value("chorus_team_tasks_total", capability="cobol", outcome="failed") == 1
+    assert value("chorus_team_task_awards_count", capability="python") == 1
+    assert value("chorus_team_decisions_total", strategy="majority", outcome="agreed") == 1

@@ -54,6 +54,7 @@ class LocalBus:
         send_timeout: float = 5.0,
         resolve: Callable[[str], list[str]] | None = None,
         clock: Callable[[], float] | None = None,
+        observe: Callable[[str, str], None] | None = None,
     ) -> None:
         if not isinstance(capacity, int) or capacity < 1:
             raise ConfigError("LocalBus(capacity=...) must be at least 1")
@@ -63,6 +64,7 @@ class LocalBus:
         self.send_timeout = send_timeout
         self.resolve = resolve
         self._clock = clock
+        self._observe = observe  # (outcome, kind), e.g. TeamMetrics.message
         self._queues: dict[str, asyncio.Queue[Envelope]] = {}
         self._inboxes: dict[str, Inbox] = {}
         self._topics: dict[str, set[str]] = {}
@@ -90,15 +92,15 @@ class LocalBus:
         return [a for a in self.resolve(to.name) if a in self._queues]
 
     async def send(self, envelope: Envelope) -> int:
-        self._counts["sent"][envelope.kind] += 1
+        self._count("sent", envelope.kind)
         now = self._now()
         if envelope.expired(now):
-            self._counts["expired"][envelope.kind] += 1
+            self._count("expired", envelope.kind)
             return 0
         delivered = 0
         for agent in self.recipients(envelope):
             if not self._inboxes[agent].accept(envelope):
-                self._counts["duplicate"][envelope.kind] += 1
+                self._count("duplicate", envelope.kind)
                 continue
             wait = self.send_timeout
             if envelope.deadline is not None:
@@ -107,12 +109,12 @@ class LocalBus:
                 await asyncio.wait_for(self._queues[agent].put(envelope), wait)
             except TimeoutError:
                 self._inboxes[agent].forget(envelope)  # not applied: a resend may go through
-                self._counts["refused"][envelope.kind] += 1
+                self._count("refused", envelope.kind)
                 raise BusFullError(
                     f"{agent}'s inbox stayed full ({self.capacity} messages) for {wait:g} s; "
                     f"{envelope.kind} {envelope.id} not delivered"
                 ) from None
-            self._counts["delivered"][envelope.kind] += 1
+            self._count("delivered", envelope.kind)
             delivered += 1
         return delivered
 
@@ -132,6 +134,11 @@ class LocalBus:
     def stats(self) -> dict[str, dict[str, int]]:
         """Envelopes by outcome (sent, delivered, duplicate, refused, expired) and kind."""
         return {outcome: dict(kinds) for outcome, kinds in self._counts.items()}
+
+    def _count(self, outcome: str, kind: str) -> None:
+        self._counts[outcome][kind] += 1
+        if self._observe is not None:
+            self._observe(outcome, kind)
 
     def _now(self) -> float:
         if self._clock is not None:

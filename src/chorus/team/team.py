@@ -84,6 +84,7 @@ class Team:
         max_awards: int = 3,
         heartbeat_ttl: float = 30.0,
         options: int = 4,
+        metrics: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         names = [a.name for a in agents]
@@ -93,8 +94,10 @@ class Team:
             raise ConfigError(f"agents in a team need distinct names; got {names}")
         self.agents = {a.name: a for a in agents}
         self.registry = registry or LocalRegistry(clock=clock)
+        self.metrics = metrics  # a chorus.observe.TeamMetrics, or None
         self.bus: Bus = bus or LocalBus(
-            resolve=lambda capability: [m.name for m in self.registry.capable(capability)]
+            resolve=lambda capability: [m.name for m in self.registry.capable(capability)],
+            observe=metrics.message if metrics is not None else None,
         )
         self.bid_window, self.task_timeout, self.max_awards = bid_window, task_timeout, max_awards
         self.heartbeat_ttl = heartbeat_ttl
@@ -168,8 +171,12 @@ class Team:
                 action = net.next(self._clock())
                 if isinstance(action, Completed):
                     outcome: tuple[Any, int] = action.result  # type: ignore[assignment]
+                    if self.metrics is not None:
+                        self.metrics.task(capability, "completed", len(net.tried))
                     return TaskResult(task_id, action.agent, outcome[0], len(net.tried), outcome[1])
                 if isinstance(action, Failed):
+                    if self.metrics is not None:
+                        self.metrics.task(capability, "failed", len(net.tried))
                     raise TaskFailedError(action.reason)
                 if isinstance(action, CallForBids):
                     for agent in action.agents:
@@ -240,6 +247,8 @@ class Team:
             decision = reliability_weighted(
                 answers, self.reliability, capability=capability, quorum=quorum
             )
+        if self.metrics is not None:
+            self.metrics.decision(strategy, decision.outcome)
         if len(self._asked) > 10_000:
             self._asked.clear()
         self._asked[id(decision)] = (decision, capability)
