@@ -75,8 +75,7 @@ def _descriptions(n: int) -> list[tuple[str, str, str]]:
 
 async def chorus_team(url: str, n: int, tasks: int) -> dict[str, float]:
     from chorus import Agent, Claude
-    from chorus.coordination import Capability
-    from chorus.team import Team
+    from chorus.team import Capability, Team
 
     claude = Claude(api_key="sk-bench", base_url=url)
     agents = [
@@ -173,7 +172,7 @@ def quiz_config(correlation: float, seed: int) -> dict[str, Any]:
 
 async def ask_all(url: str, questions: list[tuple[str, str]]) -> tuple[list[Any], int]:
     from chorus import Agent, Claude
-    from chorus.coordination import Answer
+    from chorus.team import Answer
 
     claude = Claude(api_key="sk-bench", base_url=url)
     agents = [
@@ -224,7 +223,7 @@ def paired_bootstrap(a: list[bool], b: list[bool], seed: int) -> tuple[float, fl
 
 
 def accuracy(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from chorus.coordination import (
+    from chorus.team import (
         Reliability,
         confidence_weighted,
         dawid_skene,

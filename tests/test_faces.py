@@ -15,7 +15,6 @@ FACES = [
     "chorus.agent",
     "chorus.client",
     "chorus.context",
-    "chorus.coordination",
     "chorus.observe",
     "chorus.policy",
     "chorus.protocol",

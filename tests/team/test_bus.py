@@ -6,9 +6,8 @@ import asyncio
 
 import pytest
 
-from chorus.coordination import Address, Envelope, envelope_id
 from chorus.errors import BusFullError
-from chorus.team import Capability, LocalBus, LocalRegistry
+from chorus.team import Address, Capability, Envelope, LocalBus, LocalRegistry, envelope_id
 
 
 def env(kind: str, to: Address, n: int = 1, **extra: object) -> Envelope:

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from chorus.agent import Agent
-from chorus.coordination import Capability
 from chorus.errors import ConfigError, TaskFailedError
-from chorus.team import Team
+from chorus.team import Capability, Team
 from chorus.testing import ScriptedModel
 
 PY = [Capability("python", "writes and fixes Python code")]

@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from chorus.agent.capability import Capability
 from chorus.agent.events import (
     AgentEvent,
     Done,
@@ -51,7 +52,6 @@ from chorus.context.compaction import ContextState
 from chorus.context.history import Extended, MessageDict
 from chorus.context.manager import ContextManager, Layout, Lookup
 from chorus.context.policy import ContextPolicy
-from chorus.coordination.capability import Capability
 from chorus.errors import ConfigError, PromptTooLongError
 from chorus.protocol.types import (
     ContentBlockDeltaEvent,

@@ -22,8 +22,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
-from chorus.coordination.envelope import Envelope, Inbox
 from chorus.errors import BusFullError, ConfigError
+from chorus.team.envelope import Envelope, Inbox
 
 __all__ = ["Bus", "LocalBus"]
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from chorus.agent.capability import Capability
 from chorus.context.recall import BM25
-from chorus.coordination.capability import Capability
 from chorus.errors import ConfigError
 
 __all__ = ["Capability", "LocalRegistry", "Member", "Registry"]

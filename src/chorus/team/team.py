@@ -13,7 +13,7 @@ runs the tasks it is awarded with its own context (the task, never the team's hi
 and reports the result. Messages per task with k capable agents: 2k + 2.
 
 ``await team.decide(question)`` asks members the same question at once and decides between
-their answers (:mod:`chorus.coordination.consensus`); ``team.feedback(decision, truth)``
+their answers (:mod:`chorus.team.consensus`); ``team.feedback(decision, truth)``
 teaches the weighted strategy who is reliable.
 """
 
@@ -28,7 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chorus.coordination.allocation import (
+from chorus.errors import ConfigError, TaskFailedError
+from chorus.team.allocation import (
     Award,
     Bid,
     CallForBids,
@@ -38,7 +39,8 @@ from chorus.coordination.allocation import (
     Wait,
     bid,
 )
-from chorus.coordination.consensus import (
+from chorus.team.bus import Bus, LocalBus
+from chorus.team.consensus import (
     Answer,
     Decision,
     Reliability,
@@ -48,9 +50,7 @@ from chorus.coordination.consensus import (
     majority,
     reliability_weighted,
 )
-from chorus.coordination.envelope import Address, Envelope, envelope_id
-from chorus.errors import ConfigError, TaskFailedError
-from chorus.team.bus import Bus, LocalBus
+from chorus.team.envelope import Address, Envelope, envelope_id
 from chorus.team.registry import LocalRegistry
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from chorus.coordination import (
+from chorus.team import (
     Answer,
     Reliability,
     confidence_weighted,
@@ -97,7 +97,7 @@ def test_dawid_skene_learns_who_is_reliable_without_labels() -> None:
 
 
 def test_judged_decisions_and_the_candidates_a_judge_is_shown() -> None:
-    from chorus.coordination import candidates, judged
+    from chorus.team import candidates, judged
 
     given = answers(("a", "x"), ("b", "y"), ("c", "x"), ("d", "z"))
     assert candidates(given) == ["x", "y"]  # the two most given, the first given on a tie

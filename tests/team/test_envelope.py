@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chorus.coordination import Address, Envelope, HopLimitError, Inbox, envelope_id
+from chorus.team import Address, Envelope, HopLimitError, Inbox, envelope_id
 
 
 def test_the_same_message_has_the_same_id_and_applies_once() -> None:

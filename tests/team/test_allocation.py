@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chorus.coordination import (
+from chorus.team import (
     Award,
     CallForBids,
     Completed,
