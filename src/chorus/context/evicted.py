@@ -14,17 +14,44 @@ where it stopped, is not the same any more.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from chorus.context.compaction import render
 from chorus.context.history import identity
 from chorus.context.recall import terms
 from chorus.context.window import is_prompt
 
-__all__ = ["CANDIDATES", "EvictedTurns"]
+__all__ = ["CANDIDATES", "EvictedTurns", "rarest_newest"]
 
 CANDIDATES = 16  # evicted turns a lookup hands the retriever, at most
+
+
+T = TypeVar("T", bound=Hashable)
+
+
+def rarest_newest(streams: Iterable[Iterable[T]], most: int) -> list[T]:
+    """The rule every lookup of old turns follows (this index, and each store's ``search``):
+    ``streams`` holds, per word and the rarest word first, the turns that mention it, the
+    newest first; the first ``most`` distinct turns they yield are the candidates. A word
+    held by few turns names them (a fact said once is always a candidate), while one held by
+    hundreds says little about any of them; and a lookup costs the same at turn 20,000 as at
+    turn 500. Streams are read lazily: a store's can be queries."""
+    found: dict[T, None] = {}
+    for stream in streams:
+        if len(found) >= most:
+            break
+        for turn in stream:
+            found.setdefault(turn, None)
+            if len(found) >= most:
+                break
+    return list(found)
+
+
+def _newest(postings: list[int], held: int) -> Iterator[int]:
+    """``postings[:held]`` newest first, without copying a long posting list."""
+    for i in range(held - 1, -1, -1):
+        yield postings[i]
 
 
 class EvictedTurns:
@@ -89,10 +116,7 @@ class EvictedTurns:
 
     def matching(self, words: set[str], evicted_end: int, most: int = CANDIDATES) -> list[int]:
         """Indices of complete turns (of ``messages[:evicted_end]``) that mention any of
-        ``words``, in order: at most ``most`` of them, so a lookup costs the same at turn
-        20,000 as at turn 500. The rarest words go first and each word's newest turns
-        before its older ones: a word held by few turns names them (a fact said once is
-        always a candidate), while one held by hundreds says little about any of them."""
+        ``words``, in order: at most ``most`` of them, chosen by :func:`rarest_newest`."""
         limit = self._complete(evicted_end)
         counted = []
         for word in words:
@@ -102,10 +126,6 @@ class EvictedTurns:
                 if held:
                     counted.append((held, word, postings))
         counted.sort(key=lambda c: (c[0], c[1]))
-        found: set[int] = set()
-        for held, _, postings in counted:
-            room = most - len(found)
-            if room <= 0:
-                break
-            found.update(postings[max(0, held - room) : held])
-        return sorted(found)
+        # Newest first without copying a long posting list: by index, from ``held`` down.
+        streams = ((postings[i] for i in range(held - 1, -1, -1)) for held, _, postings in counted)
+        return sorted(rarest_newest(streams, most))

@@ -66,7 +66,7 @@ class Store(Protocol):
     ) -> list[tuple[int, list[dict[str, Any]]]]:
         """Committed turns that end at or before message ``before`` and mention any of
         ``words``, as (index of the turn's first message, its messages), oldest first; at
-        most ``most``, chosen as :mod:`chorus.store.postings` says."""
+        most ``most``, chosen by :func:`chorus.context.evicted.rarest_newest`."""
         ...
 
     async def page(self, session_id: str, start: int, limit: int) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from chorus.context.evicted import rarest_newest
 from chorus.errors import SessionBusyError, StaleWriterError
 from chorus.store.base import Lease, SessionInfo, Transcript
 from chorus.store.checks import check_turn, checked
@@ -60,15 +61,13 @@ class MemoryStore:
         if row is None:
             return []
         counted = sorted((len(row.postings[w]), w) for w in set(words) if w in row.postings)
-        found: dict[int, int] = {}
-        for _, word in counted:
-            for start, end in reversed(row.postings[word]):
-                if len(found) >= most:
-                    break
-                if end <= before:
-                    found[start] = end
+        streams = (
+            (span for span in reversed(row.postings[word]) if span[1] <= before)
+            for _, word in counted
+        )
         return [
-            (start, copy.deepcopy(row.messages[start:end])) for start, end in sorted(found.items())
+            (start, copy.deepcopy(row.messages[start:end]))
+            for start, end in sorted(rarest_newest(streams, most))
         ]
 
     async def page(self, session_id: str, start: int, limit: int) -> list[dict[str, Any]]:

@@ -3,9 +3,9 @@
 Recall asks the store for old turns that mention a word the new prompt names and the window
 does not show. A store keeps, per session, the words of each committed turn (added when the
 turn is committed, as :func:`chorus.context.recall.terms` splits its rendered text) and how
-many turns hold each word, so a lookup reads only the turns it returns: at most ``most``,
-the rarest words first (a word held by few turns names them) and each word's newest turns
-first. The first recall of a long session, loaded cold, renders nothing old.
+many turns hold each word, so a lookup reads only the turns it returns, chosen by
+:func:`chorus.context.evicted.rarest_newest`. The first recall of a long session, loaded
+cold, renders nothing old.
 """
 
 from __future__ import annotations

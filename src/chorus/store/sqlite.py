@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from chorus.context.evicted import rarest_newest
 from chorus.errors import (
     ConfigError,
     CorruptTranscriptError,
@@ -195,19 +196,15 @@ class SQLiteStore:
                 "ORDER BY turns, word",
                 (session_id, *wanted),
             ).fetchall()
-            found: dict[int, int] = {}
-            for _, word in counted:
-                room = most - len(found)
-                if room <= 0:
-                    break
-                for start, end in db.execute(
+            streams = (
+                db.execute(
                     "SELECT start, end FROM chorus_terms WHERE session_id = ? AND word = ? "
                     "AND end <= ? ORDER BY start DESC LIMIT ?",
-                    (session_id, word, before, room + most),
-                ):
-                    if len(found) >= most:
-                        break
-                    found[start] = end
+                    (session_id, word, before, most),
+                )
+                for _, word in counted
+            )
+            found = rarest_newest(streams, most)
             return [
                 (
                     start,
@@ -217,7 +214,7 @@ class SQLiteStore:
                         (session_id, start, end),
                     ).fetchall(),
                 )
-                for start, end in sorted(found.items())
+                for start, end in sorted(found)
             ]
 
         turns = await self._run(read)
