@@ -16,7 +16,7 @@ from chorus.team import (
 
 
 def test_the_least_busy_bidder_gets_the_task_and_completes_it() -> None:
-    net = ContractNet("t1", "python", candidates=["a", "b", "c"], now=0.0)
+    net = ContractNet("t1", "python", candidates=["a", "b", "c"])
     cfp = net.next(0.0)
     assert cfp == CallForBids(("a", "b", "c"), 1.0)
     net.on_bid(bid("a", load=0.9, queue=2))
@@ -32,7 +32,7 @@ def test_the_least_busy_bidder_gets_the_task_and_completes_it() -> None:
 
 
 def test_a_crashed_or_hung_awardee_is_replaced_and_the_task_runs_once() -> None:
-    net = ContractNet("t2", "python", candidates=["a", "b"], now=0.0, task_timeout=5.0)
+    net = ContractNet("t2", "python", candidates=["a", "b"], task_timeout=5.0)
     net.next(0.0)
     net.on_bid(bid("a", load=0.0, queue=0))
     net.on_bid(bid("b", load=0.5, queue=0))
@@ -48,7 +48,7 @@ def test_a_crashed_or_hung_awardee_is_replaced_and_the_task_runs_once() -> None:
 
 
 def test_a_lost_agent_is_re_awarded_and_no_bidder_left_fails_clearly() -> None:
-    net = ContractNet("t3", "sql", candidates=["a", "b"], now=0.0)
+    net = ContractNet("t3", "sql", candidates=["a", "b"])
     net.next(0.0)
     net.on_bid(bid("a", load=0.0, queue=0))
     net.on_bid(bid("b", load=0.2, queue=0))
@@ -63,9 +63,9 @@ def test_a_lost_agent_is_re_awarded_and_no_bidder_left_fails_clearly() -> None:
 
 
 def test_nobody_capable_or_nobody_bidding_is_a_failure_not_a_wait() -> None:
-    none = ContractNet("t4", "cobol", candidates=[], now=0.0).next(0.0)
+    none = ContractNet("t4", "cobol", candidates=[]).next(0.0)
     assert isinstance(none, Failed) and "cobol" in none.reason
-    silent = ContractNet("t5", "python", candidates=["a"], now=0.0)
+    silent = ContractNet("t5", "python", candidates=["a"])
     silent.next(0.0)
     silent.on_bid(bid("stranger", load=0.0, queue=0))  # not asked: ignored
     result = silent.next(1.0)
@@ -73,4 +73,4 @@ def test_nobody_capable_or_nobody_bidding_is_a_failure_not_a_wait() -> None:
     with pytest.raises(ValueError):
         bid("a", load=2.0, queue=0)
     with pytest.raises(ValueError):
-        ContractNet("t6", "x", candidates=["a", "a"], now=0.0)
+        ContractNet("t6", "x", candidates=["a", "a"])

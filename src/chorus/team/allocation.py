@@ -10,7 +10,7 @@ first awardee did finish after all is applied once.
 
 The driver asks :meth:`ContractNet.next` what to do and reports what happened:
 
-    net = ContractNet("task-1", "python", candidates=["a", "b", "c"], now=0.0)
+    net = ContractNet("task-1", "python", candidates=["a", "b", "c"])
     while not isinstance(action := net.next(now), (Completed, Failed)):
         match action:
             case CallForBids(agents):   send a call for bids to each; net.on_bid(...)
@@ -94,7 +94,6 @@ class ContractNet:
     task_id: str
     capability: str
     candidates: list[str]
-    now: float
     bid_window: float = 1.0  # how long bids are waited for
     task_timeout: float = 60.0  # how long an awardee has for its result
     max_awards: int = 3  # awards tried before the task fails

@@ -41,6 +41,10 @@ class Bus(Protocol):
 
     async def receive(self, agent: str, wait: float | None = None) -> Envelope | None: ...
 
+    def pending(self, agent: str) -> int:
+        """Envelopes waiting in ``agent``'s inbox."""
+        ...
+
     def stats(self) -> dict[str, dict[str, int]]: ...
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 __all__ = [
@@ -63,6 +63,7 @@ class Decision:
     votes: dict[Hashable, float] = field(default_factory=dict)
     strategy: str = ""
     answers: tuple[Answer, ...] = ()
+    capability: str = ""  # what kind of question, for the reliabilities that learn from it
 
 
 def _decide(
@@ -157,10 +158,8 @@ def reliability_weighted(
     when every weight is zero (no record yet, all at chance) it is a plain majority."""
     weights = [reliability.weight(a.agent, capability) for a in answers]
     if all(abs(w) <= _EPS for w in weights):
-        decision = _decide(answers, [1.0] * len(answers), "reliability", quorum)
-    else:
-        decision = _decide(answers, weights, "reliability", quorum)
-    return decision
+        weights = [1.0] * len(answers)
+    return replace(_decide(answers, weights, "reliability", quorum), capability=capability)
 
 
 def dawid_skene(

@@ -25,7 +25,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from chorus.errors import ConfigError, TaskFailedError
@@ -109,7 +109,6 @@ class Team:
         self._done: dict[str, tuple[bool, Any]] = {}  # idempotency key -> (ok, output)
         self._tasks: list[asyncio.Task[None]] = []
         self.reliability = Reliability(options=options)
-        self._asked: dict[int, tuple[Decision, str]] = {}  # decisions awaiting the truth
         for agent in agents:
             self.registry.advertise(agent.name, agent.capabilities, ttl=heartbeat_ttl)
             self.bus.register(agent.name)
@@ -161,7 +160,6 @@ class Team:
             task_id,
             capability,
             [m.name for m in self.registry.capable(capability)],
-            self._clock(),
             bid_window=self.bid_window,
             task_timeout=self.task_timeout,
             max_awards=self.max_awards,
@@ -249,16 +247,11 @@ class Team:
             )
         if self.metrics is not None:
             self.metrics.decision(strategy, decision.outcome)
-        if len(self._asked) > 10_000:
-            self._asked.clear()
-        self._asked[id(decision)] = (decision, capability)
-        return decision
+        return replace(decision, capability=capability)  # what feedback() learns about
 
     def feedback(self, decision: Decision, correct: Any) -> None:
         """The truth about a decision, once known: each agent's record learns from it."""
-        asked = self._asked.pop(id(decision), None)
-        capability = asked[1] if asked is not None and asked[0] is decision else ""
-        self.reliability.feedback(decision.answers, _comparable(correct), capability)
+        self.reliability.feedback(decision.answers, _comparable(correct), decision.capability)
 
     async def _judge(self, judge: Agent, question: str, answers: list[Answer]) -> Decision:
         pair = candidates(answers)
@@ -309,7 +302,7 @@ class Team:
         while True:
             envelope = await self.bus.receive(name, wait=self.heartbeat_ttl / 3)
             self.registry.heartbeat(
-                name, load=min(1.0, self._running[name]), queue=self.bus_pending(name)
+                name, load=min(1.0, self._running[name]), queue=self.bus.pending(name)
             )
             if envelope is None:
                 continue
@@ -355,10 +348,6 @@ class Team:
             waiting = self._waiting.get(envelope.correlation)
             if waiting is not None:
                 waiting.put_nowait(envelope)
-
-    def bus_pending(self, name: str) -> int:
-        pending = getattr(self.bus, "pending", None)
-        return int(pending(name)) if pending is not None else 0
 
     async def _send(
         self, kind: str, to: str, correlation: str, payload: Any, *, sender: str | None = None
