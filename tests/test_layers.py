@@ -45,7 +45,14 @@ FLOORS = {
 }
 PURE = {"protocol", "policy", "context"}
 # Pure modules inside an I/O package: the rules a driver beside them applies.
-PURE_MODULES = {"team.envelope", "team.allocation", "team.consensus", "agent.capability"}
+PURE_MODULES = {
+    "team.envelope",
+    "team.allocation",
+    "team.consensus",
+    "team.events",
+    "team.prompts",
+    "agent.capability",
+}
 IO_MODULES = {
     "aiohttp",
     "asyncio",

@@ -16,6 +16,10 @@ MODELS = [
 ]
 
 
+def declared(*names: str) -> list[dict[str, Any]]:
+    return [{"id": n, "context_window": 200_000, "max_output_tokens": 8192} for n in names]
+
+
 def config(correlation: float = 0.0) -> Any:
     return config_from_dict(
         {
@@ -73,11 +77,79 @@ async def test_answers_follow_each_models_accuracy_and_repeat_exactly() -> None:
             if got["weak-1"] != key and got["weak-2"] != key:
                 both_wrong += 1
                 same_wrong += got["weak-1"] == got["weak-2"]
-        again = await ask(sim, "strong", question(7, "D"))
-        first = await ask(sim, "strong", question(7, "D"))
+        again = await ask(sim, "strong", question(7, "D"), temperature=0)
+        first = await ask(sim, "strong", question(7, "D"), temperature=0)
     assert 160 <= right["strong"] <= 195 and 35 <= right["weak-1"] <= 85
     assert same_wrong == both_wrong > 50  # correlation 1: a group's errors agree
     assert again["content"] == first["content"]  # seeded by the question and the model
+
+
+async def test_a_repeated_question_is_sampled_afresh_but_agrees_with_itself() -> None:
+    async with Simulator(config()) as sim:
+        firsts, repeats, agree = [], [], 0
+        for i in range(300):
+            key = "ABCD"[i % 4]
+            one = (await ask(sim, "weak-1", question(i, key)))["content"][0]["text"][0]
+            two = (await ask(sim, "weak-1", question(i, key)))["content"][0]["text"][0]
+            zero = await ask(sim, "weak-1", question(i, key), temperature=0)
+            assert zero["content"][0]["text"][0] == one  # temperature 0: the first answer
+            firsts.append(one == key)
+            repeats.append(two == key)
+            agree += one == two
+    assert 50 <= sum(firsts) <= 130 and 50 <= sum(repeats) <= 130  # both about 0.3
+    assert 180 <= agree <= 270  # 0.6 + 0.4 x (chance of the same draw): more than chance
+    assert sum(a != b for a, b in zip(firsts, repeats, strict=True)) > 10  # not copies
+
+
+def judged(question_text: str, first: str, second: str) -> str:
+    return f"{question_text}\n\nTwo answers were given.\nAnswer 1: {first}\nAnswer 2: {second}"
+
+
+async def test_a_judge_names_the_right_answer_by_its_accuracy_or_the_first_by_its_bias() -> None:
+    cfg = config_from_dict(
+        {
+            "behaviour": "quiz",
+            "seed": 1,
+            "models": declared("fair", "biased"),
+            "quiz": {
+                "profiles": {
+                    "fair": {"accuracy": 0.9},
+                    "biased": {"accuracy": 0.9, "position_bias": 0.5},
+                }
+            },
+        }
+    )
+    async with Simulator(cfg) as sim:
+        picks: dict[str, int] = {"fair": 0, "biased": 0}
+        firsts: dict[str, int] = {"fair": 0, "biased": 0}
+        for i in range(200):
+            q = question(i, "B")
+            order = ("b", "c") if i % 2 else ("c", "b")  # the right one first, then second
+            for model in picks:
+                text = (await ask(sim, model, judged(q, *order)))["content"][0]["text"]
+                named = text.split()[1]
+                picks[model] += order[int(named) - 1] == "b"
+                firsts[model] += named == "1"
+    assert picks["fair"] >= 165 and 80 <= firsts["fair"] <= 120
+    assert 115 <= picks["biased"] <= 165 and firsts["biased"] >= 125
+
+
+async def test_in_a_debate_round_a_model_may_follow_the_others_or_keep_its_answer() -> None:
+    cfg = config_from_dict(
+        {"behaviour": "quiz", "seed": 2, "models": declared("m"), "quiz": {"conformity": 0.5}}
+    )
+    async with Simulator(cfg) as sim:
+        followed = kept = 0
+        for i in range(200):
+            text = (
+                f"{question(i, 'A')}\n\nThe others answered:\n- agent1: c\n- agent2: c\n"
+                "- agent3: d\nYou answered: b\nConsider their answers and answer again."
+            )
+            answer = (await ask(sim, "m", text))["content"][0]["text"][0]
+            assert answer in "BC"
+            followed += answer == "C"
+            kept += answer == "B"
+    assert 70 <= followed <= 130 and followed + kept == 200
 
 
 async def test_a_forced_output_tool_gets_the_answer_and_the_stated_confidence() -> None:
@@ -107,3 +179,7 @@ def test_bad_quiz_settings_say_what_is_wrong() -> None:
         config_from_dict({"quiz": {"profiles": {"*": {"accuracy": 1.5}}}})
     with pytest.raises(ConfigError, match="correlation"):
         config_from_dict({"quiz": {"correlation": -1}})
+    with pytest.raises(ConfigError, match="conformity"):
+        config_from_dict({"quiz": {"conformity": 2}})
+    with pytest.raises(ConfigError, match="position_bias"):
+        config_from_dict({"quiz": {"profiles": {"*": {"position_bias": 2}}}})

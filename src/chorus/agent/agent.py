@@ -15,6 +15,7 @@ back to the loop. Decisions stay in :mod:`chorus.agent.loop`.
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -141,6 +142,16 @@ class Agent:
                 f"a tool may not be named {self.output.name!r}: it is the output tool"
             )
         self._client = client
+
+    def with_output(self, output_type: Any) -> Agent:
+        """This agent answering in ``output_type``: a copy that shares the model, tools,
+        client and context policy (a team asks every member for one type this way)."""
+        output = OutputTool(output_type)
+        if output.name in self.tools:
+            raise ConfigError(f"a tool may not be named {output.name!r}: it is the output tool")
+        twin = copy.copy(self)
+        twin.output = output
+        return twin
 
     @property
     def client(self) -> Any:

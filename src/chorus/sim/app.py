@@ -41,6 +41,7 @@ from chorus.sim.request import (
     parse_count_tokens,
     parse_messages,
 )
+from chorus.sim.samples import Samples
 from chorus.sim.tokens import REQUEST_OVERHEAD, segments
 
 __all__ = ["SimulatorApp"]
@@ -93,6 +94,7 @@ class SimulatorApp:
         self._ids = random.Random(int.from_bytes(os.urandom(8)))
         self.cache = PromptCache()
         self.faults = FaultPicker(self.config, self.clock.now())
+        self._samples = Samples()
         self._limiters: dict[str, Limiter] = {}
         self._models = {spec.id: spec for spec in self.config.models}
         for spec in self.config.models:
@@ -233,6 +235,8 @@ class SimulatorApp:
             req = parse_messages(
                 body, version=request.headers["anthropic-version"], lookup=self.lookup
             )
+            if self.config.quiz is not None and body.get("temperature", 1.0) != 0:
+                req.sample = self._samples.seen(body)
             return await self._reply(request, req, request_id, entry, fault)
 
         return await self._attempt(request, answer)

@@ -93,6 +93,7 @@ class QuizProfile(_Frozen, frozen=True, forbid_unknown_fields=True):
     accuracy: float = 0.5
     group: str = ""  # models in one group share their wrong answers (see quiz.correlation)
     confidence: float | None = None  # None: about its accuracy; a number: always that
+    position_bias: float = 0.0  # as a judge: chance it picks the first answer shown, unread
 
 
 class QuizConfig(_Frozen, frozen=True, forbid_unknown_fields=True):
@@ -100,6 +101,8 @@ class QuizConfig(_Frozen, frozen=True, forbid_unknown_fields=True):
 
     profiles: dict[str, QuizProfile] = {}
     correlation: float = 0.0  # chance a wrong answer is its group's shared wrong answer
+    conformity: float = 0.5  # in a debate: chance a model takes the answer most others gave
+    self_agreement: float = 0.6  # a repeated sample: chance it repeats the model's first answer
 
 
 class SimConfig(_Frozen, frozen=True, forbid_unknown_fields=True):
@@ -180,13 +183,18 @@ def _check(config: SimConfig, source: str) -> None:
             except ValueError as exc:
                 raise ConfigError(f"{source}: stochastic.bursts: {exc}") from exc
     if config.quiz is not None:
-        if not 0 <= config.quiz.correlation <= 1:
-            raise ConfigError(f"{source}: quiz.correlation must be within 0..1")
+        for name in ("correlation", "conformity", "self_agreement"):
+            if not 0 <= getattr(config.quiz, name) <= 1:
+                raise ConfigError(f"{source}: quiz.{name} must be within 0..1")
         for model, profile in config.quiz.profiles.items():
             if not 0 <= profile.accuracy <= 1:
                 raise ConfigError(f"{source}: quiz.profiles.{model}.accuracy must be within 0..1")
             if profile.confidence is not None and not 0 <= profile.confidence <= 1:
                 raise ConfigError(f"{source}: quiz.profiles.{model}.confidence must be within 0..1")
+            if not 0 <= profile.position_bias <= 1:
+                raise ConfigError(
+                    f"{source}: quiz.profiles.{model}.position_bias must be within 0..1"
+                )
     known = names()
     if config.behaviour not in known:
         raise ConfigError(

@@ -99,6 +99,9 @@ class MessagesRequest:
     stop_sequences: list[str] = field(default_factory=list)
     thinking: dict[str, Any] | None = None
     cache_control: dict[str, Any] | None = None
+    # How many identical requests (same body, temperature above 0) came before this one:
+    # a real model samples afresh each time, so behaviours may answer a repeat differently.
+    sample: int = 0
 
     @property
     def wants_thinking(self) -> bool:

@@ -27,20 +27,43 @@ from chorus.team.consensus import (
     majority,
     reliability_weighted,
 )
+from chorus.team.delegation import delegate, delegate_tool
 from chorus.team.envelope import Address, Envelope, HopLimitError, Inbox, envelope_id
+from chorus.team.events import (
+    AnswerGiven,
+    Awarded,
+    AwardEnded,
+    BidReceived,
+    CalledForBids,
+    Decided,
+    QuestionAsked,
+    TaskCompleted,
+    TaskFailed,
+    TaskResult,
+    TeamEvent,
+    VerdictGiven,
+)
+from chorus.team.patterns import fan_out, pipeline, supervise
 from chorus.team.registry import LocalRegistry, Member, Registry
-from chorus.team.team import TaskResult, Team
+from chorus.team.team import STRATEGIES, Team
 
 __all__ = [
+    "STRATEGIES",
     "Address",
     "Answer",
+    "AnswerGiven",
     "Award",
+    "AwardEnded",
+    "Awarded",
     "Bid",
+    "BidReceived",
     "Bus",
     "CallForBids",
+    "CalledForBids",
     "Capability",
     "Completed",
     "ContractNet",
+    "Decided",
     "Decision",
     "Envelope",
     "Failed",
@@ -49,17 +72,27 @@ __all__ = [
     "LocalBus",
     "LocalRegistry",
     "Member",
+    "QuestionAsked",
     "Registry",
     "Reliability",
+    "TaskCompleted",
+    "TaskFailed",
     "TaskResult",
     "Team",
+    "TeamEvent",
+    "VerdictGiven",
     "Wait",
     "bid",
     "candidates",
     "confidence_weighted",
     "dawid_skene",
+    "delegate",
+    "delegate_tool",
     "envelope_id",
+    "fan_out",
     "judged",
     "majority",
+    "pipeline",
     "reliability_weighted",
+    "supervise",
 ]

@@ -64,6 +64,7 @@ class Decision:
     strategy: str = ""
     answers: tuple[Answer, ...] = ()
     capability: str = ""  # what kind of question, for the reliabilities that learn from it
+    tokens: int = 0  # model tokens (input and output) the decision's calls used
 
 
 def _decide(

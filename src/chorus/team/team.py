@@ -2,10 +2,10 @@
 
 ``await team.assign("python", "fix the failing test")`` asks only the live agents that
 advertise the capability for a bid, awards the task to the best bid by agent id, and waits
-for the result. An awardee that fails, or misses its deadline, is replaced by the next best
-bidder, while any is left. Each task carries one idempotency key: an agent that is handed
-the same task twice runs it once, and a late result from an awardee that was given up on
-still completes the task, once.
+for the result. An awardee that fails, goes silent (no heartbeat within its TTL) or misses
+its deadline is replaced by the next best bidder, while any is left. Each task carries one
+idempotency key: an agent that is handed the same task twice runs it once, and a late
+result from an awardee that was given up on still completes the task, once.
 
 Every member runs a small worker on its own inbox: it answers calls for bids from what it
 knows of itself (how many tasks it runs and how many wait, so no model call per bid),
@@ -15,17 +15,21 @@ and reports the result. Messages per task with k capable agents: 2k + 2.
 ``await team.decide(question)`` asks members the same question at once and decides between
 their answers (:mod:`chorus.team.consensus`); ``team.feedback(decision, truth)``
 teaches the weighted strategy who is reliable.
+
+``stream_assign`` and ``stream_decide`` are the same runs, yielding
+:mod:`chorus.team.events` as they happen; ``team.listen(fn)`` hears every run's events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
-import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chorus.errors import ConfigError, TaskFailedError
@@ -39,35 +43,39 @@ from chorus.team.allocation import (
     Wait,
     bid,
 )
+from chorus.team.asking import Asking, comparable
 from chorus.team.bus import Bus, LocalBus
 from chorus.team.consensus import (
-    Answer,
     Decision,
     Reliability,
-    candidates,
     confidence_weighted,
     judged,
     majority,
     reliability_weighted,
 )
-from chorus.team.envelope import Address, Envelope, envelope_id
+from chorus.team.delegation import InTask, in_task
+from chorus.team.envelope import Address, Envelope, HopLimitError, envelope_id
+from chorus.team.events import (
+    Awarded,
+    AwardEnded,
+    BidReceived,
+    CalledForBids,
+    Decided,
+    TaskCompleted,
+    TaskFailed,
+    TaskResult,
+    TeamEvent,
+)
 from chorus.team.registry import LocalRegistry
 
 if TYPE_CHECKING:
     from chorus.agent.agent import Agent
 
-__all__ = ["TaskResult", "Team"]
+__all__ = ["STRATEGIES", "TaskResult", "Team"]
 
-
-@dataclass(frozen=True, slots=True)
-class TaskResult:
-    """A task's outcome: who did it, what it returned, and how many awards it took."""
-
-    task_id: str
-    agent: str
-    output: Any
-    awards: int
-    tokens: int = 0  # model tokens (input and output) the task's run used
+STRATEGIES = ("majority", "confidence", "weighted", "judge", "debate", "self_consistency")
+Emit = Callable[[TeamEvent], None]
+_DONE_MEMORY = 65_536  # idempotency keys of finished tasks kept (a redelivery comes soon)
 
 
 class Team:
@@ -82,6 +90,7 @@ class Team:
         bid_window: float = 0.5,
         task_timeout: float = 120.0,
         max_awards: int = 3,
+        max_hops: int = 3,
         heartbeat_ttl: float = 30.0,
         options: int = 4,
         metrics: Any = None,
@@ -92,6 +101,8 @@ class Team:
             raise ConfigError("a team needs at least one agent")
         if len(set(names)) != len(names):
             raise ConfigError(f"agents in a team need distinct names; got {names}")
+        if not isinstance(max_hops, int) or max_hops < 0:
+            raise ConfigError("Team(max_hops=...) is a whole number of delegations, 0 or more")
         self.agents = {a.name: a for a in agents}
         self.registry = registry or LocalRegistry(clock=clock)
         self.metrics = metrics  # a chorus.observe.TeamMetrics, or None
@@ -100,14 +111,17 @@ class Team:
             observe=metrics.message if metrics is not None else None,
         )
         self.bid_window, self.task_timeout, self.max_awards = bid_window, task_timeout, max_awards
+        self.max_hops = max_hops
         self.heartbeat_ttl = heartbeat_ttl
         self._clock = clock
         self._me = f"team-{uuid.uuid4().hex[:8]}"
         self._seq = itertools.count(1)
         self._waiting: dict[str, asyncio.Queue[Envelope]] = {}
         self._running: dict[str, int] = dict.fromkeys(names, 0)
-        self._done: dict[str, tuple[bool, Any]] = {}  # idempotency key -> (ok, output)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._done: OrderedDict[str, tuple[bool, Any]] = OrderedDict()  # key -> (ok, output)
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._listeners: list[Emit] = []
         self.reliability = Reliability(options=options)
         for agent in agents:
             self.registry.advertise(agent.name, agent.capabilities, ttl=heartbeat_ttl)
@@ -123,31 +137,63 @@ class Team:
 
     def start(self) -> None:
         """Start each member's worker (assign() does it when needed)."""
-        if self._tasks:
+        if self._dispatcher is not None:
             return
-        self._tasks.append(asyncio.create_task(self._dispatch()))
+        self._dispatcher = asyncio.create_task(self._dispatch())
         for name in self.agents:
-            self._tasks.append(asyncio.create_task(self._worker(name)))
+            self._workers[name] = asyncio.create_task(self._worker(name))
 
     async def close(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._workers.values(), *([self._dispatcher] if self._dispatcher else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._workers.clear()
+        self._dispatcher = None
 
     def stop_member(self, name: str) -> None:
-        """Stop a member's worker, as a crash would: it answers nothing from now on."""
-        index = list(self.agents).index(name) + 1
-        if self._tasks:
-            self._tasks[index].cancel()
+        """Stop a member as a crash would: its worker and the tasks it runs end, it sends
+        nothing more and stops heartbeating, so the registry drops it within its TTL."""
+        worker = self._workers.get(name)
+        if worker is not None:
+            worker.cancel()
+
+    def listen(self, listener: Emit) -> Callable[[], None]:
+        """Hear every event of every run of this team; returns the call that stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    # ------------------------------------------------------------------ assigning
 
     async def assign(
-        self, capability: str | None, task: str, *, task_id: str | None = None
+        self,
+        capability: str | None,
+        task: str,
+        *,
+        task_id: str | None = None,
+        hops: int = 0,
     ) -> TaskResult:
         """Have a capable, free agent do ``task``; ``capability`` None finds one by the
         task's words. Raises TaskFailedError when no capable agent could do it."""
+        return await self._assign(capability, task, task_id, hops, self._emitter(None))
+
+    def stream_assign(
+        self, capability: str | None, task: str, *, task_id: str | None = None
+    ) -> AsyncIterator[TeamEvent]:
+        """Assign, yielding who was asked, the bids, the awards and the end (the last event
+        is TaskCompleted or TaskFailed)."""
+        return self._stream(lambda emit: self._assign(capability, task, task_id, 0, emit))
+
+    async def _assign(
+        self, capability: str | None, task: str, task_id: str | None, hops: int, emit: Emit
+    ) -> TaskResult:
         if not isinstance(task, str) or not task.strip():
             raise ConfigError("assign() needs a task")
+        if hops > self.max_hops:
+            raise HopLimitError(
+                f"a task was delegated {hops} times, past the team's max_hops={self.max_hops}: "
+                "a delegation cycle?"
+            )
         if capability is None:
             matched = self.registry.match(task, k=1)
             if not matched:
@@ -164,6 +210,7 @@ class Team:
             task_timeout=self.task_timeout,
             max_awards=self.max_awards,
         )
+        why: str | None = None  # why the last awardee was given up on
         try:
             while True:
                 action = net.next(self._clock())
@@ -171,37 +218,65 @@ class Team:
                     outcome: tuple[Any, int] = action.result  # type: ignore[assignment]
                     if self.metrics is not None:
                         self.metrics.task(capability, "completed", len(net.tried))
-                    return TaskResult(task_id, action.agent, outcome[0], len(net.tried), outcome[1])
+                    result = TaskResult(
+                        task_id, action.agent, outcome[0], len(net.tried), outcome[1]
+                    )
+                    emit(TaskCompleted(task_id, result))
+                    return result
                 if isinstance(action, Failed):
                     if self.metrics is not None:
                         self.metrics.task(capability, "failed", len(net.tried))
+                    emit(TaskFailed(task_id, action.reason))
                     raise TaskFailedError(action.reason)
                 if isinstance(action, CallForBids):
+                    emit(CalledForBids(task_id, capability, action.agents, hops))
                     for agent in action.agents:
                         await self._send("cfp", agent, task_id, {"capability": capability})
                     continue
                 if isinstance(action, Award):
-                    payload = {"task": task, "key": net.idempotency_key}
+                    if len(net.tried) > 1:
+                        emit(AwardEnded(task_id, net.tried[-2], why or "missed its deadline"))
+                        why = None
+                    emit(Awarded(task_id, action.agent, action.attempt))
+                    payload = {"task": task, "key": net.idempotency_key, "hops": hops}
                     await self._send("award", action.agent, task_id, payload)
                     continue
                 assert isinstance(action, Wait)
-                try:
-                    reply = await asyncio.wait_for(
-                        inbox.get(), max(0.0, action.until - self._clock())
-                    )
-                except TimeoutError:
-                    for name in net.tried[-1:]:
-                        if not self.registry.alive(name):
-                            net.on_agent_lost(name)
-                    continue
-                if reply.kind == "bid":
-                    net.on_bid(Bid(reply.sender, float(reply.payload["score"])))
-                elif reply.kind == "result":
-                    ok = bool(reply.payload["ok"])
-                    outcome = (reply.payload["output"], int(reply.payload.get("tokens", 0)))
-                    net.on_result(reply.sender, ok=ok, result=outcome)
+                why = await self._wait(net, inbox, action, emit) or why
         finally:
             self._waiting.pop(task_id, None)
+
+    async def _wait(
+        self, net: ContractNet, inbox: asyncio.Queue[Envelope], action: Wait, emit: Emit
+    ) -> str | None:
+        """The next reply, or the awardee's liveness checked at least every third of the
+        heartbeat TTL: one that went silent is given up on within its TTL, not its deadline.
+        Returns why the awardee is being given up on, if it is."""
+        now = self._clock()
+        slice_ = action.until - now
+        if net.phase == "awarded":
+            slice_ = min(slice_, self.heartbeat_ttl / 3)
+        try:
+            reply = await asyncio.wait_for(inbox.get(), max(0.0, slice_))
+        except TimeoutError:
+            for name in net.tried[-1:]:
+                if net.phase == "awarded" and not self.registry.alive(name):
+                    net.on_agent_lost(name)
+                    return "stopped heartbeating"
+            return None
+        if reply.kind == "bid":
+            score = float(reply.payload["score"])
+            emit(BidReceived(net.task_id, reply.sender, score))
+            net.on_bid(Bid(reply.sender, score))
+        elif reply.kind == "result":
+            ok = bool(reply.payload["ok"])
+            outcome = (reply.payload["output"], int(reply.payload.get("tokens", 0)))
+            net.on_result(reply.sender, ok=ok, result=outcome)
+            if not ok and net.tried and reply.sender == net.tried[-1]:
+                return f"failed: {reply.payload['output']}"
+        return None
+
+    # ------------------------------------------------------------------ deciding
 
     async def decide(
         self,
@@ -212,119 +287,179 @@ class Team:
         capability: str = "",
         quorum: int = 1,
         judge: Agent | None = None,
+        output_type: Any = None,
+        rounds: int = 1,
+        samples: int = 5,
     ) -> Decision:
         """Ask ``among`` (names; default: every member) the same question at once and
-        decide between their answers by ``strategy``: "majority", "confidence" or
-        "weighted" (each agent's track record on ``capability``, learned from
-        :meth:`feedback`). An answer is the agent's output (its ``answer`` field, if it
-        has one; a ``confidence`` field is its stated confidence); an agent that fails
-        abstains. Each agent sees the question only, not the others' answers.
+        decide between their answers by ``strategy``:
 
-        "judge": ``judge`` (an agent) is shown the two leading answers twice, in both orders,
-        and asked which is right; a verdict that flips with the order is a tie."""
-        if strategy not in ("majority", "confidence", "weighted", "judge"):
+        * "majority"; "confidence" (each vote weighs the confidence the agent stated);
+          "weighted" (each agent's track record on ``capability``, learned from
+          :meth:`feedback`);
+        * "judge": ``judge`` (an agent) is shown the two leading answers twice, in both
+          orders, and asked which is right; a verdict that flips with the order is a tie;
+        * "debate": after the first answers, ``rounds`` (1 or 2) more in which each agent
+          sees the others' answers and answers again; then the majority;
+        * "self_consistency": each agent answers ``samples`` times; the majority of all.
+
+        Each agent sees the question only, never the team's history. An answer is the
+        agent's output (its ``answer`` field, if it has one; a ``confidence`` field is its
+        stated confidence); with ``output_type`` every agent answers in that type, and
+        answers compare by value. Free-text answers compare by their words; given a
+        ``judge``, they are first grouped by what they mean. An agent that fails abstains.
+        """
+        return await self._decide(
+            question,
+            self._emitter(None),
+            among=among,
+            strategy=strategy,
+            capability=capability,
+            quorum=quorum,
+            judge=judge,
+            output_type=output_type,
+            rounds=rounds,
+            samples=samples,
+        )
+
+    def stream_decide(self, question: str, **options: Any) -> AsyncIterator[TeamEvent]:
+        """Decide (the same options as :meth:`decide`), yielding who was asked, each
+        answer and verdict, and last the Decided event."""
+        return self._stream(lambda emit: self._decide(question, emit, **options))
+
+    async def _decide(
+        self,
+        question: str,
+        emit: Emit,
+        *,
+        among: Sequence[str] | None = None,
+        strategy: str = "weighted",
+        capability: str = "",
+        quorum: int = 1,
+        judge: Agent | None = None,
+        output_type: Any = None,
+        rounds: int = 1,
+        samples: int = 5,
+    ) -> Decision:
+        if strategy not in STRATEGIES:
             raise ConfigError(
-                "decide(strategy=...) is one of majority, confidence, weighted, judge; "
-                f"got {strategy!r}"
+                f"decide(strategy=...) is one of {', '.join(STRATEGIES)}; got {strategy!r}"
             )
+        if not isinstance(question, str) or not question.strip():
+            raise ConfigError("decide() needs a question")
         if strategy == "judge" and judge is None:
             raise ConfigError('decide(strategy="judge") needs judge=<an agent>')
+        if rounds not in (1, 2):
+            raise ConfigError(f"decide(rounds=...) is 1 or 2 (a bounded debate); got {rounds!r}")
+        if not isinstance(samples, int) or not 1 <= samples <= 20:
+            raise ConfigError(f"decide(samples=...) is 1 to 20; got {samples!r}")
         names = list(among) if among is not None else list(self.agents)
         unknown = [n for n in names if n not in self.agents]
         if unknown or not names:
             raise ConfigError(f"decide(among=...) names no member of this team: {unknown}")
-        answers = await asyncio.gather(*(self._answer(self.agents[n], question) for n in names))
-        if strategy == "majority":
-            decision = majority(answers, quorum=quorum)
+        agents = [self.agents[n] for n in names]
+        if output_type is not None:
+            agents = [a.with_output(output_type) for a in agents]
+        asking = Asking(uuid.uuid4().hex[:12], question, emit)
+        answers = await asking.everyone(
+            agents, samples=samples if strategy == "self_consistency" else 1
+        )
+        if strategy == "debate":
+            answers = await asking.debate(agents, answers, rounds)
+        if judge is not None and output_type is None and any(a.output is None for a in agents):
+            answers = await asking.group(judge, answers)  # free text: grouped by meaning
+        if strategy in ("majority", "debate", "self_consistency"):
+            decision = replace(majority(answers, quorum=quorum), strategy=strategy)
         elif strategy == "confidence":
             decision = confidence_weighted(answers, quorum=quorum)
         elif strategy == "judge":
             assert judge is not None
-            decision = await self._judge(judge, question, answers)
+            decision = judged(answers, *await asking.judge(judge, answers))
         else:
             decision = reliability_weighted(
                 answers, self.reliability, capability=capability, quorum=quorum
             )
+        decision = replace(decision, capability=capability, tokens=asking.tokens)
         if self.metrics is not None:
             self.metrics.decision(strategy, decision.outcome)
-        return replace(decision, capability=capability)  # what feedback() learns about
+        emit(Decided(asking.id, decision))
+        return decision
 
     def feedback(self, decision: Decision, correct: Any) -> None:
         """The truth about a decision, once known: each agent's record learns from it."""
-        self.reliability.feedback(decision.answers, _comparable(correct), decision.capability)
+        self.reliability.feedback(decision.answers, comparable(correct), decision.capability)
 
-    async def _judge(self, judge: Agent, question: str, answers: list[Answer]) -> Decision:
-        pair = candidates(answers)
-        if len(pair) < 2:
-            return judged(answers, pair[0] if pair else None, pair[0] if pair else None)
-        ask = (
-            "{question}\n\nTwo answers were given.\nAnswer 1: {a}\nAnswer 2: {b}\n"
-            "Which answer is right? Reply with 1 or 2 only."
-        )
-        first, swapped = await asyncio.gather(
-            self._verdict(judge, ask.format(question=question, a=pair[0], b=pair[1])),
-            self._verdict(judge, ask.format(question=question, a=pair[1], b=pair[0])),
-        )
-        pick_first = {1: pair[0], 2: pair[1]}.get(first) if first else None
-        pick_swapped = {1: pair[1], 2: pair[0]}.get(swapped) if swapped else None
-        return judged(answers, pick_first, pick_swapped)
+    # ------------------------------------------------------------------ events
 
-    @staticmethod
-    async def _verdict(judge: Agent, prompt: str) -> int | None:
-        """1 or 2, the first of them the judge's reply names; None if it names neither."""
+    def _emitter(self, queue: asyncio.Queue[Any] | None) -> Emit:
+        listeners = self._listeners
+
+        def emit(event: TeamEvent) -> None:
+            if queue is not None:
+                queue.put_nowait(event)
+            for listener in listeners:
+                listener(event)
+
+        return emit
+
+    async def _stream(self, run: Callable[[Emit], Awaitable[Any]]) -> AsyncIterator[TeamEvent]:
+        events: asyncio.Queue[Any] = asyncio.Queue()
+        end = object()
+
+        async def job() -> None:
+            try:
+                await run(self._emitter(events))
+            finally:
+                events.put_nowait(end)
+
+        running = asyncio.create_task(job())
         try:
-            text = str((await judge.run(prompt)).output)
-        except Exception:  # a judge that fails gives no verdict: a tie
-            return None
-        for char in text:
-            if char in "12":
-                return int(char)
-        return None
-
-    async def _answer(self, agent: Agent, question: str) -> Answer:
-        try:
-            output = (await agent.run(question)).output
-        except Exception:  # one member's failure is its abstention, not the team's
-            return Answer(agent.name, None)
-        value = _field(output, "answer", output)
-        confidence = _field(output, "confidence", None)
-        return Answer(
-            agent.name,
-            _comparable(value),
-            float(confidence) if isinstance(confidence, int | float) else None,
-        )
+            while (event := await events.get()) is not end:
+                yield event
+            with contextlib.suppress(TaskFailedError):  # its TaskFailed event said so
+                await running
+        finally:
+            if not running.done():
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
 
     # ------------------------------------------------------------------ the members
 
     async def _worker(self, name: str) -> None:
         agent = self.agents[name]
         runs: set[asyncio.Task[None]] = set()
-        while True:
-            envelope = await self.bus.receive(name, wait=self.heartbeat_ttl / 3)
-            self.registry.heartbeat(
-                name, load=min(1.0, self._running[name]), queue=self.bus.pending(name)
-            )
-            if envelope is None:
-                continue
-            if envelope.kind == "cfp":
-                offer = bid(name, load=min(1.0, self._running[name]), queue=len(runs))
-                await self._send(
-                    "bid",
-                    envelope.sender,
-                    envelope.correlation,
-                    {"score": offer.score},
-                    sender=name,
+        try:
+            while True:
+                envelope = await self.bus.receive(name, wait=self.heartbeat_ttl / 3)
+                self.registry.heartbeat(
+                    name, load=min(1.0, self._running[name]), queue=self.bus.pending(name)
                 )
-            elif envelope.kind == "award":
-                run = asyncio.create_task(self._run(agent, envelope))
-                runs.add(run)
-                run.add_done_callback(runs.discard)
+                if envelope is None:
+                    continue
+                if envelope.kind == "cfp":
+                    offer = bid(name, load=min(1.0, self._running[name]), queue=len(runs))
+                    await self._send(
+                        "bid",
+                        envelope.sender,
+                        envelope.correlation,
+                        {"score": offer.score},
+                        sender=name,
+                    )
+                elif envelope.kind == "award":
+                    run = asyncio.create_task(self._run(agent, envelope))
+                    runs.add(run)
+                    run.add_done_callback(runs.discard)
+        finally:  # a stopped member's tasks stop with it
+            for run in runs:
+                run.cancel()
 
     async def _run(self, agent: Agent, award: Envelope) -> None:
         key = str(award.payload["key"])
         done = self._done.get(key)
         tokens = 0
         if done is None:
+            in_task.set(InTask(self, award.correlation, agent.name, int(award.payload["hops"])))
             self._running[agent.name] += 1
             try:
                 result = await agent.run(str(award.payload["task"]))
@@ -336,6 +471,8 @@ class Team:
                 self._running[agent.name] -= 1
             if done[0]:
                 self._done[key] = done
+                if len(self._done) > _DONE_MEMORY:
+                    self._done.popitem(last=False)
         payload = {"ok": done[0], "output": done[1], "tokens": tokens}
         await self._send("result", award.sender, award.correlation, payload, sender=agent.name)
 
@@ -362,21 +499,3 @@ class Team:
             payload=payload,
         )
         await self.bus.send(envelope)
-
-
-def _field(output: Any, name: str, default: Any) -> Any:
-    if isinstance(output, dict):
-        return output.get(name, default)
-    return getattr(output, name, default)
-
-
-def _comparable(value: Any) -> Any:
-    """Answers compare by value: text by its stripped, case-folded words, anything that
-    does not hash (a dict, a list) by its sorted JSON."""
-    if isinstance(value, str):
-        return " ".join(value.split()).casefold()
-    try:
-        hash(value)
-    except TypeError:
-        return json.dumps(value, sort_keys=True, default=str)
-    return value
