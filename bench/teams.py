@@ -12,14 +12,17 @@ model tokens (input and output, from the API's usage).
 simulator's ``quiz`` behaviour (four options; accuracies 0.9, 0.8, 0.55, 0.5, 0.45, 0.4,
 0.4; the five weaker ones share wrong answers with the given correlation; the 0.4 one at
 the end states 0.95 confidence whatever it knows), ``--questions`` questions per
-correlation 0, 0.3 and 0.6. Each agent answers each question once, with structured output
-(answer, confidence); the strategies decide from those answers: the best single agent (in
-hindsight), majority, confidence-weighted, reliability-weighted (learned online: each
-question is decided with what the answers to the questions before it taught), and
-Dawid-Skene (no labels). Accuracy with a 95% Wilson interval; the difference between
-reliability-weighted and majority with a 95% paired bootstrap interval.
+correlation 0, 0.3 and 0.6. Each agent answers with structured output (answer,
+confidence) at temperature 0. From those answers: the best single agent (in hindsight),
+majority, confidence-weighted, reliability-weighted (learned online: each question is
+decided with what the answers to the questions before it taught), Dawid-Skene (no
+labels). Through ``Team.decide`` as well: a judge (accuracy 0.8, position bias 0.3) shown
+the two leading answers in both orders, one debate round, and self-consistency of the
+strongest model (5 samples). Accuracy with a 95% Wilson interval and model tokens per
+question; the difference between reliability-weighted and majority with a 95% paired
+bootstrap interval.
 
-    .venv/bin/python bench/teams.py            # about 2 minutes
+    .venv/bin/python bench/teams.py            # about 3 minutes
 
 Writes bench/results/teams.json, docs/teams.md's tables come from it, and
 docs/teams-accuracy.png.
@@ -150,6 +153,9 @@ def scaling(args: argparse.Namespace) -> list[dict[str, Any]]:
 # -- accuracy ---------------------------------------------------------------------------
 
 
+JUDGE = {"accuracy": 0.8, "position_bias": 0.3}
+
+
 def quiz_config(correlation: float, seed: int) -> dict[str, Any]:
     profiles: dict[str, Any] = {}
     models = []
@@ -162,6 +168,8 @@ def quiz_config(correlation: float, seed: int) -> dict[str, Any]:
         if i == len(ACCURACIES) - 1:
             profile["confidence"] = 0.95  # over-confident
         profiles[name] = profile
+    models.append({"id": "quiz-judge", "context_window": 200_000, "max_output_tokens": 8192})
+    profiles["quiz-judge"] = JUDGE
     return {
         "seed": seed,
         "behaviour": "quiz",
@@ -170,35 +178,54 @@ def quiz_config(correlation: float, seed: int) -> dict[str, Any]:
     }
 
 
-async def ask_all(url: str, questions: list[tuple[str, str]]) -> tuple[list[Any], int]:
+async def ask_all(url: str, questions: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """For each question, the decisions that ask models: the seven agents' first answers
+    (by majority; the other strategies decide from these answers offline), the judge,
+    one debate round, and self-consistency of the strongest agent (5 samples)."""
     from chorus import Agent, Claude
-    from chorus.team import Answer
+    from chorus.team import Team
 
     claude = Claude(api_key="sk-bench", base_url=url)
-    agents = [
-        Agent(
-            model=f"quiz-{i}",
-            client=claude,
-            name=f"agent{i}",
-            output_type=Verdict,
-            context=False,
-            max_tokens=64,
+
+    def agent(name: str, model: str, **options: Any) -> Agent:
+        options.setdefault("output_type", Verdict)
+        return Agent(model=model, client=claude, name=name, context=False, max_tokens=64, **options)
+
+    # Temperature 0: asked again (by the judge's or the debate's decision), an agent gives
+    # the same first answer. The sampler is the strongest model at the default temperature.
+    seven = [agent(f"agent{i}", f"quiz-{i}", request={"temperature": 0}) for i in range(7)]
+    sampler = agent("sampler", "quiz-0")
+    judge = agent("judge", "quiz-judge", output_type=None, request={"temperature": 0})
+    team = Team([*seven, sampler])
+    names = [a.name for a in seven]
+
+    async def one(text: str) -> dict[str, Any]:
+        first = await team.decide(text, among=names, strategy="majority")
+        judging, debated, sampled = await asyncio.gather(
+            collect(team.stream_decide(text, among=names, strategy="judge", judge=judge)),
+            team.decide(text, among=names, strategy="debate", rounds=1),
+            team.decide(text, among=["sampler"], strategy="self_consistency", samples=5),
         )
-        for i in range(len(ACCURACIES))
-    ]
-    tokens = 0
-    rows = []
-    for text, _ in questions:
-        results = await asyncio.gather(*(a.run(text) for a in agents))
-        tokens += sum(r.usage.input_tokens + r.usage.output_tokens for r in results)
-        rows.append(
-            [
-                Answer(a.name, r.output.answer, r.output.confidence)
-                for a, r in zip(agents, results, strict=True)
-            ]
-        )
+        judged = judging[-1].decision
+        one_order = next((e.pick for e in judging if getattr(e, "order", 0) == 1), None)
+        return {
+            "first": first,
+            "judge": judged,
+            "judge_one_order": one_order,
+            "judge_or_majority": judged.answer if judged.outcome != "tie" else first.answer,
+            "debate": debated,
+            "self": sampled,
+        }
+
+    async def collect(stream: Any) -> list[Any]:
+        return [event async for event in stream]
+
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(questions), 25):
+        batch = questions[start : start + 25]
+        rows.extend(await asyncio.gather(*(one(text) for text, _ in batch)))
     await claude.aclose()
-    return rows, tokens
+    return rows
 
 
 def wilson(right: int, n: int) -> tuple[float, float]:
@@ -248,11 +275,14 @@ def accuracy(args: argparse.Namespace) -> list[dict[str, Any]]:
                 )
             )
         try:
-            answers, tokens = asyncio.run(ask_all(sim.url, questions))
+            asked = asyncio.run(ask_all(sim.url, questions))
         finally:
             sim.stop()
-        truths = [key for _, key in questions]
+        truths = [key.casefold() for _, key in questions]  # answers compare case-folded
+        answers = [list(row["first"].answers) for row in asked]
         picks: dict[str, list[Any]] = {}
+        tokens: dict[str, float] = {}
+        first_tokens = sum(row["first"].tokens for row in asked) / len(asked)
         per_agent = {
             f"agent{i}": sum(row[i].value == t for row, t in zip(answers, truths, strict=True))
             for i in range(len(ACCURACIES))
@@ -261,6 +291,7 @@ def accuracy(args: argparse.Namespace) -> list[dict[str, Any]]:
         picks["best single agent"] = [
             next(x.value for x in row if x.agent == best) for row in answers
         ]
+        tokens["best single agent"] = first_tokens / len(ACCURACIES)
         picks["majority"] = [majority(row).answer for row in answers]
         picks["confidence-weighted"] = [confidence_weighted(row).answer for row in answers]
         reliability = Reliability(options=4)
@@ -271,6 +302,25 @@ def accuracy(args: argparse.Namespace) -> list[dict[str, Any]]:
         picks["reliability-weighted"] = online
         decisions, _ = dawid_skene(answers)
         picks["Dawid-Skene (no labels)"] = [d.answer for d in decisions]
+        for name in ("majority", "confidence-weighted", "reliability-weighted"):
+            tokens[name] = first_tokens
+        tokens["Dawid-Skene (no labels)"] = first_tokens
+        judge_tokens = sum(row["judge"].tokens for row in asked) / len(asked)
+        picks["judge, one order"] = [row["judge_one_order"] for row in asked]
+        tokens["judge, one order"] = first_tokens + (judge_tokens - first_tokens) / 2
+        picks["judge (both orders), ties to majority"] = [row["judge_or_majority"] for row in asked]
+        tokens["judge (both orders), ties to majority"] = judge_tokens
+        for name, key in (
+            ("judge (both orders)", "judge"),
+            ("debate (1 round)", "debate"),
+            ("self-consistency (strongest, 5 samples)", "self"),
+        ):
+            picks[name] = [row[key].answer for row in asked]
+            tokens[name] = sum(row[key].tokens for row in asked) / len(asked)
+        ties = {
+            name: sum(row[key].outcome == "tie" for row in asked)
+            for name, key in (("judge (both orders)", "judge"), ("majority", "first"))
+        }
         right = {
             k: [v == t for v, t in zip(vals, truths, strict=True)] for k, vals in picks.items()
         }
@@ -284,10 +334,10 @@ def accuracy(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "accuracy": sum(hits) / n,
                 "ci95": [low, high],
                 "questions": n,
-                "model_tokens_per_question": (
-                    tokens / n / len(ACCURACIES) if strategy == "best single agent" else tokens / n
-                ),
+                "model_tokens_per_question": tokens[strategy],
             }
+            if strategy in ties:
+                row["ties"] = ties[strategy]
             if strategy == "reliability-weighted":
                 row["minus_majority_ci95"] = list(diff)
             rows.append(row)

@@ -11,9 +11,11 @@ floor's other packages):
 3. ``store``
 4. ``client``
 5. ``agent``, ``sim``, ``observe``
-6. ``chat``, ``team``
-7. ``cli``, and the faces: ``chorus`` itself, ``testing``
-8. ``__main__``
+6. ``team``
+7. ``declare`` (agents and teams as config data)
+8. ``chat``, ``team_console``
+9. ``cli``, and the faces: ``chorus`` itself, ``testing``
+10. ``__main__``
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ FLOORS = {
     "agent": 5,
     "sim": 5,
     "observe": 5,
-    "chat": 6,
     "team": 6,
-    "cli": 7,
-    "chorus": 7,
-    "testing": 7,
-    "__main__": 8,
+    "declare": 7,
+    "chat": 8,
+    "team_console": 8,
+    "cli": 9,
+    "chorus": 9,
+    "testing": 9,
+    "__main__": 10,
 }
 PURE = {"protocol", "policy", "context"}
 # Pure modules inside an I/O package: the rules a driver beside them applies.

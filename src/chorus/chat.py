@@ -20,73 +20,14 @@ chat says so when it starts.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import os
 import sys
 import uuid
 from typing import Any, TextIO
 
-import msgspec
-
-from chorus.config_files import read_data
-from chorus.errors import ChorusError, ConfigError
+from chorus.declare import AgentConfig, build_agent, client_from_environment, load_agent_config
+from chorus.errors import ChorusError
 
 __all__ = ["AgentConfig", "load_agent_config", "run_chat"]
-
-
-class ContextConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The ``context:`` section: :class:`~chorus.context.ContextPolicy` as plain data."""
-
-    max_input_tokens: int | None = None
-    compact_at: float = 0.8
-    chunk: float = 0.4
-    summary_share: float = 0.25
-    summary_words: int = 200
-    summary_model: str | None = None
-    recall: int = 3
-    recall_share: float = 0.15
-    tool_result_share: float = 0.25
-    pinned: tuple[str, ...] = ()
-    compaction: bool = True
-
-    def policy(self) -> Any:
-        from chorus.context import ContextPolicy
-
-        return ContextPolicy(**msgspec.structs.asdict(self))
-
-
-class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    model: str = "claude-sonnet-4-5"
-    system: str | None = None
-    tools: tuple[str, ...] = ()
-    max_tokens: int = 1024
-    max_steps: int = 20
-    context: ContextConfig = ContextConfig()
-
-
-def load_agent_config(path: str | None) -> AgentConfig:
-    if path is None:
-        return AgentConfig()
-    raw = read_data(path, "agent config") or {}
-    try:
-        config = msgspec.convert(raw, AgentConfig)
-        config.context.policy()  # checked now, not at the first message
-    except (msgspec.ValidationError, ConfigError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    return config
-
-
-def import_tool(spec: str) -> Any:
-    module, sep, attr = spec.partition(":")
-    if not sep or not module or not attr:
-        raise ConfigError(f"tool {spec!r}: write it as package.module:function")
-    try:
-        obj = getattr(importlib.import_module(module), attr)
-    except ImportError as exc:
-        raise ConfigError(f"tool {spec!r}: cannot import {module}: {exc}") from None
-    except AttributeError:
-        raise ConfigError(f"tool {spec!r}: {module} has no {attr}") from None
-    return obj
 
 
 async def run_chat(
@@ -97,31 +38,18 @@ async def run_chat(
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
 ) -> int:
-    from chorus.agent import Agent, Limits, Session, TextChunk, ToolCallStarted, ToolResult
-    from chorus.client import Claude
-    from chorus.sim import simulated_client
+    from chorus.agent import Session, TextChunk, ToolCallStarted, ToolResult
     from chorus.store import MemoryStore, SQLiteStore
 
     def say(text: str = "", end: str = "\n") -> None:
         stdout.write(text + end)
         stdout.flush()
 
-    tools = [import_tool(spec) for spec in config.tools]
-    if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_BASE_URL"):
-        claude = Claude()
-    else:
-        claude = simulated_client()
+    claude, simulated = client_from_environment()
+    if simulated:
         say("No ANTHROPIC_API_KEY set: answering from the built-in simulator.")
     store: Any = SQLiteStore(db) if session_id else MemoryStore()
-    agent = Agent(
-        model=config.model,
-        system=config.system,
-        tools=tools,
-        client=claude,
-        max_tokens=config.max_tokens,
-        limits=Limits(max_steps=config.max_steps),
-        context=config.context.policy(),
-    )
+    agent = build_agent(config, claude)
     session = Session(agent, session_id or f"chat-{uuid.uuid4().hex[:8]}", store=store)
     history = await session.history()
     if history:

@@ -76,6 +76,22 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--config", help="YAML or JSON agent config (model, system, tools)")
     chat.add_argument("--session", help="keep the conversation under this id and resume it")
     chat.add_argument("--db", default="chorus.db", help="SQLite file for --session (chorus.db)")
+    team = sub.add_parser(
+        "team",
+        help="run a team of agents and watch who does what",
+        description="Assign a task (or decide a question) with a team defined in a config "
+        "file; every bid, award and answer shows as it happens.",
+    )
+    team.add_argument("task", nargs="?", help="the task to assign (none: read one per line)")
+    team.add_argument("--config", help="YAML or JSON team config (agents, capabilities)")
+    team.add_argument("--capability", help="the capability the task needs (default: by its words)")
+    team.add_argument("--decide", metavar="QUESTION", help="ask every member and decide")
+    team.add_argument(
+        "--strategy",
+        default="majority",
+        help="how --decide decides: majority (default), confidence, weighted, debate, "
+        "self_consistency",
+    )
     return parser
 
 
@@ -93,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             config = load_agent_config(args.config)
             return _run(run_chat(config, session_id=args.session, db=args.db)) or 0
+        if args.command == "team":
+            return _run_team(args)
     except ConfigError as exc:
         print(f"chorus: {exc}", file=sys.stderr)
         return 2
@@ -100,6 +118,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chorus: cannot start: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 2
+
+
+def _run_team(args: argparse.Namespace) -> int:
+    from chorus.declare import load_team_config
+    from chorus.team import STRATEGIES
+    from chorus.team_console import run_team
+
+    if args.strategy not in STRATEGIES or args.strategy == "judge":
+        choices = ", ".join(s for s in STRATEGIES if s != "judge")
+        raise ConfigError(f"--strategy is one of {choices}; got {args.strategy!r}")
+    if args.task is not None and args.decide is not None:
+        raise ConfigError("give a task or --decide QUESTION, not both")
+    for text, what in ((args.task, "the task"), (args.decide, "--decide")):
+        if text is not None and not text.strip():
+            raise ConfigError(f"{what} is empty")
+    config = load_team_config(args.config) if args.config else None
+    coro = run_team(
+        config,
+        task=args.task,
+        capability=args.capability,
+        decide=args.decide,
+        strategy=args.strategy,
+    )
+    return int(_run(coro) or 0)
 
 
 def _sim_config(args: argparse.Namespace) -> Any:

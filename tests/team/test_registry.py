@@ -33,6 +33,8 @@ def test_a_task_that_names_no_capability_finds_one_by_its_description() -> None:
     registry.advertise("writer", [Capability("docs", "writes user guides and release notes")])
     (best, cap), *_ = registry.match("the nightly database queries are slow, add an index")
     assert (best.name, cap.name) == ("dba", "sql")
+    (best, _), *_ = registry.match("the failing test needs a fix")  # test/tests, fix/fixes
+    assert best.name == "coder"
     assert registry.match("bake a cake") == []
     with pytest.raises(ConfigError):
         registry.advertise("x", [Capability("a"), Capability("a")])

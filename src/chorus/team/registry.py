@@ -10,6 +10,7 @@ plugs in behind the same methods.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -121,8 +122,24 @@ class LocalRegistry:
             if m.alive(now)
             for c in m.capabilities
         ]
-        documents = [f"{c.name} {c.description}" for _, c in offers]
-        return [offers[i] for i, _ in self._ranker.rank(task, documents, k)]
+        documents = [_stems(f"{c.name} {c.description}") for _, c in offers]
+        return [offers[i] for i, _ in self._ranker.rank(_stems(task), documents, k)]
 
     def names(self) -> list[str]:
         return sorted(self._members)
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _stem(word: str) -> str:
+    """A word without its commonest English endings, so "fixes" and "failing test" find
+    "fix" and "fails tests": descriptions and tasks rarely use the same form of a word."""
+    for ending, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)] + keep
+    return word
+
+
+def _stems(text: str) -> str:
+    return " ".join(_stem(w) for w in _WORD.findall(text.lower()))
