@@ -65,6 +65,7 @@ class ContextConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class CapabilityConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     description: str = ""
+    input_schema: dict[str, Any] | None = None
 
 
 class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -170,7 +171,9 @@ def build_agent(config: AgentConfig, client: Any, *, extra_tools: tuple[Any, ...
         max_tokens=config.max_tokens,
         limits=Limits(max_steps=config.max_steps),
         context=config.context.policy(),
-        capabilities=[Capability(c.name, c.description) for c in config.capabilities],
+        capabilities=[
+            Capability(c.name, c.description, c.input_schema) for c in config.capabilities
+        ],
     )
 
 

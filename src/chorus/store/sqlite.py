@@ -10,9 +10,12 @@ their data::
                     created REAL, PRIMARY KEY (session_id, seq))
 
 ``seq`` counts messages from 1; ``chorus_sessions.seq`` is the last one. A
-commit is ``BEGIN IMMEDIATE``, a compare-and-set on (seq, lease_token), the
-inserts, ``COMMIT``: a crash at any point leaves either the whole turn or
-nothing. Calls run in a worker thread so the event loop never waits on fsync.
+commit is a compare-and-set on (seq, lease_token) and the inserts, inside one
+transaction: a crash at any point leaves either the whole turn or nothing.
+Writes are group-committed: those that arrive while a transaction is being made
+durable go together into the next one (each in its own savepoint, so one that
+fails is undone alone), and many sessions' turns share one fsync. Calls run in a
+worker thread so the event loop never waits on fsync.
 """
 
 from __future__ import annotations
@@ -103,6 +106,9 @@ class SQLiteStore:
         self._clock = clock
         self._failpoint = failpoint or (lambda name: None)
         self._lock = threading.Lock()
+        # (write, its caller's future, whether it commits a turn: the failpoints watch those)
+        self._queued: list[tuple[Callable[[], Any], asyncio.Future[Any], bool]] = []
+        self._flusher: asyncio.Task[None] | None = None
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30.0
@@ -148,6 +154,73 @@ class SQLiteStore:
                     raise SessionError(f"SQLite store {self.path}: {exc}") from exc
 
         return await asyncio.to_thread(locked)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)`` for reading, off the event loop (for components that keep
+        their own tables beside the sessions, such as the server's turn journal)."""
+        return await self._run(lambda: fn(self._db))
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)`` as a write in the next group commit: it is durable when
+        this returns, and undone alone (a savepoint) if it raises."""
+        return await self._write(lambda: fn(self._db))
+
+    async def _write(self, fn: Callable[[], T], *, turn: bool = False) -> T:
+        """Group commit: writes that arrive while one transaction is being made durable
+        wait and go together into the next, so many sessions' turns share one fsync. Each
+        write runs in its own savepoint: one that raises is undone alone, the rest commit."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queued.append((fn, future, turn))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        return await asyncio.shield(future)  # a cancelled caller does not undo a write
+
+    async def _flush(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            try:
+                outcomes = await asyncio.to_thread(
+                    self._commit_batch, [fn for fn, _, _ in batch], any(t for _, _, t in batch)
+                )
+            except BaseException as exc:  # the transaction itself failed: every write did
+                failure = exc if isinstance(exc, Exception) else SessionError("store closed")
+                outcomes = [(False, failure)] * len(batch)
+            for (_, future, _), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+    def _commit_batch(self, writes: list[Callable[[], Any]], turns: bool) -> list[tuple[bool, Any]]:
+        db = self._db
+        outcomes: list[tuple[bool, Any]] = []
+        with self._lock:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                for write in writes:
+                    db.execute("SAVEPOINT chorus_write")
+                    try:
+                        outcomes.append((True, write()))
+                    except Exception as exc:
+                        db.execute("ROLLBACK TO chorus_write")
+                        if isinstance(exc, sqlite3.Error):
+                            exc = SessionError(f"SQLite store {self.path}: {exc}")
+                        outcomes.append((False, exc))
+                    db.execute("RELEASE chorus_write")
+                if turns:
+                    self._failpoint("before_commit")
+                db.execute("COMMIT")
+                if turns:
+                    self._failpoint("after_commit")
+            except BaseException as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise SessionError(f"SQLite store {self.path}: {exc}") from exc
+                raise
+        return outcomes
 
     async def load(self, session_id: str, since: int = 0) -> Transcript:
         def read() -> tuple[int, list[tuple[int, str, str]], bytes | None]:
@@ -271,7 +344,6 @@ class SQLiteStore:
         def take() -> Lease:
             now = self._clock()
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
             row = db.execute(
                 "SELECT lease_owner, lease_token, lease_expires, epoch FROM chorus_sessions "
                 "WHERE id = ?",
@@ -289,7 +361,6 @@ class SQLiteStore:
                 epoch = uuid.uuid4().hex
                 db.execute("UPDATE chorus_sessions SET epoch = ? WHERE id = ?", (epoch, session_id))
             if holder is not None and holder != owner and expires > now:
-                db.execute("ROLLBACK")
                 raise SessionBusyError(
                     f"session {session_id!r} is busy with another turn", retry_after=expires - now
                 )
@@ -299,10 +370,9 @@ class SQLiteStore:
                 "WHERE id = ?",
                 (owner, token, now + ttl, session_id),
             )
-            db.execute("COMMIT")
             return Lease(session_id, owner, token, now + ttl, epoch)
 
-        return await self._run(take)
+        return await self._write(take)
 
     async def release(self, lease: Lease) -> None:
         def free() -> None:
@@ -312,7 +382,7 @@ class SQLiteStore:
                 (lease.session_id, lease.token),
             )
 
-        await self._run(free)
+        await self._write(free)
 
     async def page(self, session_id: str, start: int, limit: int) -> list[dict[str, Any]]:
         def read() -> list[tuple[str, str]]:
@@ -338,7 +408,6 @@ class SQLiteStore:
         def write() -> int:
             db = self._db
             now = self._clock()
-            db.execute("BEGIN IMMEDIATE")
             bumped = db.execute(
                 "UPDATE chorus_sessions SET seq = ?, updated = ? "
                 "WHERE id = ? AND seq = ? AND lease_token = ?",
@@ -348,7 +417,6 @@ class SQLiteStore:
                 current = db.execute(
                     "SELECT seq, lease_token FROM chorus_sessions WHERE id = ?", (lease.session_id,)
                 ).fetchone()
-                db.execute("ROLLBACK")
                 raise StaleWriterError(
                     f"session {lease.session_id!r}: expected seq {expected_seq} with lease "
                     f"{lease.token}, found {current}"
@@ -369,7 +437,6 @@ class SQLiteStore:
                     expected_seq,
                 )
             except CorruptTranscriptError:
-                db.execute("ROLLBACK")
                 raise
             self._failpoint("mid_commit")
             db.executemany(
@@ -391,12 +458,9 @@ class SQLiteStore:
                     "INSERT OR REPLACE INTO chorus_context (session_id, context) VALUES (?, ?)",
                     (lease.session_id, context),
                 )
-            self._failpoint("before_commit")
-            db.execute("COMMIT")
-            self._failpoint("after_commit")
             return expected_seq + len(rows)
 
-        return await self._run(write)
+        return await self._write(write, turn=True)
 
     async def save_pending(self, lease: Lease, expected_seq: int, state: bytes) -> None:
         def write() -> None:
@@ -410,7 +474,7 @@ class SQLiteStore:
                     f"session {lease.session_id!r}: lease or seq moved on; pause not saved"
                 )
 
-        await self._run(write)
+        await self._write(write)
 
     async def load_pending(self, session_id: str) -> tuple[int, bytes] | None:
         def read() -> tuple[int, bytes] | None:
@@ -426,22 +490,19 @@ class SQLiteStore:
     async def take_pending(self, lease: Lease, state: bytes) -> bool:
         def take() -> bool:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
             token = db.execute(
                 "SELECT lease_token FROM chorus_sessions WHERE id = ?", (lease.session_id,)
             ).fetchone()
             if token is None or token[0] != lease.token:
-                db.execute("ROLLBACK")
                 raise StaleWriterError(f"session {lease.session_id!r}: lease was taken over")
             taken = db.execute(
                 "UPDATE chorus_sessions SET pending = NULL, pending_seq = NULL "
                 "WHERE id = ? AND pending = ?",
                 (lease.session_id, state),
             ).rowcount
-            db.execute("COMMIT")
             return taken == 1
 
-        return await self._run(take)
+        return await self._write(take)
 
     async def sessions(self) -> list[SessionInfo]:
         def read() -> list[SessionInfo]:
@@ -455,23 +516,20 @@ class SQLiteStore:
     async def delete(self, session_id: str) -> bool:
         def drop() -> bool:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM chorus_messages WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM chorus_context WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM chorus_terms WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM chorus_words WHERE session_id = ?", (session_id,))
             gone = db.execute("DELETE FROM chorus_sessions WHERE id = ?", (session_id,)).rowcount
-            db.execute("COMMIT")
             return bool(gone)
 
-        return await self._run(drop)
+        return await self._write(drop)
 
     async def prune(self, older_than: float) -> int:
         def drop() -> int:
             db = self._db
             now = self._clock()
             cutoff = now - older_than
-            db.execute("BEGIN IMMEDIATE")
             old = [
                 r[0]
                 for r in db.execute(
@@ -483,10 +541,11 @@ class SQLiteStore:
             for table in ("chorus_context", "chorus_terms", "chorus_words"):
                 db.executemany(f"DELETE FROM {table} WHERE session_id = ?", [(s,) for s in old])
             db.executemany("DELETE FROM chorus_sessions WHERE id = ?", [(s,) for s in old])
-            db.execute("COMMIT")
             return len(old)
 
-        return await self._run(drop)
+        return await self._write(drop)
 
     async def close(self) -> None:
+        if self._flusher is not None:  # the writes already queued are made durable first
+            await asyncio.shield(self._flusher)
         await self._run(self._db.close)
