@@ -13,7 +13,7 @@ floor's other packages):
 5. ``agent``, ``sim``, ``observe``
 6. ``team``
 7. ``declare`` (agents and teams as config data)
-8. ``chat``, ``team_console``
+8. ``chat``, ``team_console``, ``serve``
 9. ``cli``, and the faces: ``chorus`` itself, ``testing``
 10. ``__main__``
 """
@@ -42,6 +42,7 @@ FLOORS = {
     "declare": 7,
     "chat": 8,
     "team_console": 8,
+    "serve": 8,
     "cli": 9,
     "chorus": 9,
     "testing": 9,

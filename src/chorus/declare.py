@@ -31,6 +31,7 @@ __all__ = [
     "AgentConfig",
     "CapabilityConfig",
     "ContextConfig",
+    "MCPConfig",
     "TeamConfig",
     "build_agent",
     "build_team",
@@ -68,13 +69,25 @@ class CapabilityConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     input_schema: dict[str, Any] | None = None
 
 
+class MCPConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An MCP server whose tools the agent gets: ``command`` (stdio) or ``url`` (HTTP)."""
+
+    command: tuple[str, ...] | None = None
+    url: str | None = None
+    env: dict[str, str] | None = None
+    headers: dict[str, str] | None = None
+
+
 class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str = "agent"
     model: str = "claude-sonnet-4-5"
     system: str | None = None
     tools: tuple[str, ...] = ()
+    mcp: tuple[MCPConfig, ...] = ()
     max_tokens: int = 1024
     max_steps: int = 20
+    max_cost: float | None = None  # US dollars per run
+    max_tokens_total: int | None = None  # input + output tokens per run
     context: ContextConfig = ContextConfig()
     capabilities: tuple[CapabilityConfig, ...] = ()
 
@@ -104,7 +117,7 @@ def load_agent_config(path: str | None) -> AgentConfig:
     if path is None:
         return AgentConfig()
     config: AgentConfig = _convert(read_data(path, "agent config") or {}, AgentConfig, path)
-    _check_agent(config, path)
+    check_agent(config, path)
     return config
 
 
@@ -115,11 +128,17 @@ def load_team_config(path: str) -> TeamConfig:
     config: TeamConfig = _convert(raw, TeamConfig, path)
     names = [a.name for a in config.agents]
     for i, agent in enumerate(config.agents):
-        _check_agent(agent, f"{path}: agents[{i}]")
+        check_agent(agent, f"{path}: agents[{i}]")
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ConfigError(f"{path}: agents need distinct names; {', '.join(twice)} repeat")
     options = config.team
+    if options.delegate:
+        for i, agent in enumerate(config.agents):
+            if any(spec.rpartition(":")[2] == "delegate" for spec in agent.tools):
+                raise ConfigError(
+                    f"{path}: agents[{i}]: a tool named delegate clashes with team.delegate"
+                )
     if options.bid_window <= 0 or options.task_timeout <= 0 or options.heartbeat_ttl <= 0:
         raise ConfigError(f"{path}: team.bid_window, task_timeout and heartbeat_ttl must be > 0")
     if options.max_awards < 1 or options.max_hops < 0:
@@ -127,8 +146,10 @@ def load_team_config(path: str) -> TeamConfig:
     return config
 
 
-def _check_agent(config: AgentConfig, where: str) -> None:
+def check_agent(config: AgentConfig, where: str) -> None:
     """Checked now, not at the first message: the context policy and the tools."""
+    if not config.model.strip():
+        raise ConfigError(f"{where}: model is empty")
     try:
         config.context.policy()
     except ConfigError as exc:
@@ -140,6 +161,15 @@ def _check_agent(config: AgentConfig, where: str) -> None:
             raise ConfigError(f"{where}: {exc}") from None
     if config.max_tokens < 1 or config.max_steps < 1:
         raise ConfigError(f"{where}: max_tokens and max_steps must be at least 1")
+    if (config.max_cost is not None and config.max_cost <= 0) or (
+        config.max_tokens_total is not None and config.max_tokens_total < 1
+    ):
+        raise ConfigError(f"{where}: max_cost and max_tokens_total must be positive")
+    if not config.name.strip() or len(config.name) > 64 or "/" in config.name:
+        raise ConfigError(f"{where}: name must be 1-64 characters without '/'")
+    for i, server in enumerate(config.mcp):
+        if (server.command is None) == (server.url is None):
+            raise ConfigError(f"{where}: mcp[{i}] needs exactly one of command or url")
     caps = [c.name for c in config.capabilities]
     if any(not c.strip() for c in caps) or len(set(caps)) != len(caps):
         raise ConfigError(f"{where}: capabilities need distinct, non-empty names")
@@ -161,15 +191,29 @@ def import_tool(spec: str) -> Any:
 def build_agent(config: AgentConfig, client: Any, *, extra_tools: tuple[Any, ...] = ()) -> Any:
     from chorus.agent import Agent, Limits
     from chorus.agent.capability import Capability
+    from chorus.agent.mcp import MCPServer
 
+    servers = [
+        MCPServer(
+            command=list(m.command) if m.command else None,
+            url=m.url,
+            env=m.env,
+            headers=m.headers,
+        )
+        for m in config.mcp
+    ]
     return Agent(
         model=config.model,
         system=config.system,
-        tools=[*(import_tool(spec) for spec in config.tools), *extra_tools],
+        tools=[*(import_tool(spec) for spec in config.tools), *servers, *extra_tools],
         client=client,
         name=config.name,
         max_tokens=config.max_tokens,
-        limits=Limits(max_steps=config.max_steps),
+        limits=Limits(
+            max_steps=config.max_steps,
+            max_cost=config.max_cost,
+            max_tokens_total=config.max_tokens_total,
+        ),
         context=config.context.policy(),
         capabilities=[
             Capability(c.name, c.description, c.input_schema) for c in config.capabilities

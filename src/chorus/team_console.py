@@ -129,6 +129,7 @@ async def run_team(
 
     async def one(line: str) -> None:
         nonlocal failed
+        told.clear()
         try:
             if line.startswith("?"):
                 await team.decide(line[1:].strip(), strategy=strategy)
@@ -138,7 +139,6 @@ async def run_team(
             failed = True
             if not told:
                 say(f"error: {exc}")
-            told.clear()
 
     try:
         async with team:

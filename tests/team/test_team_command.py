@@ -54,7 +54,7 @@ def test_a_task_shows_who_was_asked_the_bids_the_award_and_the_result(tmp_path: 
 
 def test_lines_are_tasks_and_a_question_is_decided(tmp_path: Path) -> None:
     (tmp_path / "team.yaml").write_text(CONFIG)
-    lines = "--capability docs\n? Tabs or spaces?\nwrite the changelog\n"
+    lines = "? Tabs or spaces?\nwrite the changelog\n"
     run = team(tmp_path, "--config", "team.yaml", "--capability", "docs", stdin=lines)
     assert run.returncode == 0, run.stderr
     assert "asked coder, coder2, writer" in run.stdout  # the question goes to everyone

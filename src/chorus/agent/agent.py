@@ -150,6 +150,7 @@ class Agent:
         if output.name in self.tools:
             raise ConfigError(f"a tool may not be named {output.name!r}: it is the output tool")
         twin = copy.copy(self)
+        twin._client = self.client  # one client (its pool, its limits) for both
         twin.output = output
         return twin
 

@@ -18,6 +18,7 @@ once. ``discard()`` drops it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -83,6 +84,12 @@ class Session:
         self.wait_timeout = wait_timeout
         self.owner = owner or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._cached: _Cached | None = None  # the transcript as of our last turn
+        self.committed: int | None = None  # the session's length after our last commit
+
+    @property
+    def known_seq(self) -> int | None:
+        """The session's length as this object last saw it (None before its first turn)."""
+        return self._cached.seq if self._cached is not None else None
 
     async def history(self, start: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
         """The committed conversation, in the API's message shape: all of it, or ``limit``
@@ -171,7 +178,16 @@ class Session:
         context = None
         if after is not None and not (before is not None and _same(before, after)):
             context = after.encode()
-        result.seq = await self.store.commit(lease, seq, result.messages, context)
+        commit = asyncio.ensure_future(self.store.commit(lease, seq, result.messages, context))
+        try:
+            result.seq = await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            # Cancelled while the commit is under way: the commit decides, never half of
+            # it. It finishes; ``committed`` says whether the turn is in the store.
+            with contextlib.suppress(Exception):
+                self.committed = await commit
+            raise
+        self.committed = result.seq
         return result
 
     async def _turn(

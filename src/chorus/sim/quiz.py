@@ -86,7 +86,7 @@ def quiz(request: MessagesRequest, config: SimConfig) -> Plan | None:
         if others and draw.random() < config.quiz.conformity:
             most = max(others.values())
             if others[own] < most:  # the others lean elsewhere: follow the largest group
-                answer = sorted(x for x, n in others.items() if n == most)[0]
+                answer = draw.choice(sorted(x for x, n in others.items() if n == most))
     elif request.sample and draw.random() >= config.quiz.self_agreement:
         answer = _draw(config, profile, question, model, truth, options, request.sample)
     if profile.confidence is not None:

@@ -79,6 +79,7 @@ class Asking:
             if len({a.value for a in given}) <= 1:
                 break
             self.emit(QuestionAsked(self.id, tuple(a.agent for a in given), round))
+            abstained = [a for a in answers if a.value is None]  # they stay abstentions
 
             async def again(
                 mine: Answer, round: int = round, given: list[Answer] = given
@@ -88,7 +89,7 @@ class Asking:
                 revised = await self.answer(by_name[mine.agent], prompt, round)
                 return revised if revised.value is not None else mine
 
-            answers = list(await asyncio.gather(*(again(a) for a in given)))
+            answers = [*await asyncio.gather(*(again(a) for a in given)), *abstained]
         return answers
 
     async def judge(

@@ -109,8 +109,13 @@ class LocalBus:
             wait = self.send_timeout
             if envelope.deadline is not None:
                 wait = min(wait, max(0.0, envelope.deadline - now))
+            queue = self._queues[agent]
             try:
-                await asyncio.wait_for(self._queues[agent].put(envelope), wait)
+                if queue.full():  # (asyncio.timeout: a cancel is never lost, as wait_for may)
+                    async with asyncio.timeout(wait):
+                        await queue.put(envelope)
+                else:
+                    queue.put_nowait(envelope)
             except TimeoutError:
                 self._inboxes[agent].forget(envelope)  # not applied: a resend may go through
                 self._count("refused", envelope.kind)

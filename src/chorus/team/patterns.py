@@ -73,5 +73,8 @@ async def supervise(team: Team, supervisor: Agent, task: str) -> RunResult:
             f"supervise(): give {supervisor.name!r} the delegate tool "
             "(Agent(tools=[chorus.team.delegate_tool, ...]))"
         )
-    in_task.set(InTask(team, "supervised", supervisor.name, 0))
-    return await supervisor.run(task)
+    token = in_task.set(InTask(team, "supervised", supervisor.name, 0))
+    try:
+        return await supervisor.run(task)
+    finally:
+        in_task.reset(token)  # the caller is not doing a team's task afterwards

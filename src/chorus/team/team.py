@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 import uuid
 from collections import OrderedDict
@@ -75,6 +76,7 @@ __all__ = ["STRATEGIES", "TaskResult", "Team"]
 
 STRATEGIES = ("majority", "confidence", "weighted", "judge", "debate", "self_consistency")
 Emit = Callable[[TeamEvent], None]
+_log = logging.getLogger("chorus.team")
 _DONE_MEMORY = 65_536  # idempotency keys of finished tasks kept (a redelivery comes soon)
 
 
@@ -161,7 +163,12 @@ class Team:
     def listen(self, listener: Emit) -> Callable[[], None]:
         """Hear every event of every run of this team; returns the call that stops it."""
         self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+
+        def stop() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return stop
 
     # ------------------------------------------------------------------ assigning
 
@@ -194,13 +201,15 @@ class Team:
                 f"a task was delegated {hops} times, past the team's max_hops={self.max_hops}: "
                 "a delegation cycle?"
             )
+        matched = self.registry.match(task, k=1) if capability is None else []
+        task_id = task_id or uuid.uuid4().hex[:12]
         if capability is None:
-            matched = self.registry.match(task, k=1)
             if not matched:
-                raise TaskFailedError(f"no agent advertises anything that matches {task!r}")
+                reason = f"no agent advertises anything that matches {task!r}"
+                emit(TaskFailed(task_id, reason))
+                raise TaskFailedError(reason)
             capability = matched[0][1].name
         self.start()
-        task_id = task_id or uuid.uuid4().hex[:12]
         inbox = self._waiting[task_id] = asyncio.Queue()
         net = ContractNet(
             task_id,
@@ -224,6 +233,8 @@ class Team:
                     emit(TaskCompleted(task_id, result))
                     return result
                 if isinstance(action, Failed):
+                    if net.tried:
+                        emit(AwardEnded(task_id, net.tried[-1], why or "missed its deadline"))
                     if self.metrics is not None:
                         self.metrics.task(capability, "failed", len(net.tried))
                     emit(TaskFailed(task_id, action.reason))
@@ -397,8 +408,11 @@ class Team:
         def emit(event: TeamEvent) -> None:
             if queue is not None:
                 queue.put_nowait(event)
-            for listener in listeners:
-                listener(event)
+            for listener in tuple(listeners):  # one may stop listening as it hears
+                try:
+                    listener(event)
+                except Exception:  # a watcher's fault is not the run's
+                    _log.exception("a team listener failed on %s", event.kind)
 
         return emit
 
@@ -419,10 +433,9 @@ class Team:
             with contextlib.suppress(TaskFailedError):  # its TaskFailed event said so
                 await running
         finally:
-            if not running.done():
+            if not running.done():  # the reader left early: the run stops with it
                 running.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await running
+                await asyncio.gather(running, return_exceptions=True)
 
     # ------------------------------------------------------------------ the members
 
@@ -453,6 +466,7 @@ class Team:
         finally:  # a stopped member's tasks stop with it
             for run in runs:
                 run.cancel()
+            await asyncio.gather(*runs, return_exceptions=True)
 
     async def _run(self, agent: Agent, award: Envelope) -> None:
         key = str(award.payload["key"])
