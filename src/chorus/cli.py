@@ -76,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--config", help="YAML or JSON agent config (model, system, tools)")
     chat.add_argument("--session", help="keep the conversation under this id and resume it")
     chat.add_argument("--db", default="chorus.db", help="SQLite file for --session (chorus.db)")
+    serve = sub.add_parser(
+        "serve",
+        help="serve agents and teams over HTTP",
+        description="Serve the agents and teams of a config file (or a demo) over HTTP: "
+        "turns, sessions, streams, approvals, teams, metrics.",
+    )
+    serve.add_argument("--config", help="YAML or JSON server config (default: the demo)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0 = any)")
     team = sub.add_parser(
         "team",
         help="run a team of agents and watch who does what",
@@ -111,6 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(run_chat(config, session_id=args.session, db=args.db)) or 0
         if args.command == "team":
             return _run_team(args)
+        if args.command == "serve":
+            from chorus.serve.run import serve
+
+            _run(serve(args.config, args.host, args.port, say=lambda t: print(t, flush=True)))
+            return 0
     except ConfigError as exc:
         print(f"chorus: {exc}", file=sys.stderr)
         return 2

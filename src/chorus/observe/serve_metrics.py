@@ -1,0 +1,66 @@
+"""Prometheus metrics for ``chorus serve``: requests, turns, and what is running now.
+
+Labels are bounded: routes are the route templates (never a session id), agents are the
+configured ones, statuses a fixed few.
+
+================================  =========  ========================================
+metric                            type       labels
+================================  =========  ========================================
+chorus_http_requests_total        counter    route, method, status
+chorus_http_request_seconds       histogram  route
+chorus_turns_total                counter    agent, status (done, paused, failed, ...)
+chorus_turn_seconds               histogram  agent
+================================  =========  ========================================
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from chorus.observe.labels import ModelLabels
+
+__all__ = ["ServeMetrics"]
+
+
+class ServeMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._routes = ModelLabels(64)
+        self._agents = ModelLabels(64)
+        r = self.registry
+        self.requests = Counter(
+            "chorus_http_requests",
+            "HTTP requests served.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "chorus_http_request_seconds",
+            "Time to the response's headers (a stream's whole length is not counted).",
+            ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.turns = Counter(
+            "chorus_turns", "Turns run, by how they ended.", ["agent", "status"], registry=r
+        )
+        self.turn_seconds = Histogram(
+            "chorus_turn_seconds",
+            "A turn's length, admission to its end.",
+            ["agent"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=r,
+        )
+
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        label = self._routes(route)
+        self.requests.labels(label, method, str(status)).inc()
+        self.request_seconds.labels(label).observe(seconds)
+
+    def turn(self, agent: str, status: str, seconds: float) -> None:
+        label = self._agents(agent)
+        self.turns.labels(label, status).inc()
+        self.turn_seconds.labels(label).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,303 @@
+"""The OpenAPI 3.1 description of ``chorus serve``'s HTTP API, served at ``/openapi.json``."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+__all__ = ["openapi"]
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {
+        str(code): {
+            "description": "An error",
+            "content": {"application/json": {"schema": _ERROR}},
+        }
+        for code in codes
+    }
+
+
+def _ok(schema: dict[str, Any], *, stream: bool = False) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    if stream:
+        content["text/event-stream"] = {"schema": {"type": "string"}}
+    return {"200": {"description": "OK", "content": content}}
+
+
+def _path_params(*names: str) -> list[dict[str, Any]]:
+    schemas = {
+        "agent": {"type": "string", "minLength": 1, "maxLength": 64},
+        "session": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+        "turn": {"type": "integer", "minimum": 1},
+        "team": {"type": "string", "minLength": 1},
+    }
+    return [{"name": n, "in": "path", "required": True, "schema": schemas[n]} for n in names]
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+@cache
+def openapi() -> dict[str, Any]:
+    session = _path_params("agent", "session")
+    turn = _path_params("agent", "session", "turn")
+    last_event = {
+        "name": "Last-Event-ID",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    }
+    auth_errors = (400, 401, 403, 404)
+    obj: dict[str, Any] = {"type": "object"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "chorus serve",
+            "version": "1",
+            "description": "Agents, sessions and teams over HTTP. Errors are "
+            '{"type": "error", "error": {"type", "message"}}.',
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["type", "error"],
+                    "properties": {
+                        "type": {"const": "error"},
+                        "error": {
+                            "type": "object",
+                            "required": ["type", "message"],
+                            "properties": {
+                                "type": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+                "Agent": {
+                    "type": "object",
+                    "required": ["name", "model", "tools", "capabilities"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "model": {"type": "string"},
+                        "tools": {"type": "array", "items": {"type": "string"}},
+                        "capabilities": {"type": "array", "items": obj},
+                        "max_tokens": {"type": "integer"},
+                        "system": {"type": "boolean"},
+                    },
+                },
+                "TurnRequest": {
+                    "type": "object",
+                    "required": ["message"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "message": {
+                            "oneOf": [
+                                {"type": "string", "minLength": 1},
+                                {"type": "array", "minItems": 1, "items": obj},
+                            ]
+                        },
+                        "stream": {"type": "boolean"},
+                        "if_busy": {"enum": ["reject", "enqueue"]},
+                    },
+                },
+                "TurnResult": {
+                    "type": "object",
+                    "required": ["turn"],
+                    "properties": {
+                        "turn": {"type": "integer"},
+                        "status": {"type": "string"},
+                        "output": {},
+                        "stop_reason": {"type": "string"},
+                        "usage": obj,
+                        "cost": {"type": "number"},
+                    },
+                },
+            },
+        },
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "paths": {
+            "/healthz": {"get": {"security": [], "responses": _ok(obj)}},
+            "/readyz": {"get": {"security": [], "responses": {**_ok(obj), **_errors(503)}}},
+            "/metrics": {
+                "get": {
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(401, 403),
+                    }
+                }
+            },
+            "/v1/agents": {
+                "get": {
+                    "responses": {
+                        **_ok(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "data": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Agent"},
+                                    }
+                                },
+                            }
+                        ),
+                        **_errors(401, 403),
+                    }
+                }
+            },
+            "/v1/agents/{agent}": {
+                "get": {
+                    "parameters": _path_params("agent"),
+                    "responses": {
+                        **_ok({"$ref": "#/components/schemas/Agent"}),
+                        **_errors(*auth_errors),
+                    },
+                }
+            },
+            "/v1/agents/{agent}/sessions/{session}/turns": {
+                "post": {
+                    "parameters": [
+                        *session,
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                        },
+                    ],
+                    "requestBody": _body({"$ref": "#/components/schemas/TurnRequest"}),
+                    "responses": {
+                        **_ok({"$ref": "#/components/schemas/TurnResult"}, stream=True),
+                        **_errors(*auth_errors, 409, 413, 429, 500, 503, 504),
+                    },
+                }
+            },
+            "/v1/agents/{agent}/sessions/{session}/turns/{turn}": {
+                "get": {"parameters": turn, "responses": {**_ok(obj), **_errors(*auth_errors)}}
+            },
+            "/v1/agents/{agent}/sessions/{session}/turns/{turn}/events": {
+                "get": {
+                    "parameters": [*turn, last_event],
+                    "responses": {
+                        "200": {
+                            "description": "Server-sent events after Last-Event-ID",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(*auth_errors),
+                    },
+                }
+            },
+            "/v1/agents/{agent}/sessions/{session}/turns/{turn}/cancel": {
+                "post": {"parameters": turn, "responses": {**_ok(obj), **_errors(*auth_errors)}}
+            },
+            "/v1/agents/{agent}/sessions/{session}": {
+                "get": {
+                    "parameters": [
+                        *session,
+                        {
+                            "name": "start",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                        },
+                    ],
+                    "responses": {**_ok(obj), **_errors(*auth_errors)},
+                },
+                "delete": {
+                    "parameters": session,
+                    "responses": {**_ok(obj), **_errors(*auth_errors, 409)},
+                },
+            },
+            "/v1/agents/{agent}/sessions/{session}/pending": {
+                "get": {"parameters": session, "responses": {**_ok(obj), **_errors(*auth_errors)}}
+            },
+            "/v1/agents/{agent}/sessions/{session}/resume": {
+                "post": {
+                    "parameters": session,
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["decisions"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "decisions": {
+                                    "type": "object",
+                                    "minProperties": 1,
+                                    "additionalProperties": {"type": "boolean"},
+                                },
+                                "stream": {"type": "boolean"},
+                            },
+                        }
+                    ),
+                    "responses": {
+                        **_ok(obj, stream=True),
+                        **_errors(*auth_errors, 409, 429, 500, 503, 504),
+                    },
+                }
+            },
+            "/v1/teams/{team}/assign": {
+                "post": {
+                    "parameters": _path_params("team"),
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["task"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "task": {"type": "string", "minLength": 1},
+                                "capability": {"type": "string"},
+                                "stream": {"type": "boolean"},
+                            },
+                        }
+                    ),
+                    "responses": {**_ok(obj, stream=True), **_errors(*auth_errors, 422)},
+                }
+            },
+            "/v1/teams/{team}/decide": {
+                "post": {
+                    "parameters": _path_params("team"),
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["question"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "question": {"type": "string", "minLength": 1},
+                                "strategy": {
+                                    "enum": [
+                                        "majority",
+                                        "confidence",
+                                        "weighted",
+                                        "debate",
+                                        "self_consistency",
+                                    ]
+                                },
+                                "among": {"type": "array", "items": {"type": "string"}},
+                                "rounds": {"enum": [1, 2]},
+                                "samples": {"type": "integer", "minimum": 1, "maximum": 20},
+                                "quorum": {"type": "integer", "minimum": 1},
+                                "capability": {"type": "string"},
+                                "stream": {"type": "boolean"},
+                            },
+                        }
+                    ),
+                    "responses": {**_ok(obj, stream=True), **_errors(*auth_errors, 422)},
+                }
+            },
+        },
+    }

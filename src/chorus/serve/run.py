@@ -1,0 +1,128 @@
+"""Starting and stopping ``chorus serve``: the config (or the demo), the client, the store,
+the address it may bind, and a clean stop on SIGINT or SIGTERM.
+
+With no API keys configured the server answers anyone who can reach it, so it binds only
+to a loopback address and refuses any other. With no ``ANTHROPIC_API_KEY`` (or
+``ANTHROPIC_BASE_URL``) the agents are answered by the in-process simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from chorus.errors import ConfigError
+from chorus.serve.config import ServeConfig, load_serve_config
+
+__all__ = ["build", "serve"]
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def build(config: ServeConfig, *, client: Any = None) -> tuple[Any, web.Application]:
+    """The service (opened) and its HTTP app."""
+    from chorus.declare import client_from_environment
+    from chorus.observe.serve_metrics import ServeMetrics
+    from chorus.serve.app import make_app
+    from chorus.serve.journal import MemoryJournal, SQLiteJournal
+    from chorus.serve.service import Service
+    from chorus.store import MemoryStore, SQLiteStore
+
+    if client is None:
+        client, _ = client_from_environment()
+    store: Any
+    journal: Any
+    if config.store.memory:
+        store, journal = MemoryStore(), MemoryJournal()
+    else:
+        store = SQLiteStore(config.store.path)
+        journal = SQLiteJournal(store)
+    metrics = ServeMetrics()
+    service = Service(config, client=client, store=store, journal=journal, metrics=metrics)
+    await service.open()
+    return service, make_app(service, metrics=metrics)
+
+
+async def serve(
+    config_path: str | None,
+    host: str,
+    port: int,
+    *,
+    say: Callable[[str], None] = print,
+    ready: Callable[[int], None] | None = None,
+) -> None:
+    from chorus.declare import client_from_environment
+
+    if config_path is None:
+        from chorus.serve.demo import demo_config
+
+        config = demo_config()
+        say("No --config: serving the demo (agents assistant, coder, writer; team crew).")
+    else:
+        config = load_serve_config(config_path)
+    if not config.keys and not _loopback(host):
+        raise ConfigError(
+            f"no API keys are configured, so chorus serve binds only to loopback; "
+            f"refusing {host} (add keys: to the config)"
+        )
+    client, simulated = client_from_environment()
+    if simulated:
+        say("No ANTHROPIC_API_KEY set: agents are answered by the built-in simulator.")
+    store = "in memory" if config.store.memory else f"in {config.store.path}"
+    say(f"Sessions are kept {store}.")
+    service, app = await build(config, client=client)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=None,
+        max_field_size=config.limits.max_header_bytes,
+        max_line_size=config.limits.max_header_bytes,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        await service.close()
+        raise
+    bound = runner.addresses[0][1] if runner.addresses else port
+    base = f"http://{host}:{bound}"
+    say(f"chorus serve listening on {base}")
+    say(f"  agents:  {base}/v1/agents")
+    say(
+        f"  a turn:  curl -s {base}/v1/agents/assistant/sessions/demo/turns "
+        "-H 'content-type: application/json' -d '{\"message\": \"What is the weather in Lyon?\"}'"
+    )
+    say(f"  API:     {base}/openapi.json   metrics: {base}/metrics   health: {base}/healthz")
+    if ready is not None:
+        ready(bound)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        say("stopping: running turns end as interrupted")
+        await runner.cleanup()
+        await service.close()
+        await service.store.close()
+        with contextlib.suppress(Exception):
+            await client.aclose()
+        sys.stdout.flush()

@@ -1,0 +1,517 @@
+"""What ``chorus serve`` does, apart from HTTP: turns of sessions, team runs, their limits.
+
+Each session belongs to one tenant and one agent: its store key is
+``tenant/agent/session``, so a tenant can only ever name its own sessions (another
+tenant's are not found, not forbidden). A turn:
+
+1. is admitted or refused at once: the session already runs one (409, or it waits in line
+   with ``if_busy="enqueue"``), the server is past its capacity or the wait would pass the
+   turn's deadline (503 with ``Retry-After``), or the tenant's limits say no (429): a slot
+   of its concurrent turns, and its tokens per minute and cost per day, *reserved* for
+   the most the turn can use before it runs and settled to what it used after;
+2. is entered in the journal as running, then runs (its model calls share its deadline),
+   its events numbered and kept for any reader (:class:`~chorus.serve.turns.LiveTurn`);
+3. is acknowledged (its ``done`` event, or the JSON reply) only once the session's commit
+   is durable; cancelled, it is never half committed and the session stays usable.
+
+A retried request with the same ``Idempotency-Key`` gets the same turn, running or done,
+and never runs it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import dataclasses
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chorus.agent.agent import Agent
+from chorus.agent.events import Done, RunResult
+from chorus.agent.session import Session
+from chorus.declare import build_agent
+from chorus.errors import ChorusError, LimitExceeded, SessionBusyError, SessionError
+from chorus.protocol.models import prices
+from chorus.serve.auth import Keyring, Principal
+from chorus.serve.budget import Allowance, Refused, Reservation
+from chorus.serve.config import ServeConfig, TenantConfig
+from chorus.serve.journal import Journal, TurnRow
+from chorus.serve.turns import LiveTurn, result_json, wire
+
+__all__ = ["ServeError", "Service"]
+
+_log = logging.getLogger("chorus.serve")
+_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_PAST_END = 2**62
+OWNER = "chorus-serve"  # one lease owner for the server, across restarts (see Service.open)
+
+
+class ServeError(Exception):
+    """A request the server refuses: an HTTP status, an error type and one line."""
+
+    def __init__(
+        self, status: int, kind: str, message: str, *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.kind, self.message, self.retry_after = status, kind, message, retry_after
+
+
+@dataclass(slots=True)
+class _Live:
+    """A session the server holds in memory between turns."""
+
+    session: Session
+    next_turn: int
+    input_tokens: int = 0  # what the last model call of the last turn sent
+
+
+class Service:
+    """Agents, sessions and teams, served."""
+
+    def __init__(
+        self,
+        config: ServeConfig,
+        *,
+        client: Any,
+        store: Any,
+        journal: Journal,
+        metrics: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.client, self.store, self.journal, self.metrics = client, store, journal, metrics
+        self._clock = clock
+        self.agents: dict[str, Agent] = {a.name: build_agent(a, client) for a in config.agents}
+        self.agent_configs = {a.name: a for a in config.agents}
+        self.teams: dict[str, Any] = {}
+        self.keyring = Keyring([(k.key_sha256 or "", k.tenant, k.scopes) for k in config.keys])
+        self._allowances: dict[str, Allowance] = {}
+        self._live: OrderedDict[str, _Live] = OrderedDict()
+        self._running: dict[str, LiveTurn] = {}  # session key -> its running turn
+        self._recent: OrderedDict[tuple[str, int], LiveTurn] = OrderedDict()
+        self._queues: dict[str, asyncio.Lock] = {}  # sessions with turns waiting in line
+        self._waiting = 0
+        self._turn_seconds = 1.0  # a running average: how long a turn takes here
+        self.ready = False
+        self._stack = contextlib.AsyncExitStack()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        """Settle what a previous process left running, enter the agents' MCP servers,
+        start the teams."""
+        opener = getattr(self.journal, "open", None)
+        if opener is not None:
+            await opener()
+        for row in await self.journal.running():
+            head = await self.store.load(row.session, since=_PAST_END)
+            if head.seq > row.seq_before:  # its commit made it: the turn happened
+                messages = await self.store.page(row.session, row.seq_before, 10_000)
+                row.status, row.result = (
+                    "done",
+                    {"turn": row.turn, "recovered": True, "messages": messages},
+                )
+            else:
+                row.status, row.result = "interrupted", {"turn": row.turn}
+            row.events = [
+                [
+                    row.turn * 1_000_000 + 1,
+                    "error" if row.status != "done" else "done",
+                    {"type": row.status, **(row.result or {})},
+                ]
+            ]
+            row.finished = self._clock()
+            await self.journal.finish(row)
+        for agent in self.agents.values():
+            for toolset in agent.toolsets:
+                if hasattr(toolset, "__aenter__"):
+                    await self._stack.enter_async_context(toolset)  # type: ignore[arg-type]
+        from chorus.team import Team
+
+        for declared in self.config.teams:
+            team = Team(
+                [self.agents[name] for name in declared.agents],
+                bid_window=declared.bid_window,
+                task_timeout=declared.task_timeout,
+                max_awards=declared.max_awards,
+                max_hops=declared.max_hops,
+            )
+            team.start()
+            self.teams[declared.name] = team
+        self.ready = True
+
+    async def close(self) -> None:
+        self.ready = False
+        running = [t.task for t in self._running.values() if t.task is not None]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        for team in self.teams.values():
+            await team.close()
+        await self._stack.aclose()
+
+    # ------------------------------------------------------------------ who and what
+
+    def principal(self, key: str | None) -> Principal:
+        if not self.keyring:
+            return Principal("default", frozenset({"turns", "teams", "admin"}))
+        found = self.keyring.identify(key)
+        if found is None:
+            raise ServeError(401, "authentication_error", "invalid or missing API key")
+        return found
+
+    def agent(self, name: str) -> Agent:
+        agent = self.agents.get(name)
+        if agent is None:
+            raise ServeError(404, "not_found_error", f"no agent named {name!r}")
+        return agent
+
+    def _key(self, principal: Principal, agent: str, session: str) -> str:
+        self.agent(agent)
+        if not _ID.match(session):
+            raise ServeError(
+                400,
+                "invalid_request_error",
+                "a session id is 1-128 letters, digits, '.', '_', ':' or '-'",
+            )
+        return f"{principal.tenant}/{agent}/{session}"
+
+    def _allowance(self, tenant: str) -> Allowance:
+        found = self._allowances.get(tenant)
+        if found is None:
+            limits = self.config.tenants.get(tenant, TenantConfig())
+            found = Allowance(
+                limits.max_concurrent_turns, limits.tokens_per_minute, limits.cost_per_day
+            )
+            self._allowances[tenant] = found
+        return found
+
+    async def _session(self, key: str, agent: Agent) -> _Live:
+        live = self._live.pop(key, None)
+        if live is None:
+            session = Session(agent, key, store=self.store, owner=OWNER, lease_ttl=3600.0)
+            live = _Live(session, await self.journal.last_turn(key) + 1)
+        self._live[key] = live
+        while len(self._live) > self.limits.live_sessions:
+            old_key, _ = next(iter(self._live.items()))
+            if old_key in self._running:  # (never evict a session mid-turn)
+                self._live.move_to_end(old_key)
+                break
+            self._live.popitem(last=False)
+        return live
+
+    # ------------------------------------------------------------------ turns
+
+    async def start_turn(
+        self,
+        principal: Principal,
+        agent_name: str,
+        session_id: str,
+        message: Any,
+        *,
+        idempotency_key: str | None = None,
+        if_busy: str = "reject",
+        resume: dict[str, bool] | None = None,
+    ) -> LiveTurn:
+        """Admit a turn and start it; returns it running (or, for a retried key, the turn
+        that key started)."""
+        key = self._key(principal, agent_name, session_id)
+        agent = self.agent(agent_name)
+        if idempotency_key is not None:
+            again = await self._by_key(key, idempotency_key)
+            if again is not None:
+                return again
+        queued = False
+        if key in self._running:
+            if if_busy != "enqueue":
+                raise ServeError(
+                    409,
+                    "conflict_error",
+                    f"session {session_id!r} is running turn {self._running[key].turn}; "
+                    'retry when it ends, or send "if_busy": "enqueue"',
+                )
+            await self._wait_in_line(key)
+            queued = True
+        try:
+            return await self._admit(principal, key, agent, message, idempotency_key, resume=resume)
+        finally:
+            if queued:
+                self._leave_line(key)
+
+    async def _wait_in_line(self, key: str) -> None:
+        wait = self._turn_seconds * (self._waiting + 1)
+        if self._waiting >= self.limits.max_queued_turns or wait > self.limits.turn_timeout:
+            raise ServeError(
+                503,
+                "overloaded_error",
+                "too many turns are waiting; try again shortly",
+                retry_after=max(1.0, self._turn_seconds),
+            )
+        line = self._queues.setdefault(key, asyncio.Lock())
+        self._waiting += 1
+        try:
+            async with asyncio.timeout(self.limits.turn_timeout):
+                await line.acquire()
+                running = self._running.get(key)
+                while running is not None:
+                    await running.wait()
+                    running = self._running.get(key)
+        except TimeoutError:
+            if line.locked():
+                line.release()
+            raise ServeError(
+                503, "overloaded_error", "the turns ahead did not end in time", retry_after=1.0
+            ) from None
+        finally:
+            self._waiting -= 1
+
+    def _leave_line(self, key: str) -> None:
+        line = self._queues.get(key)
+        if line is not None and line.locked():
+            line.release()
+        if line is not None and not line.locked() and not getattr(line, "_waiters", None):
+            self._queues.pop(key, None)
+
+    async def _admit(
+        self,
+        principal: Principal,
+        key: str,
+        agent: Agent,
+        message: Any,
+        idempotency_key: str | None,
+        *,
+        resume: dict[str, bool] | None,
+    ) -> LiveTurn:
+        if len(self._running) >= self.limits.max_running_turns:
+            raise ServeError(
+                503,
+                "overloaded_error",
+                f"the server is running {len(self._running)} turns, its limit",
+                retry_after=max(1.0, round(self._turn_seconds, 1)),
+            )
+        if key in self._running:  # (someone else got in first)
+            raise ServeError(409, "conflict_error", "the session is running a turn")
+        live = await self._session(key, agent)
+        allowance = self._allowance(principal.tenant)
+        tokens, cost = self._estimate(agent, live, message)
+        reservation = allowance.reserve(tokens, cost, self._clock())
+        if isinstance(reservation, Refused):
+            raise ServeError(
+                429, "rate_limit_error", reservation.reason, retry_after=reservation.retry_after
+            )
+        turn = LiveTurn(key, live.next_turn)
+        live.next_turn += 1
+        self._running[key] = turn
+        try:
+            seq_before = live.session.known_seq
+            if seq_before is None:
+                seq_before = (await self.store.load(key, since=_PAST_END)).seq
+            row = TurnRow(key, turn.turn, "running", idempotency_key, seq_before, self._clock())
+            await self.journal.start(row)
+        except BaseException:
+            self._running.pop(key, None)
+            allowance.settle(reservation, 0, 0.0)
+            raise
+        turn.idempotency_key = idempotency_key  # type: ignore[attr-defined]
+        run_agent = self._bounded(agent, principal.tenant, reservation)
+        live.session.agent = run_agent
+        turn.task = asyncio.create_task(
+            self._run(turn, live, message, row, allowance, reservation, resume)
+        )
+        return turn
+
+    def _estimate(self, agent: Agent, live: _Live, message: Any) -> tuple[int, float]:
+        """The most a turn is expected to use: the input its last call sent, the new
+        message, and its output cap; with tools, two model calls of that."""
+        chars = len(message) if isinstance(message, str) else len(str(message))
+        calls = 2 if agent.tools or agent.toolsets else 1
+        tokens = (live.input_tokens + chars // 3 + 1_000 + agent.max_tokens) * calls
+        price_in, price_out = prices(agent.model)
+        cost = calls * (
+            (tokens / calls - agent.max_tokens) * price_in + agent.max_tokens * price_out
+        )
+        return tokens, cost / 1e6
+
+    def _bounded(self, agent: Agent, tenant: str, reservation: Reservation) -> Agent:
+        """The agent, held to what the turn reserved when its tenant has such limits."""
+        limits = self.config.tenants.get(tenant)
+        if limits is None or (limits.tokens_per_minute is None and limits.cost_per_day is None):
+            return agent
+        bounded = copy.copy(agent)
+        bounded.limits = dataclasses.replace(
+            agent.limits,
+            max_tokens_total=reservation.tokens if limits.tokens_per_minute else None,
+            max_cost=reservation.cost if limits.cost_per_day else None,
+        )
+        return bounded
+
+    async def _run(
+        self,
+        turn: LiveTurn,
+        live: _Live,
+        message: Any,
+        row: TurnRow,
+        allowance: Allowance,
+        reservation: Reservation,
+        resume: dict[str, bool] | None,
+    ) -> None:
+        started = time.monotonic()
+        result: RunResult | None = None
+        status, body = "failed", None
+        session = live.session
+        committed_before = session.committed
+        try:
+            async with asyncio.timeout(self.limits.turn_timeout):
+                if resume is not None:
+                    result = await session.resume(resume)
+                else:
+                    async for event in session.stream(message):
+                        shown = wire(event)
+                        if shown is not None:
+                            turn.add(*shown)
+                        elif isinstance(event, Done):
+                            result = event.result
+            assert result is not None
+            status = "paused" if result.stop_reason == "paused" else "done"
+            body = result_json(turn.turn, result)
+            live.input_tokens = _last_input(result)
+            turn.add("done", body)
+        except asyncio.CancelledError:
+            if session.committed != committed_before:  # the commit won the race: done
+                status, body = "done", {"turn": turn.turn, "committed": True}
+                turn.add("done", body)
+            else:
+                status = "cancelled" if turn.cancel_requested else "interrupted"
+                body = {"turn": turn.turn, "type": status}
+                turn.add("error", {"type": status, "message": f"the turn was {status}"})
+        except TimeoutError:
+            body = {"turn": turn.turn, "type": "timeout"}
+            turn.add("error", {"type": "timeout", "message": "the turn passed its deadline"})
+        except SessionBusyError as exc:
+            body = {"turn": turn.turn, "type": "conflict_error"}
+            turn.add("error", {"type": "conflict_error", "message": str(exc)})
+        except (LimitExceeded, SessionError, ChorusError) as exc:
+            body = {"turn": turn.turn, "type": type(exc).__name__}
+            turn.add("error", {"type": type(exc).__name__, "message": str(exc)})
+        except Exception:
+            _log.exception("turn %s of %s failed", turn.turn, turn.session)
+            body = {"turn": turn.turn, "type": "api_error"}
+            turn.add("error", {"type": "api_error", "message": "internal error"})
+        finally:
+            session.agent = self.agents[session.agent.name]
+            used_tokens, used_cost = 0, 0.0
+            if result is not None:
+                u = result.usage
+                used_tokens = (
+                    u.input_tokens
+                    + u.output_tokens
+                    + u.cache_read_input_tokens
+                    + u.cache_creation_input_tokens
+                )
+                used_cost = result.cost
+            allowance.settle(reservation, used_tokens, float(used_cost))
+            elapsed = time.monotonic() - started
+            self._turn_seconds = 0.9 * self._turn_seconds + 0.1 * elapsed
+            if self.metrics is not None:
+                self.metrics.turn(session.agent.name, status, elapsed)
+            row.status, row.result, row.finished = status, body, self._clock()
+            row.events = [list(e) for e in turn.events]
+            turn.end(status, body)
+            self._running.pop(turn.session, None)
+            self._recent[(turn.session, turn.turn)] = turn
+            while len(self._recent) > self.limits.recent_turns:
+                self._recent.popitem(last=False)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.journal.finish(row))
+
+    async def _by_key(self, key: str, idempotency_key: str) -> LiveTurn | None:
+        running = self._running.get(key)
+        if running is not None and getattr(running, "idempotency_key", None) == idempotency_key:
+            return running
+        for (session, _), turn in reversed(self._recent.items()):
+            if session == key and getattr(turn, "idempotency_key", None) == idempotency_key:
+                return turn
+        row = await self.journal.by_key(key, idempotency_key)
+        return self._loaded(row) if row is not None else None
+
+    def _loaded(self, row: TurnRow) -> LiveTurn:
+        turn = LiveTurn(row.session, row.turn)
+        turn.load(row.events or [], row.status, row.result)
+        return turn
+
+    async def turn(self, principal: Principal, agent: str, session: str, number: int) -> LiveTurn:
+        key = self._key(principal, agent, session)
+        running = self._running.get(key)
+        if running is not None and running.turn == number:
+            return running
+        recent = self._recent.get((key, number))
+        if recent is not None:
+            return recent
+        row = await self.journal.get(key, number)
+        if row is None:
+            raise ServeError(404, "not_found_error", f"session {session!r} has no turn {number}")
+        return self._loaded(row)
+
+    async def cancel(self, principal: Principal, agent: str, session: str, number: int) -> LiveTurn:
+        turn = await self.turn(principal, agent, session, number)
+        if turn.running and turn.task is not None:
+            turn.cancel_requested = True
+            turn.task.cancel()
+            await turn.wait()
+        return turn
+
+    # ------------------------------------------------------------------ sessions
+
+    async def history(
+        self, principal: Principal, agent: str, session: str, start: int, limit: int
+    ) -> dict[str, Any]:
+        key = self._key(principal, agent, session)
+        head = await self.store.load(key, since=_PAST_END)
+        last = await self.journal.last_turn(key)
+        if head.seq == 0 and last == 0:
+            raise ServeError(404, "not_found_error", f"no session {session!r}")
+        messages = await self.store.page(key, start, limit) if start < head.seq else []
+        following = start + len(messages)
+        return {
+            "session": session,
+            "agent": agent,
+            "messages": messages,
+            "start": start,
+            "next": following if following < head.seq else None,
+            "length": head.seq,
+            "turns": last,
+            "running": self._running[key].turn if key in self._running else None,
+        }
+
+    async def delete(self, principal: Principal, agent: str, session: str) -> bool:
+        key = self._key(principal, agent, session)
+        if key in self._running:
+            raise ServeError(409, "conflict_error", "the session is running a turn")
+        existed = await self.store.delete(key)
+        existed = bool(await self.journal.last_turn(key)) or existed
+        await self.journal.forget(key)
+        self._live.pop(key, None)
+        for recent in [k for k in self._recent if k[0] == key]:
+            self._recent.pop(recent, None)
+        if not existed:
+            raise ServeError(404, "not_found_error", f"no session {session!r}")
+        return True
+
+    async def pending(self, principal: Principal, agent: str, session: str) -> list[dict[str, Any]]:
+        key = self._key(principal, agent, session)
+        live = await self._session(key, self.agent(agent))
+        calls = await live.session.pending()
+        return [{"id": c.id, "name": c.name, "input": c.input} for c in calls]
+
+
+def _last_input(result: RunResult) -> int:
+    u = result.usage
+    steps = max(1, result.steps)
+    return (u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens) // steps

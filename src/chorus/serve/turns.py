@@ -1,0 +1,147 @@
+"""A turn as the server runs it: its events, numbered, kept for readers who come and go.
+
+A :class:`LiveTurn` holds every event of one turn in order, each with an id that grows
+within the session (``turn * 1,000,000 + n``), so ``Last-Event-ID`` names a place in the
+whole session. Any number of readers follow it (:meth:`LiveTurn.follow`), each from the id
+it last saw; a reader that leaves loses nothing, the turn runs on, and one that comes back
+reads what it missed, while the turn runs or after it ended.
+
+:func:`wire` turns an agent's events into what the HTTP API streams: ``text``,
+``thinking``, ``tool_call``, ``tool_result``, then ``done`` (the result) or ``error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from chorus.agent.events import (
+    Done,
+    RunResult,
+    TextChunk,
+    ThinkingChunk,
+    ToolCallStarted,
+    ToolResult,
+)
+
+__all__ = ["EVENT_SPAN", "LiveTurn", "result_json", "team_event_json", "wire"]
+
+EVENT_SPAN = 1_000_000  # event ids per turn
+
+
+def wire(event: Any) -> tuple[str, dict[str, Any]] | None:
+    """The streamed form of an agent event, or None for those the API does not stream."""
+    if isinstance(event, TextChunk):
+        return "text", {"text": event.text}
+    if isinstance(event, ThinkingChunk):
+        return "thinking", {"thinking": event.thinking}
+    if isinstance(event, ToolCallStarted):
+        return "tool_call", {"id": event.id, "name": event.name}
+    if isinstance(event, ToolResult):
+        content = event.content if isinstance(event.content, str | list) else str(event.content)
+        return "tool_result", {
+            "id": event.id,
+            "name": event.name,
+            "content": content,
+            "is_error": event.is_error,
+        }
+    return None
+
+
+def result_json(turn: int, result: RunResult) -> dict[str, Any]:
+    """A finished turn as the API returns it."""
+    output = result.output
+    if not isinstance(output, str | int | float | bool | list | dict | type(None)):
+        import msgspec
+
+        output = msgspec.to_builtins(output)
+    usage = result.usage
+    body: dict[str, Any] = {
+        "turn": turn,
+        "output": output,
+        "stop_reason": result.stop_reason,
+        "usage": {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_input_tokens": usage.cache_read_input_tokens,
+            "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        },
+        "cost": round(result.cost, 8),
+        "steps": result.steps,
+    }
+    if result.stop_reason == "paused":
+        body["pending"] = [{"id": c.id, "name": c.name, "input": c.input} for c in result.pending]
+    return body
+
+
+class LiveTurn:
+    """One turn's events, in order, for any number of readers."""
+
+    def __init__(self, session: str, turn: int, status: str = "running") -> None:
+        self.session, self.turn, self.status = session, turn, status
+        self.events: list[tuple[int, str, dict[str, Any]]] = []
+        self.result: dict[str, Any] | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.cancel_requested = False
+        self._signal = asyncio.Event()
+        self._ended = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        return not self._ended.is_set()
+
+    def add(self, kind: str, data: dict[str, Any]) -> int:
+        event_id = self.turn * EVENT_SPAN + len(self.events) + 1
+        self.events.append((event_id, kind, data))
+        signal, self._signal = self._signal, asyncio.Event()
+        signal.set()
+        return event_id
+
+    def end(self, status: str, result: dict[str, Any] | None) -> None:
+        self.status, self.result = status, result
+        self._ended.set()
+        self._signal.set()
+
+    async def wait(self) -> None:
+        await self._ended.wait()
+
+    def load(self, events: list[Any], status: str, result: Any) -> None:
+        """A finished turn read back from the journal."""
+        self.events = [(int(i), str(k), d) for i, k, d in events]
+        self.end(status, result)
+
+    async def follow(self, after: int = 0) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
+        """The events after id ``after``, then each new one as it comes, until the turn
+        has ended and every event was given."""
+        index = max(0, after - self.turn * EVENT_SPAN) if after >= self.turn * EVENT_SPAN else 0
+        while True:
+            signal = self._signal
+            while index < len(self.events):
+                yield self.events[index]
+                index += 1
+            if not self.running:
+                return
+            await signal.wait()
+
+
+def is_done(event: Any) -> bool:
+    return isinstance(event, Done)
+
+
+def team_event_json(event: Any) -> tuple[str, dict[str, Any]]:
+    """A team event as the API streams it: its kind, and its fields as JSON."""
+    import dataclasses
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, str | int | float | bool) or value is None:
+            return value
+        return str(value)
+
+    return event.kind, plain(event)
