@@ -31,6 +31,7 @@ __all__ = ["make_app"]
 _log = logging.getLogger("chorus.serve")
 _SERVICE = web.AppKey("service", Service)
 _METRICS = web.AppKey("metrics", ServeMetrics)
+_PRINCIPAL = web.RequestKey("principal", Principal)
 _encode = msgspec.json.Encoder().encode
 _PUBLIC = {"/healthz", "/readyz", "/openapi.json"}
 _STALL = 10.0  # seconds a slow SSE reader may hold up a write before it is disconnected
@@ -60,7 +61,7 @@ async def _guard(
     try:
         if request.path not in _PUBLIC:
             principal = service.principal(presented_key(request.headers))
-            request["principal"] = principal
+            request[_PRINCIPAL] = principal
         response = await handler(request)
     except ServeError as exc:
         response = _error(exc.status, exc.kind, exc.message, exc.retry_after)
@@ -82,7 +83,7 @@ async def _guard(
 
 
 def _scope(request: web.Request, scope: str) -> Principal:
-    principal: Principal = request["principal"]
+    principal = request[_PRINCIPAL]
     if scope not in principal.scopes:
         raise ServeError(403, "permission_error", f"this key lacks the {scope!r} scope")
     return principal

@@ -274,6 +274,7 @@ class SimulatorApp:
             _abort(request)
             return web.Response(status=500)  # never written: the connection is gone
         finally:
+            entry.ended = self.clock.now()
             self.faults.record(entry)
 
     async def list_models(self, request: web.Request) -> web.StreamResponse:

@@ -41,6 +41,7 @@ class LedgerEntry:
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
     outcome: str = "ok"  # ok | error | reset | cut | sse_error | client_gone
+    ended: float = 0.0  # when the attempt's answer ended (its stream closed, or was cut)
 
 
 class FaultPicker:
