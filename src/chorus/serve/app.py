@@ -70,6 +70,8 @@ async def _guard(
     except web.HTTPException as exc:
         kind = "not_found_error" if exc.status == 404 else "invalid_request_error"
         response = _error(exc.status, kind, exc.reason)
+        if "Allow" in exc.headers:  # a 405 says which methods the path takes
+            response.headers["Allow"] = exc.headers["Allow"]
     except (ConfigError, TaskFailedError) as exc:
         response = _error(
             400 if isinstance(exc, ConfigError) else 422, "invalid_request_error", str(exc)
@@ -441,7 +443,7 @@ async def _metrics(request: web.Request) -> web.Response:
 
 
 async def _openapi(request: web.Request) -> web.Response:
-    return _json(openapi())
+    return _json(openapi(bool(request.app[_SERVICE].keyring)))
 
 
 def make_app(service: Service, *, metrics: Any = None) -> web.Application:

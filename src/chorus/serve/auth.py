@@ -46,12 +46,14 @@ class Keyring:
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
-    """The key a request presents, from ``x-api-key`` or a Bearer ``Authorization``."""
-    key = headers.get("x-api-key")
-    if key:
-        return key.strip()
-    auth = headers.get("Authorization", "")
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return None
+    """The key a request presents, from ``x-api-key`` or a Bearer ``Authorization``. A
+    request that presents two different credentials presents none that counts."""
+    key = (headers.get("x-api-key") or "").strip() or None
+    auth = headers.get("Authorization")
+    bearer = None
+    if auth is not None:
+        scheme, _, token = auth.partition(" ")
+        bearer = token.strip() if scheme.lower() == "bearer" and token.strip() else ""
+    if key is not None and bearer is not None and bearer != key:
+        return None  # ambiguous: which one is the caller?
+    return key or bearer or None

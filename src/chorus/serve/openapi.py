@@ -42,7 +42,8 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def openapi() -> dict[str, Any]:
+def openapi(secured: bool = True) -> dict[str, Any]:
+    """The API's description; ``secured``: the server checks API keys (it has some)."""
     session = _path_params("agent", "session")
     turn = _path_params("agent", "session", "turn")
     last_event = {
@@ -123,7 +124,7 @@ def openapi() -> dict[str, Any]:
                 },
             },
         },
-        "security": [{"bearer": []}, {"apiKey": []}],
+        "security": [{"bearer": []}, {"apiKey": []}] if secured else [],
         "paths": {
             "/healthz": {"get": {"security": [], "responses": _ok(obj)}},
             "/readyz": {"get": {"security": [], "responses": {**_ok(obj), **_errors(503)}}},
@@ -208,7 +209,7 @@ def openapi() -> dict[str, Any]:
                         {
                             "name": "start",
                             "in": "query",
-                            "schema": {"type": "integer", "minimum": 0},
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 2**62},
                         },
                         {
                             "name": "limit",
