@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="YAML or JSON server config (default: the demo)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0 = any)")
+    serve.add_argument("--quiet", action="store_true", help="print only the listening address")
     team = sub.add_parser(
         "team",
         help="run a team of agents and watch who does what",
@@ -123,7 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from chorus.serve.run import serve
 
-            _run(serve(args.config, args.host, args.port, say=lambda t: print(t, flush=True)))
+            def say(text: str) -> None:
+                if not args.quiet or text.startswith("chorus serve listening"):
+                    print(text, flush=True)
+
+            _run(serve(args.config, args.host, args.port, say=say))
             return 0
     except ConfigError as exc:
         print(f"chorus: {exc}", file=sys.stderr)

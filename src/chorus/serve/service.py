@@ -101,6 +101,7 @@ class Service:
         self._turn_seconds = 1.0  # a running average: how long a turn takes here
         self.ready = False
         self._stack = contextlib.AsyncExitStack()
+        self._closing: set[asyncio.Future[None]] = set()  # leases being given back
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -155,6 +156,10 @@ class Service:
         await asyncio.gather(*running, return_exceptions=True)
         for team in self.teams.values():
             await team.close()
+        await asyncio.gather(*self._closing, return_exceptions=True)
+        for live in self._live.values():
+            with contextlib.suppress(Exception):
+                await live.session.close()
         await self._stack.aclose()
 
     # ------------------------------------------------------------------ who and what
@@ -196,7 +201,9 @@ class Service:
     async def _session(self, key: str, agent: Agent) -> _Live:
         live = self._live.pop(key, None)
         if live is None:
-            session = Session(agent, key, store=self.store, owner=OWNER, lease_ttl=3600.0)
+            session = Session(
+                agent, key, store=self.store, owner=OWNER, lease_ttl=3600.0, hold_lease=True
+            )
             live = _Live(session, await self.journal.last_turn(key) + 1)
         self._live[key] = live
         while len(self._live) > self.limits.live_sessions:
@@ -204,7 +211,9 @@ class Service:
             if old_key in self._running:  # (never evict a session mid-turn)
                 self._live.move_to_end(old_key)
                 break
-            self._live.popitem(last=False)
+            _, evicted = self._live.popitem(last=False)
+            self._closing.add(asyncio.ensure_future(evicted.session.close()))
+            self._closing = {t for t in self._closing if not t.done()}
         return live
 
     # ------------------------------------------------------------------ turns
@@ -494,6 +503,9 @@ class Service:
         key = self._key(principal, agent, session)
         if key in self._running:
             raise ServeError(409, "conflict_error", "the session is running a turn")
+        live = self._live.get(key)
+        if live is not None:
+            await live.session.close()
         existed = await self.store.delete(key)
         existed = bool(await self.journal.last_turn(key)) or existed
         await self.journal.forget(key)
