@@ -35,7 +35,7 @@ class Refused:
 class Allowance:
     """One tenant's limits and what is reserved or used against them."""
 
-    max_concurrent: int
+    max_concurrent: int | None
     tokens_per_minute: int | None = None
     cost_per_day: float | None = None
     running: int = 0
@@ -44,7 +44,7 @@ class Allowance:
 
     def reserve(self, tokens: int, cost: float, now: float) -> Reservation | Refused:
         minute, day = int(now // 60), int(now // _DAY)
-        if self.running >= self.max_concurrent:
+        if self.max_concurrent is not None and self.running >= self.max_concurrent:
             return Refused(f"the tenant already runs {self.running} turns (its limit)", 1.0)
         if self.tokens_per_minute is not None:
             used = self._tokens.get(minute, 0)

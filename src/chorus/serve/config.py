@@ -68,7 +68,7 @@ class KeyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class TenantConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    max_concurrent_turns: int = 64
+    max_concurrent_turns: int | None = None  # None: only the server's max_running_turns
     tokens_per_minute: int | None = None  # input + max output tokens reserved per minute
     cost_per_day: float | None = None  # US dollars reserved per UTC day
 
@@ -78,8 +78,11 @@ class LimitsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_message_chars: int = 200_000
     max_header_bytes: int = 16_384
     turn_timeout: float = 120.0  # a turn's deadline; its model calls share it
-    max_running_turns: int = 512  # turns running at once, all tenants
+    max_running_turns: int = 8192  # turns running at once, all tenants (a turn waits on
+    # its model most of the time: thousands can run on one core)
     max_queued_turns: int = 1024  # waiting for a slot; past this, or past the deadline: 503
+    shed_lag: float = 0.025  # seconds the event loop runs late before new turns are shed
+    shed_busy: float = 0.85  # share of the event loop's thread's time on CPU: past it, shed
     sse_buffer_bytes: int = 1 << 20  # a slow reader's backlog before its stream is closed
     live_sessions: int = 2048  # sessions whose transcripts stay in memory between turns
     recent_turns: int = 4096  # finished turns whose events stay in memory for resumption
@@ -137,7 +140,7 @@ def check_serve_config(config: ServeConfig, where: str) -> ServeConfig:
             raise ConfigError(f"{where}: keys[{i}].tenant is 1-64 characters without '/'")
         keys.append(KeyConfig(key.tenant, digest.lower(), None, key.scopes))
     for name, tenant in config.tenants.items():
-        if tenant.max_concurrent_turns < 1:
+        if tenant.max_concurrent_turns is not None and tenant.max_concurrent_turns < 1:
             raise ConfigError(f"{where}: tenants.{name}.max_concurrent_turns must be >= 1")
         if tenant.tokens_per_minute is not None and tenant.tokens_per_minute < 1:
             raise ConfigError(f"{where}: tenants.{name}.tokens_per_minute must be >= 1")
@@ -147,6 +150,8 @@ def check_serve_config(config: ServeConfig, where: str) -> ServeConfig:
     for field, value in limits.items():
         if value <= 0:
             raise ConfigError(f"{where}: limits.{field} must be > 0")
+    if config.limits.shed_busy > 1:
+        raise ConfigError(f"{where}: limits.shed_busy is a share of the time, at most 1")
     return msgspec.structs.replace(config, keys=tuple(keys))
 
 

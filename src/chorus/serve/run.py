@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import signal
 import sys
@@ -85,6 +86,10 @@ async def serve(
     store = "in memory" if config.store.memory else f"in {config.store.path}"
     say(f"Sessions are kept {store}.")
     service, app = await build(config, client=client)
+    # What was built at start lives as long as the server: keep it out of the collector's
+    # full passes, whose pauses would land on some turn's latency.
+    gc.collect()
+    gc.freeze()
     runner = web.AppRunner(
         app,
         handle_signals=False,

@@ -102,6 +102,9 @@ class Service:
         self.ready = False
         self._stack = contextlib.AsyncExitStack()
         self._closing: set[asyncio.Future[None]] = set()  # leases being given back
+        self.lag = 0.0  # how late the event loop runs (a running average), in seconds
+        self.busy = 0.0  # the share of its time the event loop's thread is on CPU
+        self._watcher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -146,10 +149,55 @@ class Service:
             )
             team.start()
             self.teams[declared.name] = team
+        self._watcher = asyncio.create_task(self._watch_lag())
         self.ready = True
+
+    async def _watch_lag(self) -> None:
+        """How busy the event loop's thread is, and how late it wakes: the server's own
+        measure of being at its capacity (CPU-bound: a new turn would only wait, and make
+        every other one wait), whatever the model's latency. Running averages over about
+        a quarter second: a pause (a collection, a slow write) is not overload."""
+        loop = asyncio.get_running_loop()
+        tick = 0.01
+        cpu, wall = time.thread_time(), loop.time()
+        while True:
+            await asyncio.sleep(tick)
+            now_cpu, now = time.thread_time(), loop.time()
+            late = max(0.0, now - wall - tick)
+            busy = (now_cpu - cpu) / max(now - wall, 1e-6)
+            cpu, wall = now_cpu, now
+            self.lag += (late - self.lag) * 0.04
+            self.busy += (min(1.0, busy) - self.busy) * 0.04
+
+    def shed(self) -> None:
+        """Refuse a new turn at once when the server is past its capacity: too many turns
+        running, or the loop so late that the turn would only wait."""
+        if len(self._running) >= self.limits.max_running_turns:
+            raise ServeError(
+                503,
+                "overloaded_error",
+                f"the server is running {len(self._running)} turns, its limit",
+                retry_after=max(1.0, round(self._turn_seconds, 1)),
+            )
+        if self.busy > self.limits.shed_busy:
+            raise ServeError(
+                503,
+                "overloaded_error",
+                f"the server is at its capacity ({self.busy:.0%} busy)",
+                retry_after=1.0,
+            )
+        if self.lag > self.limits.shed_lag:
+            raise ServeError(
+                503,
+                "overloaded_error",
+                f"the server is past its capacity (running {self.lag * 1000:.0f} ms late)",
+                retry_after=1.0,
+            )
 
     async def close(self) -> None:
         self.ready = False
+        if self._watcher is not None:
+            self._watcher.cancel()
         running = [t.task for t in self._running.values() if t.task is not None]
         for task in running:
             task.cancel()
@@ -298,13 +346,7 @@ class Service:
         *,
         resume: dict[str, bool] | None,
     ) -> LiveTurn:
-        if len(self._running) >= self.limits.max_running_turns:
-            raise ServeError(
-                503,
-                "overloaded_error",
-                f"the server is running {len(self._running)} turns, its limit",
-                retry_after=max(1.0, round(self._turn_seconds, 1)),
-            )
+        self.shed()
         if key in self._running:  # (someone else got in first)
             raise ServeError(409, "conflict_error", "the session is running a turn")
         live = await self._session(key, agent)
@@ -323,7 +365,9 @@ class Service:
             if seq_before is None:
                 seq_before = (await self.store.load(key, since=_PAST_END)).seq
             row = TurnRow(key, turn.turn, "running", idempotency_key, seq_before, self._clock())
-            await self.journal.start(row)
+            # Entered now, made durable with the next group commit: always before the
+            # turn's own commit (writes keep their order), without the turn waiting for it.
+            started = asyncio.ensure_future(self.journal.start(row))
         except BaseException:
             self._running.pop(key, None)
             allowance.settle(reservation, 0, 0.0)
@@ -332,7 +376,7 @@ class Service:
         run_agent = self._bounded(agent, principal.tenant, reservation)
         live.session.agent = run_agent
         turn.task = asyncio.create_task(
-            self._run(turn, live, message, row, allowance, reservation, resume)
+            self._run(turn, live, message, row, allowance, reservation, resume, started)
         )
         return turn
 
@@ -370,6 +414,7 @@ class Service:
         allowance: Allowance,
         reservation: Reservation,
         resume: dict[str, bool] | None,
+        entered: asyncio.Future[None],
     ) -> None:
         started = time.monotonic()
         result: RunResult | None = None
@@ -438,6 +483,7 @@ class Service:
             while len(self._recent) > self.limits.recent_turns:
                 self._recent.popitem(last=False)
             with contextlib.suppress(Exception):
+                await asyncio.shield(entered)
                 await asyncio.shield(self.journal.finish(row))
 
     async def _by_key(self, key: str, idempotency_key: str) -> LiveTurn | None:

@@ -21,6 +21,7 @@ worker thread so the event loop never waits on fsync.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import time
@@ -115,6 +116,9 @@ class SQLiteStore:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            # Checkpoints (copying the log into the database file, with its fsync) run on
+            # a thread of their own, not inside a commit: a commit never waits for one.
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(chorus_sessions)")}
@@ -142,6 +146,27 @@ class SQLiteStore:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open SQLite store {self.path}: {exc}") from None
+        self._stopping = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoints, name=f"chorus-checkpoint {self.path}", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoints(self, every: float = 0.5) -> None:
+        """Copy the write-ahead log into the database now and then (PASSIVE: never in a
+        writer's way), from a connection of its own."""
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return
+        try:
+            while not self._stopping.wait(every):
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
 
     async def _run(self, fn: Callable[[], T]) -> T:
         def locked() -> T:
@@ -548,4 +573,6 @@ class SQLiteStore:
     async def close(self) -> None:
         if self._flusher is not None:  # the writes already queued are made durable first
             await asyncio.shield(self._flusher)
+        self._stopping.set()
+        await asyncio.to_thread(self._checkpointer.join)
         await self._run(self._db.close)

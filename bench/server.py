@@ -1,0 +1,388 @@
+"""chorus serve under open-loop load: durable turns/s, server overhead, overload, memory, faults.
+
+``chorus serve`` runs pinned to core 0 with its sessions in SQLite (group commit, synchronous
+FULL); the simulator and this load generator share core 1. The simulator answers every model
+call after a fixed 50 ms (no spread), so a turn's *server overhead* is its latency minus
+50 ms per model call: a text turn makes one call, a one-tool turn two.
+
+Load is open loop: arrivals are scheduled at a fixed rate and each latency is measured from
+the arrival's scheduled time, so a server that falls behind is charged for the wait (no
+coordinated omission). Each arrival is a turn of one of 500 sessions in turn (each had one
+turn before the run: a session's first turn, which reads the store, is measured apart), so
+sessions grow by a few turns and never receive two turns at once. The load generator speaks HTTP/1.1
+itself on kept-alive connections (a general client would spend the generator's core before
+the server's).
+
+* **sweep**: offered loads from ``--rates``, each for ``--seconds``: completed turns/s,
+  p50/p99 overhead, errors, shed (503), server CPU per turn; for a text turn and a one-tool
+  turn. Capacity: the highest offered load served with p99 overhead <= 20 ms and < 0.5%
+  errors.
+* **overload**: twice the text-turn capacity: goodput (turns completed per second) as a
+  share of capacity, and how fast a shed request is answered.
+* **sessions**: ``--sessions`` sessions of one turn each, then the server's RSS per idle
+  session (the store's file not counted).
+* **faults**: the client's fault mix from the simulator (429 with retry-after, 529, cuts
+  and resets, error events, and a 529 burst): the share of turns that fail.
+
+    .venv/bin/python bench/server.py                 # about 6 minutes
+
+Writes bench/results/server.json and docs/server-latency.png; docs/benchmarks.md has the
+tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from harness import percentile, pin_self, start_server, start_sim  # noqa: E402
+
+RESULTS = ROOT / "results"
+DOCS = ROOT.parent / "docs"
+MODEL_SECONDS = 0.05
+SESSIONS = 1000  # a session gets a turn every SESSIONS / rate seconds: never two at once
+CONFIG = """
+agents:
+  - name: writer
+    system: Be brief.
+    max_tokens: 64
+  - name: assistant
+    system: Use the tools when they help.
+    tools: ["chorus.serve.demo:get_weather"]
+    max_tokens: 64
+store: {{path: {db}}}
+"""
+TURNS = {
+    "text": ("writer", "hello there, how are you today?", 1),
+    "one tool": ("assistant", "what is the weather in Lyon?", 2),
+}
+
+
+class Client:
+    """HTTP/1.1 POSTs on kept-alive connections, as cheap for this core as it gets."""
+
+    def __init__(self, host: str, port: int, most: int = 1024) -> None:
+        self.host, self.port, self.most = host, port, most
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.open = 0
+        self.freed = asyncio.Event()
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        while not self.idle and self.open >= self.most:  # (the wait counts: open loop)
+            self.freed.clear()
+            await self.freed.wait()
+        if self.idle:
+            reader, writer = self.idle.pop()
+        else:
+            self.open += 1
+            try:
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+            except OSError:
+                self.open -= 1
+                return -1, b""
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        try:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            payload = await reader.readexactly(length) if length else b""
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            writer.close()
+            self.open -= 1
+            self.freed.set()
+            return -1, b""
+        self.idle.append((reader, writer))
+        self.freed.set()
+        return status, payload
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+
+
+async def open_loop(
+    client: Client, kind: str, rate: float, seconds: float, *, first_session: int = 0
+) -> dict[str, Any]:
+    agent, message, calls = TURNS[kind]
+    body = json.dumps({"message": message}).encode()
+    results: list[tuple[float, int, float]] = []  # (overhead or latency, status, latency)
+    start = time.perf_counter() + 0.05
+    count = int(rate * seconds)
+    tasks = []
+
+    async def one(i: int, scheduled: float) -> None:
+        session = first_session + i % SESSIONS
+        status, _ = await client.post(f"/v1/agents/{agent}/sessions/b{session}/turns", body)
+        latency = time.perf_counter() - scheduled
+        results.append((latency - calls * MODEL_SECONDS, status, latency))
+
+    for i in range(count):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(one(i, scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = max(time.perf_counter() - start, seconds)
+    ok = sorted(r[0] for r in results if r[1] == 200)
+    shed = sorted(r[2] for r in results if r[1] == 503)
+    errors = sum(1 for r in results if r[1] not in (200, 503))
+    return {
+        "kind": kind,
+        "offered_per_s": rate,
+        "turns_per_s": len(ok) / elapsed,
+        "completed": len(ok),
+        "shed": len(shed),
+        "errors": errors,
+        "overhead_p50_ms": (percentile(ok, 0.5) or 0) * 1000,
+        "overhead_p99_ms": (percentile(ok, 0.99) or 0) * 1000,
+        "shed_p99_ms": (percentile(shed, 0.99) or 0) * 1000 if shed else None,
+        "statuses": dict(collections.Counter(r[1] for r in results)),
+    }
+
+
+def serve(config: Path, sim_url: str, *, faults: bool = False) -> Any:
+    env = {**os.environ, "ANTHROPIC_BASE_URL": sim_url, "ANTHROPIC_API_KEY": "sk-bench"}
+    argv = [sys.executable, "-m", "chorus", "serve", "--config", str(config), "--port", "0"]
+    return start_server("chorus serve", [*argv, "--quiet"], core=0, env=env)
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def sim_config(folder: Path, *, faults: bool) -> Path:
+    config: dict[str, Any] = {
+        "latency": {"ttft": MODEL_SECONDS, "ttft_sigma": 0, "tokens_per_second": 0}
+    }
+    if faults:  # the client's fault mix (bench/soak.py), at random points of the stream
+        config["seed"] = 11
+        config["latency"]["tokens_per_second"] = 400
+        config["stochastic"] = {
+            "rates": {
+                "429(retry_after=1)": 0.10,
+                "529": 0.05,
+                "cut(after=2)": 0.005,
+                "cut(after=4)": 0.005,
+                "cut(after=6)": 0.005,
+                "cut(after=9)": 0.005,
+                "reset": 0.01,
+                "sse_error(after=3)": 0.005,
+                "sse_error(after=7)": 0.005,
+            },
+            "bursts": [{"fault": "529", "start": 10, "duration": 5, "every": 30}],
+        }
+    path = folder / ("sim-faults.json" if faults else "sim.json")
+    path.write_text(json.dumps(config))
+    return path
+
+
+async def sweep(
+    url: str, kinds: list[str], rates: list[float], seconds: float, pid: int
+) -> list[dict[str, Any]]:
+    from harness import CpuSnapshot
+
+    host, port = url.removeprefix("http://").split(":")
+    client = Client(host, int(port))
+    rows = []
+    session = 0
+    for kind in kinds:
+        for rate in rates:
+            await warm(client, kind, session)
+            before = CpuSnapshot.of_pid(pid)
+            row = await open_loop(client, kind, rate, seconds, first_session=session)
+            cpu = (CpuSnapshot.of_pid(pid) - before).seconds
+            row["server_cpu_ms_per_turn"] = cpu / max(1, row["completed"]) * 1000
+            session += SESSIONS
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            await asyncio.sleep(1.0)
+    client.close()
+    return rows
+
+
+async def warm(client: Client, kind: str, first: int) -> None:
+    """One turn in each session the next run uses, unmeasured."""
+    agent, message, _ = TURNS[kind]
+    body = json.dumps({"message": message}).encode()
+    gate = asyncio.Semaphore(64)
+
+    async def one(i: int) -> None:
+        async with gate:
+            await client.post(f"/v1/agents/{agent}/sessions/b{first + i}/turns", body)
+
+    await asyncio.gather(*(one(i) for i in range(SESSIONS)))
+
+
+def capacity(rows: list[dict[str, Any]], kind: str) -> float:
+    good = [
+        r["turns_per_s"]
+        for r in rows
+        if r["kind"] == kind
+        and r["overhead_p99_ms"] <= 20
+        and (r["errors"] + r["shed"]) <= 0.005 * (r["completed"] + r["errors"] + r["shed"])
+    ]
+    return max(good, default=0.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--rates", type=float, nargs="+", default=[200, 400, 600, 800, 1000, 1200, 1400]
+    )
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--sessions", type=int, default=100_000)
+    parser.add_argument(
+        "--skip", nargs="*", default=[], help="parts to skip: sweep overload sessions faults"
+    )
+    args = parser.parse_args()
+    pin_self(1)
+    folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    config = folder / "serve.yaml"
+    config.write_text(CONFIG.format(db=folder / "chorus.db"))
+    report: dict[str, Any] = {"command": "python bench/server.py " + " ".join(sys.argv[1:])}
+    sim = start_sim("--config", str(sim_config(folder, faults=False)), core=1)
+    try:
+        if "sweep" not in args.skip:
+            server = serve(config, sim.url)
+            try:
+                rows = asyncio.run(
+                    sweep(server.url, list(TURNS), args.rates, args.seconds, server.pid)
+                )
+            finally:
+                server.stop()
+            report["sweep"] = rows
+            report["capacity"] = {k: capacity(rows, k) for k in TURNS}
+            print(json.dumps(report["capacity"]), flush=True)
+        if "overload" not in args.skip:
+            cap = report.get("capacity", {}).get("text") or 1000.0
+            (folder / "chorus.db").unlink(missing_ok=True)
+            server = serve(config, sim.url)
+            try:
+                rows = asyncio.run(sweep(server.url, ["text"], [2 * cap], args.seconds, server.pid))
+            finally:
+                server.stop()
+            row = rows[0]
+            row["capacity_per_s"] = cap
+            row["goodput_share"] = row["turns_per_s"] / cap
+            report["overload"] = row
+        if "sessions" not in args.skip:
+            report["sessions"] = asyncio.run(memory(config, sim.url, args.sessions))
+    finally:
+        sim.stop()
+    if "faults" not in args.skip:
+        sim = start_sim("--config", str(sim_config(folder, faults=True)), core=1)
+        try:
+            report["faults"] = asyncio.run(fault_run(config, sim.url))
+        finally:
+            sim.stop()
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "server.json"
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    previous.update(report)
+    previous["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    out.write_text(json.dumps(previous, indent=2))
+    if "sweep" in previous:
+        plot(previous["sweep"], DOCS / "server-latency.png")
+    print(f"wrote {out}")
+
+
+async def memory(config: Path, sim_url: str, sessions: int) -> dict[str, Any]:
+    server = serve(config, sim_url)
+    try:
+        host, port = server.url.removeprefix("http://").split(":")
+        client = Client(host, int(port), most=256)
+        body = json.dumps({"message": "hi"}).encode()
+        await client.post("/v1/agents/writer/sessions/warm/turns", body)
+        await asyncio.sleep(0.5)
+        before = rss_kb(server.pid)
+        sem = asyncio.Semaphore(200)
+        failed = 0
+
+        async def one(i: int) -> None:
+            nonlocal failed
+            async with sem:
+                status, _ = await client.post(f"/v1/agents/writer/sessions/m{i}/turns", body)
+                failed += status != 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(sessions)))
+        took = time.perf_counter() - started
+        await asyncio.sleep(1.0)
+        after = rss_kb(server.pid)
+        client.close()
+        row = {
+            "sessions": sessions,
+            "failed": failed,
+            "rss_before_kb": before,
+            "rss_after_kb": after,
+            "rss_per_idle_session_bytes": (after - before) * 1024 / sessions,
+            "seconds": took,
+        }
+        print(json.dumps(row), flush=True)
+        return row
+    finally:
+        server.stop()
+
+
+async def fault_run(
+    config: Path, sim_url: str, turns: int = 3000, rate: float = 100
+) -> dict[str, Any]:
+    server = serve(config, sim_url)
+    try:
+        host, port = server.url.removeprefix("http://").split(":")
+        client = Client(host, int(port))
+        row = await open_loop(client, "text", rate, turns / rate)
+        client.close()
+        total = row["completed"] + row["errors"] + row["shed"]
+        row["failed_share"] = (row["errors"] + row["shed"]) / max(1, total)
+        print(json.dumps(row), flush=True)
+        return row
+    finally:
+        server.stop()
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for kind, colour in (("text", "tab:blue"), ("one tool", "tab:orange")):
+        mine = [r for r in rows if r["kind"] == kind]
+        xs = [r["offered_per_s"] for r in mine]
+        ax.plot(xs, [r["overhead_p50_ms"] for r in mine], "o--", color=colour, label=f"{kind}: p50")
+        ax.plot(xs, [r["overhead_p99_ms"] for r in mine], "o-", color=colour, label=f"{kind}: p99")
+    ax.axhline(20, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered load (turns/s, open loop)")
+    ax.set_ylabel("server overhead per turn (ms, log)")
+    ax.set_title("chorus serve on one core: durable turns (SQLite)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
