@@ -131,3 +131,15 @@ async def test_health_readiness_openapi_and_metrics_without_session_ids() -> Non
     assert status == 200 and 'chorus_turns_total{agent="assistant",status="done"} 1.0' in text
     assert "secret-session-77" not in text  # labels are bounded: route templates, not ids
     assert 'route="/v1/agents/{agent}/sessions/{session}/turns"' in text
+
+
+async def test_logs_carry_no_prompt_text(caplog: Any) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    async with served(sim={"faults": {"*": "529;ok"}}) as s:
+        secret = "my card number is 4111-1111-1111-1111"
+        status, _, _ = await s.post(TURNS.format("private"), {"message": secret})
+        assert status == 200
+    assert caplog.records  # something was logged (the retried 529, at least)
+    assert all("4111" not in record.getMessage() for record in caplog.records)

@@ -34,7 +34,6 @@ _METRICS = web.AppKey("metrics", ServeMetrics)
 _PRINCIPAL = web.RequestKey("principal", Principal)
 _encode = msgspec.json.Encoder().encode
 _PUBLIC = {"/healthz", "/readyz", "/openapi.json"}
-_STALL = 10.0  # seconds a slow SSE reader may hold up a write before it is disconnected
 
 
 def _error(status: int, kind: str, message: str, retry_after: float | None = None) -> web.Response:
@@ -160,11 +159,14 @@ async def _sse(
         }
     )
     await response.prepare(request)
+    limits = request.app[_SERVICE].limits
+    if request.transport is not None:  # a slow reader's backlog stops at this size
+        request.transport.set_write_buffer_limits(high=limits.sse_buffer_bytes)
     try:
         async for event_id, kind, data in events:
             head = f"id: {event_id}\n" if event_id is not None else ""
             chunk = f"{head}event: {kind}\ndata: ".encode() + _encode(data) + b"\n\n"
-            async with asyncio.timeout(_STALL):  # a reader that takes nothing is let go
+            async with asyncio.timeout(limits.sse_stall):  # one that takes nothing is let go
                 await response.write(chunk)
     except (TimeoutError, ConnectionResetError):
         if request.transport is not None:
