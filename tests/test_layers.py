@@ -57,6 +57,8 @@ PURE_MODULES = {
     "team.events",
     "team.prompts",
     "agent.capability",
+    "serve.auth",
+    "serve.budget",
 }
 IO_MODULES = {
     "aiohttp",

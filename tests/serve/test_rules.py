@@ -1,0 +1,64 @@
+"""The server's pure rules: keys to tenants in constant time, and allowances reserved first."""
+
+from __future__ import annotations
+
+import hashlib
+
+from chorus.serve.auth import Keyring, presented_key
+from chorus.serve.budget import Allowance, Refused, Reservation
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def test_a_key_is_known_only_by_its_hash_and_names_a_tenant_and_scopes() -> None:
+    ring = Keyring([(digest("sk-a"), "acme", ["turns"]), (digest("sk-b"), "beta", ["admin"])])
+    found = ring.identify("sk-a")
+    assert found is not None and found.tenant == "acme" and found.scopes == {"turns"}
+    assert ring.identify("sk-c") is None and ring.identify("") is None
+    assert ring.identify(None) is None
+    assert not Keyring([])
+
+
+def test_the_presented_key_comes_from_either_header_but_two_different_ones_count_as_none() -> None:
+    assert presented_key({"x-api-key": " sk-a "}) == "sk-a"
+    assert presented_key({"Authorization": "Bearer sk-a"}) == "sk-a"
+    assert presented_key({"Authorization": "bearer  sk-a"}) == "sk-a"
+    assert presented_key({"Authorization": "Basic c2s6YQ=="}) is None
+    assert presented_key({"Authorization": "Bearer sk-a", "x-api-key": "sk-a"}) == "sk-a"
+    assert presented_key({"Authorization": "Bearer sk-a", "x-api-key": "sk-b"}) is None
+    assert presented_key({}) is None
+
+
+def test_reservations_count_at_once_and_settle_to_what_was_used() -> None:
+    allowance = Allowance(max_concurrent=None, tokens_per_minute=1_000, cost_per_day=1.0)
+    first = allowance.reserve(600, 0.4, now=0.0)
+    assert isinstance(first, Reservation)
+    second = allowance.reserve(600, 0.4, now=1.0)  # 1,200 > 1,000 while the first runs
+    assert isinstance(second, Refused) and second.retry_after == 59.0
+    allowance.settle(first, tokens=100, cost=0.05)  # it used less: the rest comes back
+    tokens, cost = allowance.used(2.0)
+    assert tokens == 100 and abs(cost - 0.05) < 1e-12
+    third = allowance.reserve(600, 0.4, now=2.0)
+    assert isinstance(third, Reservation)
+    too_big = allowance.reserve(5_000, 0.1, now=3.0)
+    assert isinstance(too_big, Refused) and "exceeds" in too_big.reason
+
+
+def test_a_new_minute_frees_tokens_and_a_new_day_frees_cost() -> None:
+    allowance = Allowance(max_concurrent=None, tokens_per_minute=1_000, cost_per_day=1.0)
+    assert isinstance(allowance.reserve(900, 0.9, now=10.0), Reservation)
+    assert isinstance(allowance.reserve(900, 0.05, now=70.0), Reservation)  # next minute
+    refused = allowance.reserve(10, 0.2, now=80.0)
+    assert isinstance(refused, Refused) and "today" in refused.reason
+    assert isinstance(allowance.reserve(10, 0.2, now=86_400.0 + 5), Reservation)
+
+
+def test_concurrent_turns_are_capped_and_a_slot_frees_when_one_ends() -> None:
+    allowance = Allowance(max_concurrent=2)
+    held = [allowance.reserve(1, 0.0, now=0.0) for _ in range(2)]
+    assert isinstance(allowance.reserve(1, 0.0, now=0.0), Refused)
+    assert isinstance(held[0], Reservation)
+    allowance.settle(held[0], 1, 0.0)
+    assert isinstance(allowance.reserve(1, 0.0, now=0.0), Reservation)
