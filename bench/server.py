@@ -21,6 +21,12 @@ the server's).
   share of capacity, and how fast a shed request is answered.
 * **sessions**: ``--sessions`` sessions of one turn each, then the server's RSS per idle
   session (the store's file not counted).
+* **peers**: the same one-tool agent served by ``chorus serve``, by LangGraph's API
+  server (``langgraph dev``, in memory, 10 runs at once) and by a FastAPI + Pydantic AI
+  app (bench/peers/, in ``.venv-peers``), each pinned to core 0 in turn: average response
+  at one turn at a time, turns/s at saturation (64 sessions, each sending turns as fast
+  as they come back), server CPU per turn, memory. chorus keeps its sessions in SQLite,
+  durable; the peers keep theirs in memory.
 * **faults**: the client's fault mix from the simulator (429 with retry-after, 529, cuts
   and resets, error events, and a 529 burst): the share of turns that fail.
 
@@ -99,10 +105,21 @@ class Client:
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
             length = 0
+            chunked = False
             for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
+                lower = line.lower()
+                if lower.startswith(b"content-length:"):
                     length = int(line[15:])
-            payload = await reader.readexactly(length) if length else b""
+                elif lower.startswith(b"transfer-encoding:") and b"chunked" in lower:
+                    chunked = True
+            if chunked:  # (one of the peers answers in chunks)
+                parts = []
+                while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+                    parts.append(await reader.readexactly(size + 2))
+                await reader.readuntil(b"\r\n")
+                payload = b"".join(part[:-2] for part in parts)
+            else:
+                payload = await reader.readexactly(length) if length else b""
         except (OSError, asyncio.IncompleteReadError, ValueError):
             writer.close()
             self.open -= 1
@@ -288,6 +305,8 @@ def main() -> None:
             report["overload"] = row
         if "sessions" not in args.skip:
             report["sessions"] = asyncio.run(memory(config, sim.url, args.sessions))
+        if "peers" not in args.skip:
+            report["peers"] = peers(config, sim.url)
     finally:
         sim.stop()
     if "faults" not in args.skip:
@@ -360,6 +379,109 @@ async def fault_run(
         return row
     finally:
         server.stop()
+
+
+PEERS = ROOT.parent / ".venv-peers" / "bin" / "python"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def peer_process(name: str, sim_url: str, config: Path) -> Any:
+    env = {**os.environ, "SIM_URL": sim_url, "ANTHROPIC_BASE_URL": sim_url}
+    env["ANTHROPIC_API_KEY"] = "sk-bench"
+    if name == "chorus serve":
+        (config.parent / "chorus.db").unlink(missing_ok=True)
+        return serve(config, sim_url)
+    port = str(free_port())
+    if name == "LangGraph (langgraph dev)":
+        argv = [str(PEERS), str(ROOT / "peers" / "langgraph_serve.py"), "--port", port]
+        argv += ["--memory-only", "--allow-blocking"]
+    else:
+        argv = [str(PEERS), str(ROOT / "peers" / "pydantic_ai_app.py"), "--port", port]
+    return start_server(name, argv, core=0, env=env, ready_timeout=60)
+
+
+def peer_turn(name: str, session: int) -> tuple[str, bytes]:
+    text = "what is the weather in Lyon?"
+    if name.startswith("LangGraph"):
+        import uuid
+
+        thread = uuid.uuid5(uuid.NAMESPACE_URL, f"chorus-bench-{session}")
+        body = {
+            "assistant_id": "agent",
+            "if_not_exists": "create",
+            "input": {"messages": [{"role": "user", "content": text}]},
+        }
+        return f"/threads/{thread}/runs/wait", json.dumps(body).encode()
+    return (
+        f"/v1/agents/assistant/sessions/p{session}/turns",
+        json.dumps({"message": text}).encode(),
+    )
+
+
+async def peer_load(url: str, name: str, pid: int, seconds: float) -> dict[str, Any]:
+    from harness import CpuSnapshot
+
+    host, port = url.removeprefix("http://").split(":")
+    client = Client(host, int(port))
+    single = []
+    for i in range(20):  # one turn at a time: the response time when nothing waits
+        path, body = peer_turn(name, 10_000 + i % 5)
+        began = time.perf_counter()
+        status, _ = await client.post(path, body)
+        single.append(time.perf_counter() - began)
+        assert status == 200, (name, status)
+    done = failed = 0
+    stop = time.perf_counter() + seconds
+    before = CpuSnapshot.of_pid(pid)
+    began = time.perf_counter()
+
+    async def user(i: int) -> None:
+        nonlocal done, failed
+        while time.perf_counter() < stop:
+            path, body = peer_turn(name, i)
+            status, _ = await client.post(path, body)
+            if status == 200:
+                done += 1
+            else:
+                failed += 1
+
+    await asyncio.gather(*(user(i) for i in range(64)))
+    elapsed = time.perf_counter() - began
+    cpu = (CpuSnapshot.of_pid(pid) - before).seconds
+    client.close()
+    return {
+        "stack": name,
+        "avg_response_ms": sum(single) / len(single) * 1000,
+        "turns_per_s": done / elapsed,
+        "failed": failed,
+        "server_cpu_ms_per_turn": cpu / max(1, done) * 1000,
+        "turns_per_cpu_s": done / max(cpu, 1e-9),
+        "rss_mb": rss_kb(pid) / 1024,
+    }
+
+
+def peers(config: Path, sim_url: str, seconds: float = 15.0) -> list[dict[str, Any]]:
+    rows = []
+    names = ["chorus serve", "LangGraph (langgraph dev)", "FastAPI + Pydantic AI"]
+    if not PEERS.exists():
+        print("no .venv-peers: see bench/peers/README.md; peers skipped", flush=True)
+        names = names[:1]
+    for name in names:
+        server = peer_process(name, sim_url, config)
+        try:
+            row = asyncio.run(peer_load(server.url, name, server.pid, seconds))
+        finally:
+            server.stop()
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:

@@ -73,6 +73,7 @@ class Session:
         wait_timeout: float = 60.0,
         owner: str | None = None,
         hold_lease: bool = False,
+        keep_warm: bool = False,
     ) -> None:
         if not isinstance(session_id, str) or not session_id or len(session_id) > 256:
             raise ConfigError("session id must be a non-empty string of at most 256 characters")
@@ -90,6 +91,10 @@ class Session:
         # when half its TTL is gone) instead of taking and giving it back every turn: two
         # writes less per turn. close() gives it back.
         self.hold_lease = hold_lease
+        # Between turns the transcript is kept as bytes only (an idle session's footprint)
+        # unless it is kept warm: decoded, so the next turn decodes only what is new. A
+        # server keeps its hot sessions warm, and drops the cold ones whole.
+        self.keep_warm = keep_warm
         self._held: Lease | None = None
         self._clean = False  # no paused turn, as of our last turn under the held lease
         self.committed: int | None = None  # the session's length after our last commit
@@ -235,7 +240,8 @@ class Session:
                     else:
                         yield event
             finally:
-                messages.cool()  # between turns the transcript is held as bytes only
+                if not self.keep_warm:
+                    messages.cool()  # between turns the transcript is held as bytes only
             assert done is not None
             try:
                 result = await self._finish(lease, seq, done.result, before)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chorus.context.window import exchanges
+from chorus.context.history import MessageDict
+from chorus.context.window import is_prompt
 
 __all__ = ["with_cache_breakpoints"]
 
@@ -38,9 +39,9 @@ def with_cache_breakpoints(request: dict[str, Any], *, ttl: str = "5m") -> dict[
     anchors = set()
     if len(messages) >= 2:
         anchors.add(len(messages) - 2)
-        spans = exchanges(messages)
-        if len(spans) >= 2:
-            anchors.add(spans[-1][0] - 1)  # the end of the previous exchange
+        last = _last_exchange(messages)
+        if last > 0:
+            anchors.add(last - 1)  # the end of the previous exchange
     for i in sorted(anchors):
         marked = _mark_last_block(messages[i], marker)
         if marked is not None:
@@ -68,6 +69,14 @@ def _mark_last_block(message: dict[str, Any], marker: dict[str, Any]) -> dict[st
     return None
 
 
+def _last_exchange(messages: list[dict[str, Any]]) -> int:
+    """Where the newest exchange starts (its prompt), found from the end: O(that exchange)."""
+    for i in range(len(messages) - 1, 0, -1):
+        if is_prompt(messages[i]):
+            return i
+    return 0
+
+
 def _has_marker(request: dict[str, Any]) -> bool:
     if "cache_control" in request:
         return True
@@ -80,9 +89,21 @@ def _has_marker(request: dict[str, Any]) -> bool:
     ):
         return True
     for message in request.get("messages") or ():
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list) and any(
-            isinstance(b, dict) and "cache_control" in b for b in content
-        ):
+        if type(message) is MessageDict:
+            # Asked once per message: the answer rides on it (a long conversation is
+            # otherwise read whole at every call).
+            marked = message.marked
+            if marked is None:
+                marked = message.marked = _message_marked(message)
+        else:
+            marked = isinstance(message, dict) and _message_marked(message)
+        if marked:
             return True
     return False
+
+
+def _message_marked(message: dict[str, Any]) -> bool:
+    content = message.get("content")
+    return isinstance(content, list) and any(
+        isinstance(b, dict) and "cache_control" in b for b in content
+    )

@@ -54,11 +54,12 @@ class MessageDict(dict):  # type: ignore[type-arg]
     no cache elsewhere has to keep it alive to remember: what a :class:`History` decodes,
     and what a run adds."""
 
-    __slots__ = ("__weakref__", "measured")
+    __slots__ = ("__weakref__", "marked", "measured")
 
     def __init__(self, fields: Any = (), /, **more: Any) -> None:
         super().__init__(fields, **more)
         self.measured: Any = None
+        self.marked: bool | None = None  # whether a block carries cache_control (context.cache)
 
 
 class History(Sequence[Message]):

@@ -250,7 +250,13 @@ class Service:
         live = self._live.pop(key, None)
         if live is None:
             session = Session(
-                agent, key, store=self.store, owner=OWNER, lease_ttl=3600.0, hold_lease=True
+                agent,
+                key,
+                store=self.store,
+                owner=OWNER,
+                lease_ttl=3600.0,
+                hold_lease=True,
+                keep_warm=True,
             )
             live = _Live(session, await self.journal.last_turn(key) + 1)
         self._live[key] = live
