@@ -143,3 +143,15 @@ async def test_logs_carry_no_prompt_text(caplog: Any) -> None:
         assert status == 200
     assert caplog.records  # something was logged (the retried 529, at least)
     assert all("4111" not in record.getMessage() for record in caplog.records)
+
+
+async def test_a_json_turn_is_retried_whole_through_upstream_faults() -> None:
+    # Nobody reads a JSON turn's text as it comes, so its model calls are asked for whole
+    # (not streamed: a cut stream could not be retried once its text had been read) and
+    # each failure is retried from scratch: the turn still succeeds.
+    plan = "reset;529;429(retry_after=0);ok"
+    async with served(sim={"faults": {"*": plan}}) as s:
+        status, body, _ = await s.post(TURNS.format("f"), {"message": "hello there friend"})
+        attempts = [e for e in s.sim.ledger if e.path == "/v1/messages"]
+    assert status == 200 and body["output"] == "hello there friend", body
+    assert len(attempts) == 4 and not any(a.stream for a in attempts)

@@ -130,9 +130,13 @@ class Session:
         assert result is not None
         return result
 
-    async def stream(self, prompt: str | list[dict[str, Any]]) -> AsyncIterator[AgentEvent]:
-        """One atomic turn, yielding the agent's events, then TurnCommitted, then Done."""
-        async for event in self._turn(prompt, live=True):
+    async def stream(
+        self, prompt: str | list[dict[str, Any]], *, live: bool = True
+    ) -> AsyncIterator[AgentEvent]:
+        """One atomic turn, yielding the agent's events, then TurnCommitted, then Done.
+        ``live=False``: each model reply comes whole (no text deltas; a failed model call
+        is then always retried whole), tool calls and results are still events."""
+        async for event in self._turn(prompt, live=live):
             yield event
 
     async def pending(self) -> list[ToolCall]:

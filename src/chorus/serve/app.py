@@ -245,6 +245,7 @@ async def _post_turn(request: web.Request) -> web.StreamResponse:
         message,
         idempotency_key=key,
         if_busy=if_busy,
+        live=stream,
     )
     return await _answer(request, turn, stream)
 

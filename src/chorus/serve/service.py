@@ -282,9 +282,11 @@ class Service:
         idempotency_key: str | None = None,
         if_busy: str = "reject",
         resume: dict[str, bool] | None = None,
+        live: bool = True,
     ) -> LiveTurn:
         """Admit a turn and start it; returns it running (or, for a retried key, the turn
-        that key started)."""
+        that key started). ``live``: someone reads its text as it comes; else each model
+        reply is asked for whole, so an upstream failure anywhere in it is retried whole."""
         key = self._key(principal, agent_name, session_id)
         agent = self.agent(agent_name)
         if idempotency_key is not None:
@@ -303,7 +305,9 @@ class Service:
             await self._wait_in_line(key)
             queued = True
         try:
-            return await self._admit(principal, key, agent, message, idempotency_key, resume=resume)
+            return await self._admit(
+                principal, key, agent, message, idempotency_key, resume=resume, watched=live
+            )
         finally:
             if queued:
                 self._leave_line(key)
@@ -351,6 +355,7 @@ class Service:
         idempotency_key: str | None,
         *,
         resume: dict[str, bool] | None,
+        watched: bool = True,
     ) -> LiveTurn:
         self.shed()
         if key in self._running:  # (someone else got in first)
@@ -382,7 +387,7 @@ class Service:
         run_agent = self._bounded(agent, principal.tenant, reservation)
         live.session.agent = run_agent
         turn.task = asyncio.create_task(
-            self._run(turn, live, message, row, allowance, reservation, resume, started)
+            self._run(turn, live, message, row, allowance, reservation, resume, started, watched)
         )
         return turn
 
@@ -421,6 +426,7 @@ class Service:
         reservation: Reservation,
         resume: dict[str, bool] | None,
         entered: asyncio.Future[None],
+        watched: bool = True,
     ) -> None:
         started = time.monotonic()
         result: RunResult | None = None
@@ -432,7 +438,7 @@ class Service:
                 if resume is not None:
                     result = await session.resume(resume)
                 else:
-                    async for event in session.stream(message):
+                    async for event in session.stream(message, live=watched):
                         shown = wire(event)
                         if shown is not None:
                             turn.add(*shown)
