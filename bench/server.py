@@ -265,7 +265,7 @@ def capacity(rows: list[dict[str, Any]], kind: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--rates", type=float, nargs="+", default=[200, 400, 600, 800, 1000, 1200, 1400]
+        "--rates", type=float, nargs="+", default=[100, 200, 400, 600, 800, 1000, 1400, 1800, 2400]
     )
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--sessions", type=int, default=100_000)
