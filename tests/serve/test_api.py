@@ -131,6 +131,8 @@ async def test_health_readiness_openapi_and_metrics_without_session_ids() -> Non
     assert status == 200 and 'chorus_turns_total{agent="assistant",status="done"} 1.0' in text
     assert "secret-session-77" not in text  # labels are bounded: route templates, not ids
     assert 'route="/v1/agents/{agent}/sessions/{session}/turns"' in text
+    assert "chorus_model_calls_total" in text  # the model calls
+    assert "chorus_team_messages" in text  # and the teams
 
 
 async def test_logs_carry_no_prompt_text(caplog: Any) -> None:

@@ -53,7 +53,19 @@ async def build(config: ServeConfig, *, client: Any = None) -> tuple[Any, web.Ap
         store = SQLiteStore(config.store.path)
         journal = SQLiteJournal(store)
     metrics = ServeMetrics()
-    service = Service(config, client=client, store=store, journal=journal, metrics=metrics)
+    from chorus.observe import Metrics, TeamMetrics
+
+    observers = getattr(client, "observers", None)
+    if isinstance(observers, list):  # the model calls' metrics on the same /metrics
+        observers.append(Metrics(metrics.registry))
+    service = Service(
+        config,
+        client=client,
+        store=store,
+        journal=journal,
+        metrics=metrics,
+        team_metrics=TeamMetrics(metrics.registry),
+    )
     await service.open()
     return service, make_app(service, metrics=metrics)
 

@@ -82,9 +82,11 @@ class Service:
         store: Any,
         journal: Journal,
         metrics: Any = None,
+        team_metrics: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        self.team_metrics = team_metrics
         self.limits = config.limits
         self.client, self.store, self.journal, self.metrics = client, store, journal, metrics
         self._clock = clock
@@ -146,6 +148,7 @@ class Service:
                 task_timeout=declared.task_timeout,
                 max_awards=declared.max_awards,
                 max_hops=declared.max_hops,
+                metrics=self.team_metrics,
             )
             team.start()
             self.teams[declared.name] = team
