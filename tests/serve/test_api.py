@@ -157,3 +157,46 @@ async def test_a_json_turn_is_retried_whole_through_upstream_faults() -> None:
         attempts = [e for e in s.sim.ledger if e.path == "/v1/messages"]
     assert status == 200 and body["output"] == "hello there friend", body
     assert len(attempts) == 4 and not any(a.stream for a in attempts)
+
+
+async def test_on_sqlite_racing_requests_to_a_new_session_start_one_turn(tmp_path: Any) -> None:
+    durable = config(store={"path": str(tmp_path / "chorus.db")})
+    async with served(durable, sim={"latency": {"ttft": 0.05, "tokens_per_second": 0}}) as s:
+        key = {"Idempotency-Key": "same"}
+        copies = await asyncio.gather(
+            *(s.post(TURNS.format("race"), {"message": "hello"}, **key) for _ in range(5))
+        )
+        assert [c[0] for c in copies] == [200] * 5 and {c[1]["turn"] for c in copies} == {1}
+        calls = [e for e in s.sim.ledger if e.path == "/v1/messages"]
+        assert len(calls) == 1
+        different = await asyncio.gather(
+            s.post(TURNS.format("race2"), {"message": "one"}),
+            s.post(TURNS.format("race2"), {"message": "two"}),
+        )
+        assert sorted(d[0] for d in different) == [200, 409]
+
+
+async def test_a_queued_request_and_its_retry_run_once() -> None:
+    slow = {"latency": {"ttft": 0.3, "tokens_per_second": 0}}
+    async with served(sim=slow) as s:
+        first = asyncio.create_task(s.post(TURNS.format("q"), {"message": "first"}))
+        await asyncio.sleep(0.1)
+        body = {"message": "pay invoice 7", "if_busy": "enqueue"}
+        key = {"Idempotency-Key": "invoice-7"}
+        queued, retried = await asyncio.gather(
+            s.post(TURNS.format("q"), body, **key), s.post(TURNS.format("q"), body, **key)
+        )
+        await first
+        _, page, _ = await s.get("/v1/agents/assistant/sessions/q")
+    assert queued[1]["turn"] == retried[1]["turn"] == 2
+    said = [m["content"] for m in page["messages"] if m["role"] == "user"]
+    assert said == ["first", "pay invoice 7"]  # once
+
+
+async def test_odd_numbers_and_option_types_are_client_errors() -> None:
+    async with served() as s:
+        status, _, _ = await s.get(f"/v1/agents/assistant/sessions/s/turns/{2**70}")
+        assert status == 404
+        for bad in ({"among": 5}, {"quorum": "x"}, {"rounds": True}, {"strategy": 3}):
+            status, body, _ = await s.post("/v1/teams/crew/decide", {"question": "q", **bad})
+            assert status == 400, (bad, body)

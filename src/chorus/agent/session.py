@@ -200,9 +200,13 @@ class Session:
             result.seq = await asyncio.shield(commit)
         except asyncio.CancelledError:
             # Cancelled while the commit is under way: the commit decides, never half of
-            # it. It finishes; ``committed`` says whether the turn is in the store.
-            with contextlib.suppress(Exception):
-                self.committed = await commit
+            # it. It finishes, however often the cancel comes; ``committed`` then says
+            # whether the turn is in the store.
+            while not commit.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(commit)
+            if not commit.cancelled() and commit.exception() is None:
+                self.committed = commit.result()
             raise
         self.committed = result.seq
         return result
@@ -300,6 +304,7 @@ class Session:
         if self.hold_lease and self._cached is not None:  # (None: something went wrong)
             self._held = lease
         else:
+            self._held = None  # given back (or taken over): never handed out again
             await self.store.release(lease)
 
     async def _acquire(self) -> Lease:

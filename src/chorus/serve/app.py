@@ -260,7 +260,14 @@ async def _answer(request: web.Request, turn: LiveTurn, stream: bool) -> web.Str
         errors = (d for _, k, d in reversed(turn.events) if k == "error")
         error: dict[str, Any] = next(errors, {})
         kind = error.get("type", turn.status)
-        status = {"cancelled": 409, "timeout": 504, "LimitExceeded": 429}.get(kind, 500)
+        status = {
+            "cancelled": 409,
+            "timeout": 504,
+            "LimitExceeded": 429,
+            "SessionError": 409,  # e.g. a turn waits for approval: resume it first
+            "BadRequestError": 400,  # the API refused what the message holds
+            "PromptTooLongError": 400,
+        }.get(kind, 500)
         return _json(
             {
                 "type": "error",
@@ -307,8 +314,8 @@ def _turn_number(request: web.Request) -> int:
         number = int(request.match_info["turn"])
     except ValueError:
         raise ServeError(400, "invalid_request_error", "a turn is a number") from None
-    if number < 1:
-        raise ServeError(404, "not_found_error", "turns count from 1")
+    if not 1 <= number <= 2**62:
+        raise ServeError(404, "not_found_error", "no such turn (turns count from 1)")
     return number
 
 
@@ -364,9 +371,33 @@ async def _resume(request: web.Request) -> web.StreamResponse:
     return await _answer(request, turn, _flag(body, "stream"))
 
 
+def _check_decide(options: dict[str, Any]) -> None:
+    """decide()'s options as JSON can carry: each the type it must be, in one line."""
+    kinds: dict[str, type] = {
+        "strategy": str,
+        "capability": str,
+        "rounds": int,
+        "samples": int,
+        "quorum": int,
+    }
+    for name, kind in kinds.items():
+        value = options.get(name)
+        if name in options and (not isinstance(value, kind) or isinstance(value, bool)):
+            what = "an integer" if kind is int else "a string"
+            raise ServeError(400, "invalid_request_error", f"{name}: {what}")
+    among = options.get("among")
+    if "among" in options and (
+        not isinstance(among, list) or not all(isinstance(n, str) for n in among)
+    ):
+        raise ServeError(400, "invalid_request_error", "among: a list of agent names")
+    if isinstance(options.get("quorum"), int) and options["quorum"] < 1:
+        raise ServeError(400, "invalid_request_error", "quorum: at least 1")
+
+
 async def _team_run(request: web.Request) -> web.StreamResponse:
     _scope(request, "teams")
     service = request.app[_SERVICE]
+    service.shed()  # team runs make model calls too: past capacity, they wait their turn
     name = request.match_info["team"]
     team = service.teams.get(name)
     if team is None:
@@ -398,11 +429,9 @@ async def _team_run(request: web.Request) -> web.StreamResponse:
         question = body.get("question")
         if not isinstance(question, str) or not question.strip():
             raise ServeError(400, "invalid_request_error", "question: a non-empty string")
-        options = {
-            k: body[k]
-            for k in ("strategy", "among", "rounds", "samples", "quorum", "capability")
-            if k in body
-        }
+        names = ("strategy", "among", "rounds", "samples", "quorum", "capability")
+        options: dict[str, Any] = {k: body[k] for k in names if k in body}
+        _check_decide(options)
         if options.get("strategy") == "judge":
             raise ServeError(400, "invalid_request_error", "strategy: judge is not served yet")
         run = team.stream_decide(question, **options)

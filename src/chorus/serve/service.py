@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from chorus.agent.agent import Agent
-from chorus.agent.events import Done, RunResult
+from chorus.agent.events import Done, RunResult, UsageUpdate
 from chorus.agent.session import Session
 from chorus.declare import build_agent
 from chorus.errors import ChorusError, LimitExceeded, SessionBusyError, SessionError
-from chorus.protocol.models import prices
+from chorus.protocol.models import lookup, prices
 from chorus.serve.auth import Keyring, Principal
 from chorus.serve.budget import Allowance, Refused, Reservation
 from chorus.serve.config import ServeConfig, TenantConfig
@@ -98,7 +98,7 @@ class Service:
         self._live: OrderedDict[str, _Live] = OrderedDict()
         self._running: dict[str, LiveTurn] = {}  # session key -> its running turn
         self._recent: OrderedDict[tuple[str, int], LiveTurn] = OrderedDict()
-        self._queues: dict[str, asyncio.Lock] = {}  # sessions with turns waiting in line
+        self._queues: dict[str, list[Any]] = {}  # session -> [admission lock, its users]
         self._waiting = 0
         self._turn_seconds = 1.0  # a running average: how long a turn takes here
         self.ready = False
@@ -289,65 +289,75 @@ class Service:
     ) -> LiveTurn:
         """Admit a turn and start it; returns it running (or, for a retried key, the turn
         that key started). ``live``: someone reads its text as it comes; else each model
-        reply is asked for whole, so an upstream failure anywhere in it is retried whole."""
+        reply is asked for whole, so an upstream failure anywhere in it is retried whole.
+
+        Admission to one session is one at a time (a lock per session, held for the few
+        reads admission makes, never for the turn): two requests cannot both see the
+        session free, and a retried key always finds the turn its first copy started."""
         key = self._key(principal, agent_name, session_id)
         agent = self.agent(agent_name)
-        if idempotency_key is not None:
-            again = await self._by_key(key, idempotency_key)
-            if again is not None:
-                return again
-        queued = False
-        if key in self._running:
-            if if_busy != "enqueue":
-                raise ServeError(
-                    409,
-                    "conflict_error",
-                    f"session {session_id!r} is running turn {self._running[key].turn}; "
-                    'retry when it ends, or send "if_busy": "enqueue"',
-                )
-            await self._wait_in_line(key)
-            queued = True
-        try:
-            return await self._admit(
-                principal, key, agent, message, idempotency_key, resume=resume, watched=live
-            )
-        finally:
-            if queued:
-                self._leave_line(key)
-
-    async def _wait_in_line(self, key: str) -> None:
-        wait = self._turn_seconds * (self._waiting + 1)
-        if self._waiting >= self.limits.max_queued_turns or wait > self.limits.turn_timeout:
-            raise ServeError(
-                503,
-                "overloaded_error",
-                "too many turns are waiting; try again shortly",
-                retry_after=max(1.0, self._turn_seconds),
-            )
-        line = self._queues.setdefault(key, asyncio.Lock())
-        self._waiting += 1
-        try:
-            async with asyncio.timeout(self.limits.turn_timeout):
-                await line.acquire()
+        waited = False
+        deadline = asyncio.get_running_loop().time() + self.limits.turn_timeout
+        while True:
+            async with self._admitting(key):
+                if idempotency_key is not None:
+                    again = await self._by_key(key, idempotency_key)
+                    if again is not None:
+                        return again
                 running = self._running.get(key)
-                while running is not None:
+                if running is None:
+                    return await self._admit(
+                        principal,
+                        key,
+                        agent,
+                        message,
+                        idempotency_key,
+                        resume=resume,
+                        watched=live,
+                    )
+                if if_busy != "enqueue":
+                    raise ServeError(
+                        409,
+                        "conflict_error",
+                        f"session {session_id!r} is running turn {running.turn}; "
+                        'retry when it ends, or send "if_busy": "enqueue"',
+                    )
+            if not waited:  # in line: only if the line is short and moves in time
+                wait = self._turn_seconds * (self._waiting + 1)
+                if self._waiting >= self.limits.max_queued_turns or wait > self.limits.turn_timeout:
+                    raise ServeError(
+                        503,
+                        "overloaded_error",
+                        "too many turns are waiting; try again shortly",
+                        retry_after=max(1.0, self._turn_seconds),
+                    )
+            waited = True
+            self._waiting += 1
+            try:
+                left = deadline - asyncio.get_running_loop().time()
+                async with asyncio.timeout(max(0.0, left)):
                     await running.wait()
-                    running = self._running.get(key)
-        except TimeoutError:
-            if line.locked():
-                line.release()
-            raise ServeError(
-                503, "overloaded_error", "the turns ahead did not end in time", retry_after=1.0
-            ) from None
-        finally:
-            self._waiting -= 1
+            except TimeoutError:
+                raise ServeError(
+                    503, "overloaded_error", "the turns ahead did not end in time", retry_after=1.0
+                ) from None
+            finally:
+                self._waiting -= 1
 
-    def _leave_line(self, key: str) -> None:
-        line = self._queues.get(key)
-        if line is not None and line.locked():
-            line.release()
-        if line is not None and not line.locked() and not getattr(line, "_waiters", None):
-            self._queues.pop(key, None)
+    @contextlib.asynccontextmanager
+    async def _admitting(self, key: str) -> Any:
+        """The session's admission lock (kept only while someone holds or waits for it)."""
+        entry = self._queues.get(key)
+        if entry is None:
+            entry = self._queues[key] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._queues.pop(key, None)
 
     async def _admit(
         self,
@@ -364,8 +374,17 @@ class Service:
         if key in self._running:  # (someone else got in first)
             raise ServeError(409, "conflict_error", "the session is running a turn")
         live = await self._session(key, agent)
+        seq_before = live.session.known_seq
+        if seq_before is None:
+            seq_before = (await self.store.load(key, since=_PAST_END)).seq
         allowance = self._allowance(principal.tenant)
-        tokens, cost = self._estimate(agent, live, message)
+        tokens, cost = self._estimate(
+            agent,
+            live,
+            message,
+            unknown=seq_before > 0 and not live.input_tokens,
+            most=allowance.tokens_per_minute,
+        )
         reservation = allowance.reserve(tokens, cost, self._clock())
         if isinstance(reservation, Refused):
             raise ServeError(
@@ -375,9 +394,6 @@ class Service:
         live.next_turn += 1
         self._running[key] = turn
         try:
-            seq_before = live.session.known_seq
-            if seq_before is None:
-                seq_before = (await self.store.load(key, since=_PAST_END)).seq
             row = TurnRow(key, turn.turn, "running", idempotency_key, seq_before, self._clock())
             # Entered now, made durable with the next group commit: always before the
             # turn's own commit (writes keep their order), without the turn waiting for it.
@@ -394,12 +410,27 @@ class Service:
         )
         return turn
 
-    def _estimate(self, agent: Agent, live: _Live, message: Any) -> tuple[int, float]:
+    def _estimate(
+        self, agent: Agent, live: _Live, message: Any, *, unknown: bool, most: int | None
+    ) -> tuple[int, float]:
         """The most a turn is expected to use: the input its last call sent, the new
-        message, and its output cap; with tools, two model calls of that."""
+        message, and its output cap; with tools, two model calls of that. ``unknown``: the
+        session has a history this server has not measured yet (evicted, or from before a
+        restart), so its input is reserved at the agent's whole input limit, or ``most``
+        (the tenant's tokens per minute) if that is less; the turn is held to it."""
         chars = len(message) if isinstance(message, str) else len(str(message))
         calls = 2 if agent.tools or agent.toolsets else 1
-        tokens = (live.input_tokens + chars // 3 + 1_000 + agent.max_tokens) * calls
+        known = live.input_tokens
+        if unknown:
+            info = lookup(agent.model)
+            known = (
+                agent.context.input_limit(agent.model, agent.max_tokens)
+                if agent.context is not None
+                else (info.context_window if info is not None else 200_000)
+            )
+        tokens = (known + chars // 3 + 1_000 + agent.max_tokens) * calls
+        if unknown and most is not None:
+            tokens = min(tokens, most)
         price_in, price_out = prices(agent.model)
         cost = calls * (
             (tokens / calls - agent.max_tokens) * price_in + agent.max_tokens * price_out
@@ -433,6 +464,7 @@ class Service:
     ) -> None:
         started = time.monotonic()
         result: RunResult | None = None
+        spent: UsageUpdate | None = None
         status, body = "failed", None
         session = live.session
         committed_before = session.committed
@@ -445,6 +477,8 @@ class Service:
                         shown = wire(event)
                         if shown is not None:
                             turn.add(*shown)
+                        elif isinstance(event, UsageUpdate):
+                            spent = event  # what the model calls so far cost, for settling
                         elif isinstance(event, Done):
                             result = event.result
             assert result is not None
@@ -452,23 +486,29 @@ class Service:
             body = result_json(turn.turn, result)
             live.input_tokens = _last_input(result)
             turn.add("done", body)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, TimeoutError) as exc:
             if session.committed != committed_before:  # the commit won the race: done
                 status, body = "done", {"turn": turn.turn, "committed": True}
                 turn.add("done", body)
+            elif isinstance(exc, TimeoutError):
+                body = {"turn": turn.turn, "type": "timeout"}
+                turn.add("error", {"type": "timeout", "message": "the turn passed its deadline"})
             else:
                 status = "cancelled" if turn.cancel_requested else "interrupted"
                 body = {"turn": turn.turn, "type": status}
                 turn.add("error", {"type": status, "message": f"the turn was {status}"})
-        except TimeoutError:
-            body = {"turn": turn.turn, "type": "timeout"}
-            turn.add("error", {"type": "timeout", "message": "the turn passed its deadline"})
         except SessionBusyError as exc:
             body = {"turn": turn.turn, "type": "conflict_error"}
             turn.add("error", {"type": "conflict_error", "message": str(exc)})
         except (LimitExceeded, SessionError, ChorusError) as exc:
-            body = {"turn": turn.turn, "type": type(exc).__name__}
-            turn.add("error", {"type": type(exc).__name__, "message": str(exc)})
+            if session.committed != committed_before:  # (failed after its commit: done)
+                status, body = "done", {"turn": turn.turn, "committed": True}
+                turn.add("done", body)
+            else:
+                said = str(exc).replace(turn.session, turn.session.rsplit("/", 1)[-1])
+                said = said.replace("resume or discard it", "resume it (POST .../resume)")
+                body = {"turn": turn.turn, "type": type(exc).__name__}
+                turn.add("error", {"type": type(exc).__name__, "message": said})
         except Exception:
             _log.exception("turn %s of %s failed", turn.turn, turn.session)
             body = {"turn": turn.turn, "type": "api_error"}
@@ -476,15 +516,16 @@ class Service:
         finally:
             session.agent = self.agents[session.agent.name]
             used_tokens, used_cost = 0, 0.0
-            if result is not None:
-                u = result.usage
+            usage = result.usage if result is not None else (spent.usage if spent else None)
+            if usage is not None:
+                u = usage
                 used_tokens = (
                     u.input_tokens
                     + u.output_tokens
                     + u.cache_read_input_tokens
                     + u.cache_creation_input_tokens
                 )
-                used_cost = result.cost
+                used_cost = result.cost if result is not None else (spent.cost if spent else 0.0)
             allowance.settle(reservation, used_tokens, float(used_cost))
             elapsed = time.monotonic() - started
             self._turn_seconds = 0.9 * self._turn_seconds + 0.1 * elapsed
@@ -562,6 +603,10 @@ class Service:
 
     async def delete(self, principal: Principal, agent: str, session: str) -> bool:
         key = self._key(principal, agent, session)
+        async with self._admitting(key):  # no turn starts while it goes
+            return await self._delete(key, session)
+
+    async def _delete(self, key: str, session: str) -> bool:
         if key in self._running:
             raise ServeError(409, "conflict_error", "the session is running a turn")
         live = self._live.get(key)
