@@ -22,6 +22,7 @@ from aiohttp import web
 from chorus.errors import ChorusError, ConfigError, TaskFailedError
 from chorus.observe.serve_metrics import ServeMetrics
 from chorus.serve.auth import Principal, presented_key
+from chorus.serve.messages_api import create_message, list_models
 from chorus.serve.openapi import openapi
 from chorus.serve.service import ServeError, Service
 from chorus.serve.turns import LiveTurn, team_event_json
@@ -458,6 +459,27 @@ async def _team_run(request: web.Request) -> web.StreamResponse:
     return _json({"event": kind, **data})
 
 
+async def _messages(request: web.Request) -> web.StreamResponse:
+    principal = _scope(request, "turns")
+    body = await _body(request)
+    return await create_message(request.app[_SERVICE], request, body, principal)
+
+
+async def _models(request: web.Request) -> web.Response:
+    _scope(request, "turns")
+    return _json(await list_models(request.app[_SERVICE]))
+
+
+async def _model(request: web.Request) -> web.Response:
+    _scope(request, "turns")
+    name = request.match_info["model"]
+    models = await list_models(request.app[_SERVICE])
+    found = next((m for m in models["data"] if m["id"] == name), None)
+    if found is None:
+        raise ServeError(404, "not_found_error", f"model: {name!r} is not an agent here")
+    return _json(found)
+
+
 async def _health(request: web.Request) -> web.Response:
     return _json({"ok": True})
 
@@ -503,6 +525,9 @@ def make_app(service: Service, *, metrics: Any = None) -> web.Application:
             web.get(base + "/pending", _pending),
             web.post(base + "/resume", _resume),
             web.post("/v1/teams/{team}/{action}", _team_run),
+            web.post("/v1/messages", _messages),
+            web.get("/v1/models", _models),
+            web.get("/v1/models/{model}", _model),
         ]
     )
     return app

@@ -251,6 +251,52 @@ def openapi(secured: bool = True) -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/messages": {
+                "post": {
+                    "description": "An agent as a Claude model: the Messages API's request "
+                    "and reply; `x-chorus-session` makes it a turn of that session.",
+                    "parameters": [
+                        {
+                            "name": "x-chorus-session",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+                        }
+                    ],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "required": ["model", "max_tokens", "messages"],
+                            "properties": {
+                                "model": {"type": "string"},
+                                "max_tokens": {"type": "integer", "minimum": 1},
+                                "messages": {"type": "array", "minItems": 1, "items": obj},
+                                "stream": {"type": "boolean"},
+                            },
+                        }
+                    ),
+                    "responses": {
+                        **_ok(obj, stream=True),
+                        **_errors(*auth_errors, 409, 429, 500, 502, 503, 504),
+                    },
+                }
+            },
+            "/v1/models": {
+                "get": {"responses": {**_ok(obj), **_errors(401, 403)}},
+            },
+            "/v1/models/{model}": {
+                "get": {
+                    "parameters": [
+                        {
+                            "name": "model",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {**_ok(obj), **_errors(*auth_errors)},
+                }
+            },
             "/v1/teams/{team}/assign": {
                 "post": {
                     "parameters": _path_params("team"),

@@ -36,7 +36,13 @@ from chorus.agent.agent import Agent
 from chorus.agent.events import Done, RunResult, UsageUpdate
 from chorus.agent.session import Session
 from chorus.declare import build_agent
-from chorus.errors import ChorusError, LimitExceeded, SessionBusyError, SessionError
+from chorus.errors import (
+    ChorusError,
+    LimitExceeded,
+    SessionBusyError,
+    SessionError,
+    ToolInputError,
+)
 from chorus.protocol.models import lookup, prices
 from chorus.serve.auth import Keyring, Principal
 from chorus.serve.budget import Allowance, Refused, Reservation
@@ -577,6 +583,27 @@ class Service:
             turn.task.cancel()
             await turn.wait()
         return turn
+
+    async def run_stateless(
+        self, agent: Agent, prompt: Any, history: list[dict[str, Any]]
+    ) -> RunResult:
+        """One run over a history the caller sent (the Messages-API face, no session)."""
+        from chorus.errors import APIStatusError, TranscriptError
+
+        try:
+            async with asyncio.timeout(self.limits.turn_timeout):
+                return await agent.run(prompt, history=history)
+        except TimeoutError:
+            raise ServeError(504, "timeout_error", "the run passed its deadline") from None
+        except (TranscriptError, ToolInputError) as exc:
+            raise ServeError(400, "invalid_request_error", str(exc)) from None
+        except APIStatusError as exc:
+            status = exc.status if 400 <= exc.status < 500 else 502
+            raise ServeError(
+                status, "api_error" if status == 502 else "invalid_request_error", str(exc)
+            ) from None
+        except ChorusError as exc:
+            raise ServeError(500, "api_error", f"{type(exc).__name__}: {exc}") from None
 
     # ------------------------------------------------------------------ sessions
 

@@ -1,0 +1,130 @@
+"""A chorus agent as a Claude model: ``POST /v1/messages`` and ``GET /v1/models``.
+
+Any Anthropic client (the official SDKs, LangChain) talks to an agent as if it were a
+model: ``model`` names the agent, the request and the reply are the Messages API's, JSON
+or SSE in the API's exact event grammar (the simulator's encoder, shared). The agent's
+tools run on the server; the reply is the agent's final answer, with the usage of every
+model call the turn made and a stop reason the SDKs understand.
+
+Without ``x-chorus-session`` a call is stateless: the request's messages are the history,
+and the last one the prompt. With ``x-chorus-session: ID`` it is a turn of that session:
+the server keeps the history (the request's earlier messages are not used), with the same
+guarantees as ``POST .../turns`` (one turn at a time, durable commit, limits).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from chorus.serve.service import ServeError, Service
+from chorus.sim.render import RBlock, Rendered, sse_events, to_json
+
+__all__ = ["create_message", "list_models"]
+
+_CREATED = "2026-01-01T00:00:00Z"
+_BAD = "invalid_request_error"
+
+
+def _model(name: str) -> dict[str, Any]:
+    shown = f"chorus agent {name}"
+    return {"type": "model", "id": name, "display_name": shown, "created_at": _CREATED}
+
+
+async def list_models(service: Service) -> dict[str, Any]:
+    names = list(service.agents)
+    return {
+        "data": [_model(n) for n in names],
+        "has_more": False,
+        "first_id": names[0] if names else None,
+        "last_id": names[-1] if names else None,
+    }
+
+
+def _prompt(body: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ServeError(400, "invalid_request_error", "messages: at least one message")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
+            raise ServeError(400, _BAD, f"messages.{i}.role: user or assistant")
+        if not isinstance(m.get("content"), str | list):
+            raise ServeError(400, _BAD, f"messages.{i}.content: text or content blocks")
+    last = messages[-1]
+    if last["role"] != "user":
+        raise ServeError(400, "invalid_request_error", "the last message must be the user's")
+    return messages[:-1], last["content"]
+
+
+async def create_message(
+    service: Service, request: web.Request, body: dict[str, Any], principal: Any
+) -> web.StreamResponse:
+    name = body.get("model")
+    if not isinstance(name, str) or name not in service.agents:
+        raise ServeError(404, "not_found_error", f"model: {name!r} is not an agent here")
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise ServeError(400, "invalid_request_error", "max_tokens: a positive integer")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise ServeError(400, "invalid_request_error", "stream: a boolean")
+    history, prompt = _prompt(body)
+    session = request.headers.get("x-chorus-session")
+    if session is not None:
+        turn = await service.start_turn(
+            principal,
+            name,
+            session,
+            prompt,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            live=False,
+        )
+        await turn.wait()
+        result = turn.result or {}
+        if turn.status != "done":
+            errors = (d for _, k, d in reversed(turn.events) if k == "error")
+            error: dict[str, Any] = next(errors, {})
+            raise ServeError(500, "api_error", str(error.get("message", turn.status)))
+        text = result.get("output")
+        usage = result.get("usage") or {}
+        stop = result.get("stop_reason", "end_turn")
+    else:
+        service.shed()
+        agent = service.agent(name)
+        run = await service.run_stateless(agent, prompt, history)
+        text, stop = run.output, run.stop_reason
+        u = run.usage
+        usage = {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens}
+    if not isinstance(text, str):
+        text = msgspec.json.encode(text).decode()
+    rendered = Rendered(
+        [RBlock("text", text)],
+        stop if stop in ("end_turn", "max_tokens", "stop_sequence", "refusal") else "end_turn",
+        None,
+        int(usage.get("output_tokens", 0)),
+    )
+    answer_usage = {
+        "input_tokens": int(usage.get("input_tokens", 0)),
+        "output_tokens": int(usage.get("output_tokens", 0)),
+        "cache_creation_input_tokens": int(usage.get("cache_creation_input_tokens", 0)),
+        "cache_read_input_tokens": int(usage.get("cache_read_input_tokens", 0)),
+    }
+    message_id = "msg_" + uuid.uuid4().hex[:24]
+    headers = {"request-id": "req_" + uuid.uuid4().hex[:24]}
+    if not stream:
+        return web.Response(
+            body=to_json(rendered, message_id=message_id, model=name, usage=answer_usage),
+            content_type="application/json",
+            headers=headers,
+        )
+    response = web.StreamResponse(
+        headers={**headers, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    for chunk, _ in sse_events(rendered, message_id=message_id, model=name, usage=answer_usage):
+        await response.write(chunk)
+    await response.write_eof()
+    return response

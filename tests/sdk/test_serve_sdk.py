@@ -1,0 +1,178 @@
+"""The official `anthropic` SDK (both lines) and `langchain-anthropic`, unmodified, talking to
+a chorus agent through `chorus serve`'s Messages-API face: an agent is a model."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anthropic
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = """
+agents:
+  - name: assistant
+    system: Use the tools when they help.
+    tools: ["chorus.serve.demo:get_weather"]
+store: {memory: true}
+"""
+KEYED = (
+    CONFIG
+    + """
+keys:
+  - {key: sk-good, tenant: t, scopes: [turns]}
+  - {key: sk-poor, tenant: poor, scopes: [turns]}
+tenants:
+  poor: {tokens_per_minute: 10}
+"""
+)
+
+
+def _serve(folder: Path, config: str) -> Iterator[str]:
+    (folder / "serve.yaml").write_text(config)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    env["PYTHONPATH"] = str(ROOT / "src")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chorus", "serve", "--config", "serve.yaml", "--port", str(port)],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if process.poll() is not None:
+                said = process.stderr.read().decode() if process.stderr else ""
+                raise AssertionError(said) from None
+            time.sleep(0.05)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _serve(tmp_path_factory.mktemp("open"), CONFIG)
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _serve(tmp_path_factory.mktemp("keyed"), KEYED)
+
+
+def client(url: str, key: str = "sk-any") -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=url, api_key=key, max_retries=0)
+
+
+def test_an_agent_answers_a_create_with_its_tools_run_on_the_server(server: str) -> None:
+    reply = client(server).messages.create(
+        model="assistant",
+        max_tokens=256,
+        messages=[{"role": "user", "content": "What is the weather in Lyon?"}],
+    )
+    assert reply.model == "assistant" and reply.stop_reason == "end_turn"
+    assert "12 C and clear in Lyon" in reply.content[0].text  # type: ignore[union-attr]
+    assert reply.usage.input_tokens > 0 and reply.usage.output_tokens > 0
+
+
+def test_an_agent_streams_in_the_apis_event_grammar(server: str) -> None:
+    with client(server).messages.stream(
+        model="assistant",
+        max_tokens=256,
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+    ) as stream:
+        pieces = list(stream.text_stream)
+        final = stream.get_final_message()
+    assert "12 C and clear in Paris" in "".join(pieces)
+    assert final.stop_reason == "end_turn" and final.content[0].text == "".join(pieces)  # type: ignore[union-attr]
+
+
+def test_a_session_header_makes_calls_turns_of_one_kept_conversation(server: str) -> None:
+    c = client(server)
+    for text in ("hello there", "What is the weather in Oslo?"):
+        c.messages.create(
+            model="assistant",
+            max_tokens=256,
+            messages=[{"role": "user", "content": text}],
+            extra_headers={"x-chorus-session": "sdk-chat"},
+        )
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server}/v1/agents/assistant/sessions/sdk-chat") as r:
+        page = json.loads(r.read())
+    assert page["turns"] == 2
+    said = [m["content"] for m in page["messages"] if isinstance(m["content"], str)]
+    assert said[:1] == ["hello there"] and "What is the weather in Oslo?" in said
+
+
+def test_stateless_calls_use_the_history_they_send(server: str) -> None:
+    reply = client(server).messages.create(
+        model="assistant",
+        max_tokens=256,
+        messages=[
+            {"role": "user", "content": "My name is Ada."},
+            {"role": "assistant", "content": "Hello Ada."},
+            {"role": "user", "content": "repeat after me: fine"},
+        ],
+    )
+    assert reply.content[0].text  # type: ignore[union-attr]
+
+
+def test_models_list_the_agents(server: str) -> None:
+    ids = [m.id for m in client(server).models.list()]
+    assert ids == ["assistant"]
+
+
+def test_errors_are_the_types_the_sdk_expects(server: str, keyed: str) -> None:
+    with pytest.raises(anthropic.NotFoundError):
+        client(server).messages.create(
+            model="nobody", max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+        )
+    with pytest.raises(anthropic.BadRequestError):
+        client(server).messages.create(
+            model="assistant", max_tokens=16, messages=[{"role": "assistant", "content": "hi"}]
+        )
+    with pytest.raises(anthropic.AuthenticationError):
+        client(keyed, "sk-wrong").messages.create(
+            model="assistant", max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+        )
+    ok = client(keyed, "sk-good").messages.create(
+        model="assistant",
+        max_tokens=16,
+        messages=[{"role": "user", "content": "hi"}],
+        extra_headers={"x-chorus-session": "k"},
+    )
+    assert ok.content
+    with pytest.raises(anthropic.RateLimitError) as refused:
+        client(keyed, "sk-poor").messages.create(
+            model="assistant",
+            max_tokens=16,
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"x-chorus-session": "p"},
+        )
+    assert refused.value.response.headers.get("retry-after")
+
+
+def test_langchain_talks_to_an_agent(server: str) -> None:
+    langchain_anthropic = pytest.importorskip("langchain_anthropic")
+    chat = langchain_anthropic.ChatAnthropic(
+        model="assistant", base_url=server, api_key="sk-any", max_retries=0
+    )
+    reply = chat.invoke("What is the weather in Rome?")
+    assert "12 C and clear in Rome" in str(reply.content)
+    streamed = "".join(str(c.content) for c in chat.stream("What is the weather in Nice?"))
+    assert "12 C and clear in Nice" in streamed
