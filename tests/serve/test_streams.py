@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
+from pathlib import Path
 
-from tests.serve.conftest import served
+from tests.serve.conftest import config, served
 
 TURNS = "/v1/agents/assistant/sessions/{}/turns"
 SLOW = {"latency": {"ttft": 0.05, "tokens_per_second": 200}}
@@ -108,3 +110,23 @@ async def test_teams_assign_and_decide_with_their_events() -> None:
             "/v1/teams/crew/decide", {"question": "q", "strategy": "vibes"}
         )
         assert status == 400 and "strategy" in bad["error"]["message"]
+
+
+MCP_SERVER = Path(__file__).resolve().parents[1] / "agent" / "mcp_server.py"
+
+
+async def test_an_agent_gets_the_tools_of_the_mcp_servers_its_config_names() -> None:
+    agents = [
+        {
+            "name": "assistant",
+            "system": "Use the tools.",
+            "mcp": [{"command": [sys.executable, str(MCP_SERVER), "stdio"]}],
+        }
+    ]
+    async with served(config(agents=agents, teams=[])) as s:
+        events = await s.events(
+            TURNS.format("m"), {"message": "please shout hello", "stream": True}
+        )
+    results = [d for _, k, d in events if k == "tool_result"]
+    assert results and results[0]["name"] == "shout" and not results[0]["is_error"]
+    assert events[-1][1] == "done"
