@@ -22,6 +22,13 @@ agents:
     tools: ["chorus.serve.demo:get_weather"]
 store: {memory: true}
 """
+BUSY = """
+agents:
+  - name: slow
+    tools: ["tests.sdk.slow_tools:take_a_while"]
+store: {memory: true}
+limits: {max_running_turns: 1}
+"""
 KEYED = (
     CONFIG
     + """
@@ -40,7 +47,7 @@ def _serve(folder: Path, config: str) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-    env["PYTHONPATH"] = str(ROOT / "src")
+    env["PYTHONPATH"] = f"{ROOT / 'src'}{os.pathsep}{ROOT}"
     process = subprocess.Popen(
         [sys.executable, "-m", "chorus", "serve", "--config", "serve.yaml", "--port", str(port)],
         cwd=folder,
@@ -66,6 +73,11 @@ def _serve(folder: Path, config: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from _serve(tmp_path_factory.mktemp("open"), CONFIG)
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _serve(tmp_path_factory.mktemp("busy"), BUSY)
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +188,24 @@ def test_langchain_talks_to_an_agent(server: str) -> None:
     assert "12 C and clear in Rome" in str(reply.content)
     streamed = "".join(str(c.content) for c in chat.stream("What is the weather in Nice?"))
     assert "12 C and clear in Nice" in streamed
+
+
+def test_a_server_at_capacity_sheds_with_retry_after_as_the_sdk_expects(busy: str) -> None:
+    import threading
+
+    ask = {"model": "slow", "max_tokens": 64}
+    first: list[object] = []
+    holder = threading.Thread(
+        target=lambda: first.append(
+            client(busy).messages.create(
+                **ask, messages=[{"role": "user", "content": "please take_a_while"}]
+            )
+        )
+    )
+    holder.start()
+    time.sleep(0.5)  # the first turn now holds the server's one slot, in its tool
+    with pytest.raises(anthropic.InternalServerError) as shed:
+        client(busy).messages.create(**ask, messages=[{"role": "user", "content": "hi"}])
+    holder.join()
+    assert shed.value.status_code == 503 and shed.value.response.headers.get("retry-after")
+    assert first  # the turn that held the slot finished

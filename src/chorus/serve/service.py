@@ -106,6 +106,7 @@ class Service:
         self._recent: OrderedDict[tuple[str, int], LiveTurn] = OrderedDict()
         self._queues: dict[str, list[Any]] = {}  # session -> [admission lock, its users]
         self._waiting = 0
+        self._stateless = 0  # Messages-API runs without a session, running now
         self._turn_seconds = 1.0  # a running average: how long a turn takes here
         self.ready = False
         self._stack = contextlib.AsyncExitStack()
@@ -181,11 +182,12 @@ class Service:
     def shed(self) -> None:
         """Refuse a new turn at once when the server is past its capacity: too many turns
         running, or the loop so late that the turn would only wait."""
-        if len(self._running) >= self.limits.max_running_turns:
+        running = len(self._running) + self._stateless
+        if running >= self.limits.max_running_turns:
             raise ServeError(
                 503,
                 "overloaded_error",
-                f"the server is running {len(self._running)} turns, its limit",
+                f"the server is running {running} turns, its limit",
                 retry_after=max(1.0, round(self._turn_seconds, 1)),
             )
         if self.busy > self.limits.shed_busy:
@@ -590,6 +592,7 @@ class Service:
         """One run over a history the caller sent (the Messages-API face, no session)."""
         from chorus.errors import APIStatusError, TranscriptError
 
+        self._stateless += 1  # (they count against max_running_turns like turns)
         try:
             async with asyncio.timeout(self.limits.turn_timeout):
                 return await agent.run(prompt, history=history)
@@ -604,6 +607,8 @@ class Service:
             ) from None
         except ChorusError as exc:
             raise ServeError(500, "api_error", f"{type(exc).__name__}: {exc}") from None
+        finally:
+            self._stateless -= 1
 
     # ------------------------------------------------------------------ sessions
 
