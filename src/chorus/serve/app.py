@@ -177,11 +177,6 @@ async def _sse(
     return response
 
 
-async def _follow(turn: LiveTurn, after: int) -> AsyncIterator[tuple[int | None, str, Any]]:
-    async for event_id, kind, data in turn.follow(after):
-        yield event_id, kind, data
-
-
 # ---------------------------------------------------------------------- handlers
 
 
@@ -253,7 +248,7 @@ async def _post_turn(request: web.Request) -> web.StreamResponse:
 
 async def _answer(request: web.Request, turn: LiveTurn, stream: bool) -> web.StreamResponse:
     if stream:
-        return await _sse(request, _follow(turn, _last_event_id(request)))
+        return await _sse(request, turn.follow(_last_event_id(request)))
     await turn.wait()  # (a client that leaves does not stop the turn: it is its own task)
     result = turn.result or {"turn": turn.turn}
     status = {"done": 200, "paused": 200}.get(turn.status, 500)
@@ -284,7 +279,7 @@ async def _answer(request: web.Request, turn: LiveTurn, stream: bool) -> web.Str
 async def _turn_events(request: web.Request) -> web.StreamResponse:
     principal = _scope(request, "turns")
     turn = await request.app[_SERVICE].turn(principal, *_where(request), _turn_number(request))
-    return await _sse(request, _follow(turn, _last_event_id(request)))
+    return await _sse(request, turn.follow(_last_event_id(request)))
 
 
 async def _get_turn(request: web.Request) -> web.Response:

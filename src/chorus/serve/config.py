@@ -19,7 +19,6 @@ and has scopes (``turns``: agents and sessions, ``teams``: team runs, ``admin``:
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import msgspec
 
@@ -154,7 +153,3 @@ def check_serve_config(config: ServeConfig, where: str) -> ServeConfig:
     if config.limits.shed_busy > 1:
         raise ConfigError(f"{where}: limits.shed_busy is a share of the time, at most 1")
     return msgspec.structs.replace(config, keys=tuple(keys))
-
-
-def as_dict(config: Any) -> Any:
-    return msgspec.to_builtins(config)

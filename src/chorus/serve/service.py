@@ -398,7 +398,7 @@ class Service:
             raise ServeError(
                 429, "rate_limit_error", reservation.reason, retry_after=reservation.retry_after
             )
-        turn = LiveTurn(key, live.next_turn)
+        turn = LiveTurn(key, live.next_turn, idempotency_key=idempotency_key)
         live.next_turn += 1
         self._running[key] = turn
         try:
@@ -410,7 +410,6 @@ class Service:
             self._running.pop(key, None)
             allowance.settle(reservation, 0, 0.0)
             raise
-        turn.idempotency_key = idempotency_key  # type: ignore[attr-defined]
         run_agent = self._bounded(agent, principal.tenant, reservation)
         live.session.agent = run_agent
         turn.task = asyncio.create_task(
@@ -552,16 +551,16 @@ class Service:
 
     async def _by_key(self, key: str, idempotency_key: str) -> LiveTurn | None:
         running = self._running.get(key)
-        if running is not None and getattr(running, "idempotency_key", None) == idempotency_key:
+        if running is not None and running.idempotency_key == idempotency_key:
             return running
         for (session, _), turn in reversed(self._recent.items()):
-            if session == key and getattr(turn, "idempotency_key", None) == idempotency_key:
+            if session == key and turn.idempotency_key == idempotency_key:
                 return turn
         row = await self.journal.by_key(key, idempotency_key)
         return self._loaded(row) if row is not None else None
 
     def _loaded(self, row: TurnRow) -> LiveTurn:
-        turn = LiveTurn(row.session, row.turn)
+        turn = LiveTurn(row.session, row.turn, idempotency_key=row.idempotency_key)
         turn.load(row.events or [], row.status, row.result)
         return turn
 

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from chorus.agent.events import (
-    Done,
     RunResult,
     TextChunk,
     ThinkingChunk,
@@ -78,8 +77,15 @@ def result_json(turn: int, result: RunResult) -> dict[str, Any]:
 class LiveTurn:
     """One turn's events, in order, for any number of readers."""
 
-    def __init__(self, session: str, turn: int, status: str = "running") -> None:
+    def __init__(
+        self,
+        session: str,
+        turn: int,
+        status: str = "running",
+        idempotency_key: str | None = None,
+    ) -> None:
         self.session, self.turn, self.status = session, turn, status
+        self.idempotency_key = idempotency_key  # the retries that carry it get this turn
         self.events: list[tuple[int, str, dict[str, Any]]] = []
         self.result: dict[str, Any] | None = None
         self.task: asyncio.Task[Any] | None = None
@@ -123,10 +129,6 @@ class LiveTurn:
             if not self.running:
                 return
             await signal.wait()
-
-
-def is_done(event: Any) -> bool:
-    return isinstance(event, Done)
 
 
 def team_event_json(event: Any) -> tuple[str, dict[str, Any]]:
