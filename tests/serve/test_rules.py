@@ -62,3 +62,17 @@ def test_concurrent_turns_are_capped_and_a_slot_frees_when_one_ends() -> None:
     assert isinstance(held[0], Reservation)
     allowance.settle(held[0], 1, 0.0)
     assert isinstance(allowance.reserve(1, 0.0, now=0.0), Reservation)
+
+
+def test_a_turns_reservation_covers_its_calls_and_is_capped() -> None:
+    from chorus.serve.budget import most_a_turn_uses
+
+    tokens, cost = most_a_turn_uses(
+        input_tokens=2_000, message_chars=300, max_tokens=1_000, calls=2, prices=(3.0, 15.0)
+    )
+    assert tokens == (2_000 + 100 + 1_000 + 1_000) * 2
+    assert abs(cost - 2 * (3_100 * 3.0 + 1_000 * 15.0) / 1e6) < 1e-12
+    capped, _ = most_a_turn_uses(
+        input_tokens=200_000, message_chars=0, max_tokens=64, calls=1, prices=(3.0, 15.0), cap=500
+    )
+    assert capped == 500

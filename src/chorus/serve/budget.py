@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Allowance", "Refused", "Reservation"]
+__all__ = ["Allowance", "Refused", "Reservation", "most_a_turn_uses"]
 
 _DAY = 86_400.0
 
@@ -77,3 +77,25 @@ class Allowance:
     def used(self, now: float) -> tuple[int, float]:
         """Tokens this minute and dollars today, reserved or spent."""
         return self._tokens.get(int(now // 60), 0), self._cost.get(int(now // _DAY), 0.0)
+
+
+def most_a_turn_uses(
+    *,
+    input_tokens: int,
+    message_chars: int,
+    max_tokens: int,
+    calls: int,
+    prices: tuple[float, float],
+    cap: int | None = None,
+) -> tuple[int, float]:
+    """Tokens and dollars to reserve for a turn: per model call, the input (what the last
+    call sent, or the whole input limit when that is not known), the new message (about
+    3 characters a token), 1,000 tokens of overhead and the output cap; ``calls`` of
+    those (2 for an agent with tools); at most ``cap`` tokens. ``prices``: dollars per
+    million input and output tokens."""
+    tokens = (input_tokens + message_chars // 3 + 1_000 + max_tokens) * calls
+    if cap is not None:
+        tokens = min(tokens, cap)
+    per_call_input = tokens / calls - max_tokens
+    cost = calls * (per_call_input * prices[0] + max_tokens * prices[1])
+    return tokens, cost / 1e6

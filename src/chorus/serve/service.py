@@ -45,7 +45,7 @@ from chorus.errors import (
 )
 from chorus.protocol.models import lookup, prices
 from chorus.serve.auth import Keyring, Principal
-from chorus.serve.budget import Allowance, Refused, Reservation
+from chorus.serve.budget import Allowance, Refused, Reservation, most_a_turn_uses
 from chorus.serve.config import ServeConfig, TenantConfig
 from chorus.serve.journal import Journal, TurnRow
 from chorus.serve.turns import LiveTurn, result_json, wire
@@ -426,7 +426,6 @@ class Service:
         restart), so its input is reserved at the agent's whole input limit, or ``most``
         (the tenant's tokens per minute) if that is less; the turn is held to it."""
         chars = len(message) if isinstance(message, str) else len(str(message))
-        calls = 2 if agent.tools or agent.toolsets else 1
         known = live.input_tokens
         if unknown:
             info = lookup(agent.model)
@@ -435,14 +434,14 @@ class Service:
                 if agent.context is not None
                 else (info.context_window if info is not None else 200_000)
             )
-        tokens = (known + chars // 3 + 1_000 + agent.max_tokens) * calls
-        if unknown and most is not None:
-            tokens = min(tokens, most)
-        price_in, price_out = prices(agent.model)
-        cost = calls * (
-            (tokens / calls - agent.max_tokens) * price_in + agent.max_tokens * price_out
+        return most_a_turn_uses(
+            input_tokens=known,
+            message_chars=chars,
+            max_tokens=agent.max_tokens,
+            calls=2 if agent.tools or agent.toolsets else 1,
+            prices=prices(agent.model),
+            cap=most if unknown else None,
         )
-        return tokens, cost / 1e6
 
     def _bounded(self, agent: Agent, tenant: str, reservation: Reservation) -> Agent:
         """The agent, held to what the turn reserved when its tenant has such limits."""
