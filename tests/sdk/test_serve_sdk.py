@@ -3,18 +3,14 @@ a chorus agent through `chorus serve`'s Messages-API face: an agent is a model."
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import anthropic
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.serve.process import chorus_serve
+
 CONFIG = """
 agents:
   - name: assistant
@@ -41,48 +37,19 @@ tenants:
 )
 
 
-def _serve(folder: Path, config: str) -> Iterator[str]:
-    (folder / "serve.yaml").write_text(config)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-    env["PYTHONPATH"] = f"{ROOT / 'src'}{os.pathsep}{ROOT}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chorus", "serve", "--config", "serve.yaml", "--port", str(port)],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            if process.poll() is not None:
-                said = process.stderr.read().decode() if process.stderr else ""
-                raise AssertionError(said) from None
-            time.sleep(0.05)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _serve(tmp_path_factory.mktemp("open"), CONFIG)
+    yield from chorus_serve(tmp_path_factory.mktemp("open"), CONFIG)
 
 
 @pytest.fixture(scope="module")
 def busy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _serve(tmp_path_factory.mktemp("busy"), BUSY)
+    yield from chorus_serve(tmp_path_factory.mktemp("busy"), BUSY)
 
 
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _serve(tmp_path_factory.mktemp("keyed"), KEYED)
+    yield from chorus_serve(tmp_path_factory.mktemp("keyed"), KEYED)
 
 
 def client(url: str, key: str = "sk-any") -> anthropic.Anthropic:
