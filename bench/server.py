@@ -52,6 +52,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from harness import percentile, pin_self, start_server, start_sim  # noqa: E402
+from soak import SIM_CONFIG as SOAK_CONFIG  # noqa: E402
 
 RESULTS = ROOT / "results"
 DOCS = ROOT.parent / "docs"
@@ -195,20 +196,7 @@ def sim_config(folder: Path, *, faults: bool) -> Path:
     if faults:  # the client's fault mix (bench/soak.py), at random points of the stream
         config["seed"] = 11
         config["latency"]["tokens_per_second"] = 400
-        config["stochastic"] = {
-            "rates": {
-                "429(retry_after=1)": 0.10,
-                "529": 0.05,
-                "cut(after=2)": 0.005,
-                "cut(after=4)": 0.005,
-                "cut(after=6)": 0.005,
-                "cut(after=9)": 0.005,
-                "reset": 0.01,
-                "sse_error(after=3)": 0.005,
-                "sse_error(after=7)": 0.005,
-            },
-            "bursts": [{"fault": "529", "start": 10, "duration": 5, "every": 30}],
-        }
+        config["stochastic"] = SOAK_CONFIG["stochastic"]  # the same mix, one definition
     path = folder / ("sim-faults.json" if faults else "sim.json")
     path.write_text(json.dumps(config))
     return path
