@@ -2,7 +2,8 @@
 
 Any Anthropic client (the official SDKs, LangChain) talks to an agent as if it were a
 model: ``model`` names the agent, the request and the reply are the Messages API's, JSON
-or SSE in the API's exact event grammar (the simulator's encoder, shared). The agent's
+or SSE in the API's exact event grammar (:mod:`chorus.protocol.wire`, the encoder the
+simulator uses too). The agent's
 tools run on the server; the reply is the agent's final answer, with the usage of every
 model call the turn made and a stop reason the SDKs understand.
 
@@ -20,8 +21,8 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from chorus.protocol.wire import RBlock, Rendered, sse_events, to_json
 from chorus.serve.service import ServeError, Service
-from chorus.sim.render import RBlock, Rendered, sse_events, to_json
 
 __all__ = ["create_message", "list_models"]
 

@@ -26,6 +26,7 @@ import msgspec
 from aiohttp import web
 
 from chorus.clock import Clock, FakeClock, SystemClock
+from chorus.protocol.wire import PING, sse_events, to_json
 from chorus.sim.behaviours import plan_reply
 from chorus.sim.caching import PromptCache
 from chorus.sim.config import SimConfig
@@ -33,7 +34,7 @@ from chorus.sim.faults import FaultPicker, FaultStep, LedgerEntry
 from chorus.sim.limits import Limiter
 from chorus.sim.models import ModelSpec, model_info
 from chorus.sim.registry import names
-from chorus.sim.render import PING, render, sse_events, to_json
+from chorus.sim.render import render
 from chorus.sim.request import (
     API_VERSIONS,
     MessagesRequest,
