@@ -55,6 +55,7 @@ PUBLIC = {
     "PromptTooLongError",
     "ProtocolError",
     "RateLimitError",
+    "RemoteAgentError",
     "RequestTooLargeError",
     "RunError",
     "RunResult",

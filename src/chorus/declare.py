@@ -80,6 +80,7 @@ class MCPConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str = "agent"
+    description: str = ""  # what it does, in a sentence (its A2A card shows it)
     model: str = "claude-sonnet-4-5"
     system: str | None = None
     tools: tuple[str, ...] = ()

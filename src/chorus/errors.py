@@ -13,6 +13,8 @@
     │   └── TooManyCorrections         the model kept sending input the tools refuse
     ├── BusFullError                   a team member's inbox stayed full until the deadline
     ├── TaskFailedError                no capable agent could do a team's task
+    ├── RemoteAgentError               a remote A2A agent could not be reached, refused a
+    │                                  task or failed it
     ├── SessionError                   a conversation could not be read or written
     │   ├── SessionBusyError           another writer holds the session's lease
     │   ├── StaleWriterError           a writer whose lease was taken over tried to commit
@@ -87,6 +89,7 @@ __all__ = [
     "PromptTooLongError",
     "ProtocolError",
     "RateLimitError",
+    "RemoteAgentError",
     "RequestTooLargeError",
     "RunError",
     "SessionBusyError",
@@ -147,6 +150,11 @@ class BusFullError(ChorusError):
 
 class TaskFailedError(ChorusError):
     """A team's task found no agent that could do it, or every one it was given to failed."""
+
+
+class RemoteAgentError(ChorusError):
+    """A remote A2A agent (a team member served elsewhere) could not be reached, answered
+    with an error, or ended its task without completing it; the team re-awards the task."""
 
 
 class SessionError(ChorusError):

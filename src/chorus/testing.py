@@ -251,6 +251,8 @@ async def _commit_and_load(store: _Any, clock: _ManualClock) -> None:
     assert await store.commit(lease, 4, _MORE) == 6
     assert (await store.load("s1")).messages == _TURN + _MORE, "turns append in order"
     assert [(i.session_id, i.seq) for i in await store.sessions()] == [("s1", 6)]
+    assert [i.session_id for i in await store.sessions("s")] == ["s1"], "a prefix selects"
+    assert await store.sessions("s2") == [] and await store.sessions("t") == []
     whole = _TURN + _MORE
     assert await store.page("s1", 0, 2) == whole[:2], "a page is read from the start"
     assert await store.page("s1", 3, 2) == whole[3:5], "a page is read from the middle"

@@ -18,12 +18,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def chorus_serve(folder: Path, config: str) -> Iterator[str]:
-    (folder / "serve.yaml").write_text(config)
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+        return int(s.getsockname()[1])
+
+
+def chorus_serve(
+    folder: Path, config: str, *, port: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """``env``: variables the server gets besides the test's own (an API key to read)."""
+    (folder / "serve.yaml").write_text(config)
+    port = port or free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")} | (env or {})
     env["PYTHONPATH"] = f"{ROOT / 'src'}{os.pathsep}{ROOT}"  # (tests' own tools import too)
     process = subprocess.Popen(
         [sys.executable, "-m", "chorus", "serve", "--config", "serve.yaml", "--port", str(port)],

@@ -225,13 +225,29 @@ class Agent:
     ) -> RunResult:
         """Continue a run that paused for approval, with a person's yes or no per tool call."""
         result: RunResult | None = None
-        async for event in self.iter(
-            "", (), session_id, live=False, paused=paused, decisions=decisions, lookup=lookup
+        async for event in self.stream_resume(
+            paused, decisions, session_id=session_id, lookup=lookup, live=False
         ):
             if isinstance(event, Done):
                 result = event.result
         assert result is not None
         return result
+
+    async def stream_resume(
+        self,
+        paused: dict[str, Any],
+        decisions: dict[str, bool],
+        *,
+        session_id: str | None = None,
+        lookup: Lookup | None = None,
+        live: bool = True,
+    ) -> AsyncIterator[AgentEvent]:
+        """:meth:`resume`, yielding the run's events as they happen (the approved tools'
+        results, then the model's reply), then Done."""
+        async for event in self.iter(
+            "", (), session_id, live=live, paused=paused, decisions=decisions, lookup=lookup
+        ):
+            yield event
 
     async def stream(
         self,

@@ -149,6 +149,17 @@ class Session:
 
     async def resume(self, decisions: dict[str, bool]) -> RunResult:
         """Finish the paused turn with a person's decisions; it can be resumed exactly once."""
+        result: RunResult | None = None
+        async for event in self.stream_resume(decisions, live=False):
+            if isinstance(event, Done):
+                result = event.result
+        assert result is not None
+        return result
+
+    async def stream_resume(
+        self, decisions: dict[str, bool], *, live: bool = True
+    ) -> AsyncIterator[AgentEvent]:
+        """:meth:`resume`, yielding the run's events, then TurnCommitted, then Done."""
         lease = await self._acquire()
         self._cached = None  # a resumed turn commits outside the cached path
         try:
@@ -161,14 +172,27 @@ class Session:
                 raise StaleWriterError(f"session {self.id!r} moved on since the turn paused")
             if not await self.store.take_pending(lease, blob):
                 raise SessionError(f"the paused turn of session {self.id!r} was already resumed")
+            done: Done | None = None
             try:
-                result = await self.agent.resume(
-                    msgspec.json.decode(blob), decisions, session_id=self.id, lookup=self._lookup
-                )
+                async for event in self.agent.stream_resume(
+                    msgspec.json.decode(blob),
+                    decisions,
+                    session_id=self.id,
+                    lookup=self._lookup,
+                    live=live,
+                ):
+                    if isinstance(event, Done):
+                        done = event
+                    else:
+                        yield event
             except BaseException:
                 await self.store.save_pending(lease, seq, blob)  # still waiting: try again
                 raise
-            return await self._finish(lease, seq, result)
+            assert done is not None
+            result = await self._finish(lease, seq, done.result)
+            if result.stop_reason != "paused":
+                yield TurnCommitted(self.id, result.seq or seq)
+            yield Done(result)
         finally:
             await self._let_go(lease)
 

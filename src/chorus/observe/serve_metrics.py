@@ -10,6 +10,7 @@ chorus_http_requests_total        counter    route, method, status
 chorus_http_request_seconds       histogram  route
 chorus_turns_total                counter    agent, status (done, paused, failed, ...)
 chorus_turn_seconds               histogram  agent
+chorus_turn_cost_dollars_total    counter    agent (what the turns' model calls cost)
 ================================  =========  ========================================
 """
 
@@ -52,15 +53,24 @@ class ServeMetrics:
             registry=r,
         )
 
+        self.turn_cost = Counter(
+            "chorus_turn_cost_dollars",
+            "What turns' model calls cost, in US dollars at list prices.",
+            ["agent"],
+            registry=r,
+        )
+
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         label = self._routes(route)
         self.requests.labels(label, method, str(status)).inc()
         self.request_seconds.labels(label).observe(seconds)
 
-    def turn(self, agent: str, status: str, seconds: float) -> None:
+    def turn(self, agent: str, status: str, seconds: float, cost: float = 0.0) -> None:
         label = self._agents(agent)
         self.turns.labels(label, status).inc()
         self.turn_seconds.labels(label).observe(seconds)
+        if cost > 0:
+            self.turn_cost.labels(label).inc(cost)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

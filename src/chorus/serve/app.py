@@ -21,7 +21,9 @@ from aiohttp import web
 
 from chorus.errors import ChorusError, ConfigError, TaskFailedError
 from chorus.observe.serve_metrics import ServeMetrics
+from chorus.serve.a2a import a2a_routes, is_public
 from chorus.serve.auth import Principal, presented_key
+from chorus.serve.console import CONSOLE_PREFIX, console_routes
 from chorus.serve.messages_api import create_message, list_models
 from chorus.serve.openapi import openapi
 from chorus.serve.service import ServeError, Service
@@ -34,7 +36,7 @@ _SERVICE = web.AppKey("service", Service)
 _METRICS = web.AppKey("metrics", ServeMetrics)
 _PRINCIPAL = web.RequestKey("principal", Principal)
 _encode = msgspec.json.Encoder().encode
-_PUBLIC = {"/healthz", "/readyz", "/openapi.json"}
+_PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/"}
 
 
 def _error(status: int, kind: str, message: str, retry_after: float | None = None) -> web.Response:
@@ -59,7 +61,8 @@ async def _guard(
         request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
     )
     try:
-        if request.path not in _PUBLIC:
+        path = request.path
+        if path not in _PUBLIC and not path.startswith(CONSOLE_PREFIX) and not is_public(path):
             principal = service.principal(presented_key(request.headers))
             request[_PRINCIPAL] = principal
         response = await handler(request)
@@ -150,13 +153,16 @@ def _last_event_id(request: web.Request) -> int:
 
 
 async def _sse(
-    request: web.Request, events: AsyncIterator[tuple[int | None, str, Any]]
+    request: web.Request,
+    events: AsyncIterator[tuple[int | None, str, Any]],
+    headers: dict[str, str] | None = None,
 ) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",
+            **(headers or {}),
         }
     )
     await response.prepare(request)
@@ -247,8 +253,9 @@ async def _post_turn(request: web.Request) -> web.StreamResponse:
 
 
 async def _answer(request: web.Request, turn: LiveTurn, stream: bool) -> web.StreamResponse:
-    if stream:
-        return await _sse(request, turn.follow(_last_event_id(request)))
+    if stream:  # (the turn's number before its first event: a reader can cancel it at once)
+        turn_header = {"X-Chorus-Turn": str(turn.turn)}
+        return await _sse(request, turn.follow(_last_event_id(request)), turn_header)
     await turn.wait()  # (a client that leaves does not stop the turn: it is its own task)
     result = turn.result or {"turn": turn.turn}
     status = {"done": 200, "paused": 200}.get(turn.status, 500)
@@ -320,6 +327,23 @@ async def _session(request: web.Request) -> web.Response:
     start = _int_query(request, "start", 0, 0, 2**62)
     limit = _int_query(request, "limit", 100, 1, 1000)
     return _json(await request.app[_SERVICE].history(principal, *_where(request), start, limit))
+
+
+async def _sessions(request: web.Request) -> web.Response:
+    principal = _scope(request, "turns")
+    query = request.query.get("q", "")
+    if len(query) > 200:
+        raise ServeError(400, "invalid_request_error", "q: at most 200 characters")
+    limit = _int_query(request, "limit", 50, 1, 500)
+    agent = request.match_info["agent"]
+    found = await request.app[_SERVICE].sessions(principal, agent, query, limit)
+    return _json({"data": found})
+
+
+async def _teams(request: web.Request) -> web.Response:
+    _scope(request, "teams")
+    declared = request.app[_SERVICE].config.teams
+    return _json({"data": [{"name": t.name, "agents": list(t.agents)} for t in declared]})
 
 
 async def _delete_session(request: web.Request) -> web.Response:
@@ -511,6 +535,7 @@ def make_app(service: Service, *, metrics: Any = None) -> web.Application:
             web.get("/openapi.json", _openapi),
             web.get("/v1/agents", _agents),
             web.get("/v1/agents/{agent}", _agent),
+            web.get("/v1/agents/{agent}/sessions", _sessions),
             web.post(base + "/turns", _post_turn),
             web.get(base + "/turns/{turn}", _get_turn),
             web.get(base + "/turns/{turn}/events", _turn_events),
@@ -519,10 +544,13 @@ def make_app(service: Service, *, metrics: Any = None) -> web.Application:
             web.delete(base, _delete_session),
             web.get(base + "/pending", _pending),
             web.post(base + "/resume", _resume),
+            web.get("/v1/teams", _teams),
             web.post("/v1/teams/{team}/{action}", _team_run),
             web.post("/v1/messages", _messages),
             web.get("/v1/models", _models),
             web.get("/v1/models/{model}", _model),
+            *console_routes(),
+            *a2a_routes(_SERVICE, _PRINCIPAL),
         ]
     )
     return app

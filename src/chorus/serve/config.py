@@ -14,6 +14,16 @@ and has scopes (``turns``: agents and sessions, ``teams``: team runs, ``admin``:
     tenants:
       acme: {max_concurrent_turns: 8, tokens_per_minute: 200000, cost_per_day: 50}
     limits: {max_body_bytes: 1048576, turn_timeout: 120, max_queued_turns: 256}
+    a2a:
+      allow_hosts: [agents.example.com]   # the only hosts chorus sends A2A requests to
+      public_url: https://chorus.example.com   # what cards advertise (default: the Host asked)
+    remote_agents:                # A2A agents served elsewhere, team members by name
+      - {name: translator, url: "https://agents.example.com/a2a/translator",
+         key_env: TRANSLATOR_KEY}
+
+A remote agent's ``url`` is where its card is (``{url}/.well-known/agent-card.json``, or
+``url`` itself when it ends in ``.json``); its host must be on ``a2a.allow_hosts``, or the
+config is refused at load, before any request is made.
 """
 
 from __future__ import annotations
@@ -25,11 +35,14 @@ import msgspec
 from chorus.config_files import read_data
 from chorus.declare import AgentConfig, check_agent
 from chorus.errors import ConfigError
+from chorus.protocol.a2a_card import card_url, host_refusal
 
 __all__ = [
     "SCOPES",
+    "A2AConfig",
     "KeyConfig",
     "LimitsConfig",
+    "RemoteAgentConfig",
     "ServeConfig",
     "StoreConfig",
     "TeamDeclared",
@@ -88,6 +101,19 @@ class LimitsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     recent_turns: int = 4096  # finished turns whose events stay in memory for resumption
 
 
+class A2AConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    allow_hosts: tuple[str, ...] = ()  # hosts (or host:port) chorus may send A2A requests to
+    public_url: str | None = None  # the base URL cards name (default: the request's Host)
+
+
+class RemoteAgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: str
+    url: str  # its card: {url}/.well-known/agent-card.json, or url itself if it is a .json
+    key_env: str | None = None  # an environment variable holding the key it wants
+    timeout: float = 120.0  # how long a task there may take
+    card_timeout: float = 10.0  # how long the server waits for the card when it starts
+
+
 class ServeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     agents: tuple[AgentConfig, ...] = ()
     teams: tuple[TeamDeclared, ...] = ()
@@ -95,6 +121,8 @@ class ServeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     keys: tuple[KeyConfig, ...] = ()
     tenants: dict[str, TenantConfig] = {}
     limits: LimitsConfig = LimitsConfig()
+    a2a: A2AConfig = A2AConfig()
+    remote_agents: tuple[RemoteAgentConfig, ...] = ()
 
 
 def load_serve_config(path: str) -> ServeConfig:
@@ -120,8 +148,9 @@ def check_serve_config(config: ServeConfig, where: str) -> ServeConfig:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ConfigError(f"{where}: agents need distinct names; {', '.join(twice)} repeat")
+    members = set(names) | _check_remote(config, where)
     for i, team in enumerate(config.teams):
-        unknown = [a for a in team.agents if a not in names]
+        unknown = [a for a in team.agents if a not in members]
         if not team.agents or unknown:
             raise ConfigError(f"{where}: teams[{i}].agents names no agent: {unknown}")
         if team.bid_window <= 0 or team.task_timeout <= 0 or team.max_awards < 1:
@@ -153,3 +182,29 @@ def check_serve_config(config: ServeConfig, where: str) -> ServeConfig:
     if config.limits.shed_busy > 1:
         raise ConfigError(f"{where}: limits.shed_busy is a share of the time, at most 1")
     return msgspec.structs.replace(config, keys=tuple(keys))
+
+
+def _check_remote(config: ServeConfig, where: str) -> set[str]:
+    """The A2A section and the remote agents; returns the remote agents' names. Every URL
+    is checked against the allow-list here, before anything could send a request."""
+    for i, host in enumerate(config.a2a.allow_hosts):
+        if not host.strip() or "/" in host:
+            raise ConfigError(f"{where}: a2a.allow_hosts[{i}] is a host name or address")
+    public = config.a2a.public_url
+    if public is not None and not public.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: a2a.public_url is an http(s) URL")
+    local = {a.name for a in config.agents}
+    seen: set[str] = set()
+    for i, remote in enumerate(config.remote_agents):
+        field = f"{where}: remote_agents[{i}]"
+        if not remote.name.strip() or len(remote.name) > 64 or "/" in remote.name:
+            raise ConfigError(f"{field}.name must be 1-64 characters without '/'")
+        if remote.name in local or remote.name in seen:
+            raise ConfigError(f"{field}.name {remote.name!r} is already an agent's name")
+        seen.add(remote.name)
+        refusal = host_refusal(card_url(remote.url), config.a2a.allow_hosts)
+        if refusal is not None:
+            raise ConfigError(f"{field}.url: {refusal}")
+        if remote.timeout <= 0 or remote.card_timeout <= 0:
+            raise ConfigError(f"{field}: timeout and card_timeout must be > 0")
+    return seen

@@ -78,11 +78,14 @@ def demo_config(db: str = "chorus.db") -> ServeConfig:
         agents=(
             AgentConfig(
                 name="assistant",
+                description="Answers questions; looks up the weather, does arithmetic, and "
+                "sends email once a person approves.",
                 system="You are a helpful assistant. Use the tools when they help.",
                 tools=(f"{here}:get_weather", f"{here}:calculate", f"{here}:send_email"),
             ),
             AgentConfig(
                 name="coder",
+                description="Writes and fixes Python code.",
                 system="You write and fix Python code.",
                 tools=(f"{here}:calculate",),
                 capabilities=(
@@ -91,6 +94,7 @@ def demo_config(db: str = "chorus.db") -> ServeConfig:
             ),
             AgentConfig(
                 name="writer",
+                description="Writes user documentation and changelogs.",
                 system="You write clear documentation.",
                 capabilities=(
                     CapabilityConfig("docs", "writes user documentation and changelogs"),

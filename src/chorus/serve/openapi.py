@@ -102,7 +102,7 @@ def openapi(secured: bool = True) -> dict[str, Any]:
                     "properties": {
                         "message": {
                             "oneOf": [
-                                {"type": "string", "minLength": 1},
+                                {"type": "string", "minLength": 1, "pattern": "\\S"},
                                 {"type": "array", "minItems": 1, "items": obj},
                             ]
                         },
@@ -162,6 +162,49 @@ def openapi(secured: bool = True) -> dict[str, Any]:
                     "parameters": _path_params("agent"),
                     "responses": {
                         **_ok({"$ref": "#/components/schemas/Agent"}),
+                        **_errors(*auth_errors),
+                    },
+                }
+            },
+            "/v1/agents/{agent}/sessions": {
+                "get": {
+                    "summary": "The tenant's sessions with this agent, most recent first",
+                    "parameters": [
+                        *_path_params("agent"),
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "description": "an id fragment, or words said in the session",
+                            "schema": {"type": "string", "maxLength": 200},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                        },
+                    ],
+                    "responses": {
+                        **_ok(
+                            {
+                                "type": "object",
+                                "required": ["data"],
+                                "properties": {
+                                    "data": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["session", "messages", "updated"],
+                                            "properties": {
+                                                "session": {"type": "string"},
+                                                "messages": {"type": "integer"},
+                                                "created": {"type": "number"},
+                                                "updated": {"type": "number"},
+                                            },
+                                        },
+                                    }
+                                },
+                            }
+                        ),
                         **_errors(*auth_errors),
                     },
                 }
@@ -295,6 +338,69 @@ def openapi(secured: bool = True) -> dict[str, Any]:
                         }
                     ],
                     "responses": {**_ok(obj), **_errors(*auth_errors)},
+                }
+            },
+            "/.well-known/agent-card.json": {
+                "get": {
+                    "summary": "The A2A agent card of the server's default agent (docs/a2a.md)",
+                    "security": [],
+                    "responses": {**_ok(obj)},
+                }
+            },
+            "/a2a/{agent}/.well-known/agent-card.json": {
+                "get": {
+                    "summary": "An agent's A2A agent card",
+                    "security": [],
+                    "parameters": _path_params("agent"),
+                    "responses": {**_ok(obj), **_errors(404)},
+                }
+            },
+            "/a2a/{agent}": {
+                "post": {
+                    "summary": "A2A JSON-RPC: SendMessage, SendStreamingMessage, GetTask, "
+                    "CancelTask, ListTasks, SubscribeToTask (and the 0.3 names)",
+                    "parameters": _path_params("agent"),
+                    "requestBody": _body(obj),
+                    "responses": {
+                        "200": {
+                            "description": "A JSON-RPC response, or for a stream its events",
+                            "content": {
+                                "application/json": {"schema": obj},
+                                "text/event-stream": {"schema": {"type": "string"}},
+                            },
+                        },
+                        **_errors(400, 401, 403, 404, 413),
+                    },
+                }
+            },
+            "/v1/teams": {
+                "get": {
+                    "summary": "The teams and their members",
+                    "responses": {
+                        **_ok(
+                            {
+                                "type": "object",
+                                "required": ["data"],
+                                "properties": {
+                                    "data": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["name", "agents"],
+                                            "properties": {
+                                                "name": {"type": "string"},
+                                                "agents": {
+                                                    "type": "array",
+                                                    "items": {"type": "string"},
+                                                },
+                                            },
+                                        },
+                                    }
+                                },
+                            }
+                        ),
+                        **_errors(401, 403),
+                    },
                 }
             },
             "/v1/teams/{team}/assign": {

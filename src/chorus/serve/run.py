@@ -123,6 +123,8 @@ async def serve(
     bound = runner.addresses[0][1] if runner.addresses else port
     base = f"http://{host}:{bound}"
     say(f"chorus serve listening on {base}")
+    say(f"  console: {base}/")
+    say(f"  A2A:     {base}/.well-known/agent-card.json")
     say(f"  agents:  {base}/v1/agents")
     say(
         f"  a turn:  curl -s {base}/v1/agents/assistant/sessions/demo/turns "

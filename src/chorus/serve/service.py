@@ -35,6 +35,8 @@ from typing import Any
 from chorus.agent.agent import Agent
 from chorus.agent.events import Done, RunResult, UsageUpdate
 from chorus.agent.session import Session
+from chorus.context.compaction import ContextState
+from chorus.context.recall import terms
 from chorus.declare import build_agent
 from chorus.errors import (
     ChorusError,
@@ -55,6 +57,7 @@ __all__ = ["ServeError", "Service"]
 _log = logging.getLogger("chorus.serve")
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _PAST_END = 2**62
+SEARCHED = 500  # the most recent sessions a session search reads the word index of
 OWNER = "chorus-serve"  # one lease owner for the server, across restarts (see Service.open)
 
 
@@ -99,6 +102,7 @@ class Service:
         self.agents: dict[str, Agent] = {a.name: build_agent(a, client) for a in config.agents}
         self.agent_configs = {a.name: a for a in config.agents}
         self.teams: dict[str, Any] = {}
+        self.remote_agents: dict[str, Any] = {}  # team members served elsewhere, over A2A
         self.keyring = Keyring([(k.key_sha256 or "", k.tenant, k.scopes) for k in config.keys])
         self._allowances: dict[str, Allowance] = {}
         self._live: OrderedDict[str, _Live] = OrderedDict()
@@ -146,11 +150,13 @@ class Service:
             for toolset in agent.toolsets:
                 if hasattr(toolset, "__aenter__"):
                     await self._stack.enter_async_context(toolset)  # type: ignore[arg-type]
+        from chorus.serve.remote import remote_members
         from chorus.team import Team
 
+        self.remote_agents = await remote_members(self.config)  # their cards read now
         for declared in self.config.teams:
             team = Team(
-                [self.agents[name] for name in declared.agents],
+                [self.agents.get(name) or self.remote_agents[name] for name in declared.agents],
                 bid_window=declared.bid_window,
                 task_timeout=declared.task_timeout,
                 max_awards=declared.max_awards,
@@ -215,6 +221,8 @@ class Service:
         await asyncio.gather(*running, return_exceptions=True)
         for team in self.teams.values():
             await team.close()
+        for remote in self.remote_agents.values():
+            await remote.aclose()
         await asyncio.gather(*self._closing, return_exceptions=True)
         for live in self._live.values():
             with contextlib.suppress(Exception):
@@ -399,6 +407,7 @@ class Service:
                 429, "rate_limit_error", reservation.reason, retry_after=reservation.retry_after
             )
         turn = LiveTurn(key, live.next_turn, idempotency_key=idempotency_key)
+        turn.seq_before, turn.message = seq_before, message
         live.next_turn += 1
         self._running[key] = turn
         try:
@@ -476,17 +485,19 @@ class Service:
         committed_before = session.committed
         try:
             async with asyncio.timeout(self.limits.turn_timeout):
-                if resume is not None:
-                    result = await session.resume(resume)
-                else:
-                    async for event in session.stream(message, live=watched):
-                        shown = wire(event)
-                        if shown is not None:
-                            turn.add(*shown)
-                        elif isinstance(event, UsageUpdate):
-                            spent = event  # what the model calls so far cost, for settling
-                        elif isinstance(event, Done):
-                            result = event.result
+                run = (
+                    session.stream(message, live=watched)
+                    if resume is None
+                    else session.stream_resume(resume, live=watched)
+                )
+                async for event in run:
+                    shown = wire(event)
+                    if shown is not None:
+                        turn.add(*shown)
+                    elif isinstance(event, UsageUpdate):
+                        spent = event  # what the model calls so far cost, for settling
+                    elif isinstance(event, Done):
+                        result = event.result
             assert result is not None
             status = "paused" if result.stop_reason == "paused" else "done"
             body = result_json(turn.turn, result)
@@ -536,7 +547,7 @@ class Service:
             elapsed = time.monotonic() - started
             self._turn_seconds = 0.9 * self._turn_seconds + 0.1 * elapsed
             if self.metrics is not None:
-                self.metrics.turn(session.agent.name, status, elapsed)
+                self.metrics.turn(session.agent.name, status, elapsed, float(used_cost))
             row.status, row.result, row.finished = status, body, self._clock()
             row.events = [list(e) for e in turn.events]
             turn.end(status, body)
@@ -560,8 +571,40 @@ class Service:
 
     def _loaded(self, row: TurnRow) -> LiveTurn:
         turn = LiveTurn(row.session, row.turn, idempotency_key=row.idempotency_key)
+        turn.seq_before = row.seq_before
         turn.load(row.events or [], row.status, row.result)
         return turn
+
+    async def turn_by_key(
+        self, principal: Principal, agent: str, session: str, idempotency_key: str
+    ) -> LiveTurn | None:
+        """The turn a request with ``idempotency_key`` started in the session, if any."""
+        return await self._by_key(self._key(principal, agent, session), idempotency_key)
+
+    async def turn_messages(
+        self, principal: Principal, agent: str, session: str, number: int, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """The messages turn ``number`` committed to its session (none while it runs):
+        from the session's length when it began to where the next turn began."""
+        key = self._key(principal, agent, session)
+        turn = await self.turn(principal, agent, session, number)
+        if turn.running or turn.seq_before is None:
+            return []
+        try:
+            after = await self.turn(principal, agent, session, number + 1)
+            end = after.seq_before
+        except ServeError:
+            end = None
+        if end is None:
+            end = (await self.store.load(key, since=_PAST_END)).seq
+        count = min(limit, end - turn.seq_before)
+        return await self.store.page(key, turn.seq_before, count) if count > 0 else []
+
+    async def last_turn(self, principal: Principal, agent: str, session: str) -> int:
+        """The number of the session's latest turn (0: it has none)."""
+        key = self._key(principal, agent, session)
+        live = self._live.get(key)
+        return live.next_turn - 1 if live is not None else await self.journal.last_turn(key)
 
     async def turn(self, principal: Principal, agent: str, session: str, number: int) -> LiveTurn:
         key = self._key(principal, agent, session)
@@ -629,7 +672,44 @@ class Service:
             "length": head.seq,
             "turns": last,
             "running": self._running[key].turn if key in self._running else None,
+            # what compaction folded, so a reader can mark where summaries stand in
+            "summaries": [
+                {"start": x.start, "end": x.end, "text": x.text}
+                for x in ContextState.decode(head.context).summaries
+            ],
         }
+
+    async def sessions(
+        self, principal: Principal, agent: str, query: str = "", limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The tenant's sessions with ``agent``, most recently updated first. ``query``
+        keeps those whose id contains it or whose turns mention its words (the store's
+        word index, over the ``SEARCHED`` most recent sessions)."""
+        self.agent(agent)
+        prefix = f"{principal.tenant}/{agent}/"
+        found = sorted(await self.store.sessions(prefix), key=lambda i: -i.updated)
+        wanted = query.strip().lower()
+        if wanted:
+            words = set(terms(wanted))
+            kept = []
+            for info in found[:SEARCHED]:
+                name = info.session_id[len(prefix) :]
+                if wanted in name.lower() or (
+                    words and await self.store.search(info.session_id, words, info.seq, 1)
+                ):
+                    kept.append(info)
+                if len(kept) >= limit:
+                    break
+            found = kept
+        return [
+            {
+                "session": info.session_id[len(prefix) :],
+                "messages": info.seq,
+                "created": info.created,
+                "updated": info.updated,
+            }
+            for info in found[:limit]
+        ]
 
     async def delete(self, principal: Principal, agent: str, session: str) -> bool:
         key = self._key(principal, agent, session)

@@ -86,6 +86,8 @@ class LiveTurn:
     ) -> None:
         self.session, self.turn, self.status = session, turn, status
         self.idempotency_key = idempotency_key  # the retries that carry it get this turn
+        self.seq_before: int | None = None  # the session's length when the turn began
+        self.message: Any = None  # what the turn was asked, while it runs (then: the store)
         self.events: list[tuple[int, str, dict[str, Any]]] = []
         self.result: dict[str, Any] | None = None
         self.task: asyncio.Task[Any] | None = None
@@ -106,6 +108,7 @@ class LiveTurn:
 
     def end(self, status: str, result: dict[str, Any] | None) -> None:
         self.status, self.result = status, result
+        self.message = None  # (the session's store has it now; recent turns stay small)
         self._ended.set()
         self._signal.set()
 

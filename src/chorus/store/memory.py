@@ -144,11 +144,11 @@ class MemoryStore:
         if len(row.messages) != expected_seq:
             raise StaleWriterError(f"session {lease.session_id!r} moved on from seq {expected_seq}")
 
-    async def sessions(self) -> list[SessionInfo]:
+    async def sessions(self, prefix: str = "") -> list[SessionInfo]:
         return [
             SessionInfo(sid, len(r.messages), r.created, r.updated)
             for sid, r in sorted(self._rows.items())
-            if r.messages
+            if r.messages and sid.startswith(prefix)
         ]
 
     async def delete(self, session_id: str) -> bool:

@@ -529,10 +529,13 @@ class SQLiteStore:
 
         return await self._write(take)
 
-    async def sessions(self) -> list[SessionInfo]:
+    async def sessions(self, prefix: str = "") -> list[SessionInfo]:
         def read() -> list[SessionInfo]:
+            # A range on the primary key, so one tenant's sessions are read without the rest.
             rows = self._db.execute(
-                "SELECT id, seq, created, updated FROM chorus_sessions WHERE seq > 0 ORDER BY id"
+                "SELECT id, seq, created, updated FROM chorus_sessions "
+                "WHERE seq > 0 AND id >= ? AND id < ? ORDER BY id",
+                (prefix, prefix + "\U0010ffff"),
             ).fetchall()
             return [SessionInfo(*row) for row in rows]
 

@@ -27,6 +27,9 @@ from chorus.team.prompts import (
 
 if TYPE_CHECKING:
     from chorus.agent.agent import Agent
+    from chorus.team.remote import RemoteAgent
+
+    Asked = Agent | RemoteAgent  # who can be asked: a local agent or a remote A2A one
 
 __all__ = ["Asking", "comparable"]
 
@@ -40,13 +43,13 @@ class Asking:
         self.id, self.question, self.emit = question_id, question, emit
         self.tokens = 0
 
-    async def run(self, agent: Agent, prompt: str) -> Any:
+    async def run(self, agent: Asked, prompt: str) -> Any:
         """The agent's output for ``prompt``; raises what the run raised."""
         result = await agent.run(prompt)
         self.tokens += result.usage.input_tokens + result.usage.output_tokens
         return result.output
 
-    async def answer(self, agent: Agent, prompt: str, round: int = 1) -> Answer:
+    async def answer(self, agent: Asked, prompt: str, round: int = 1) -> Answer:
         try:
             output = await self.run(agent, prompt)
         except Exception:  # one member's failure is its abstention, not the team's
@@ -62,14 +65,14 @@ class Asking:
         self.emit(AnswerGiven(self.id, given, round))
         return given
 
-    async def everyone(self, agents: Sequence[Agent], samples: int = 1) -> list[Answer]:
+    async def everyone(self, agents: Sequence[Asked], samples: int = 1) -> list[Answer]:
         """Each agent's answer to the question, ``samples`` times each, all at once."""
         self.emit(QuestionAsked(self.id, tuple(a.name for a in agents)))
         asked = [a for a in agents for _ in range(samples)]
         return list(await asyncio.gather(*(self.answer(a, self.question) for a in asked)))
 
     async def debate(
-        self, agents: Sequence[Agent], answers: list[Answer], rounds: int
+        self, agents: Sequence[Asked], answers: list[Answer], rounds: int
     ) -> list[Answer]:
         """Up to ``rounds`` more rounds: each agent sees the others' last answers and its
         own, and answers again; it stops early once they all agree."""

@@ -71,6 +71,7 @@ from chorus.team.registry import LocalRegistry
 
 if TYPE_CHECKING:
     from chorus.agent.agent import Agent
+    from chorus.team.remote import RemoteAgent
 
 __all__ = ["STRATEGIES", "TaskResult", "Team"]
 
@@ -85,7 +86,7 @@ class Team:
 
     def __init__(
         self,
-        agents: Sequence[Agent],
+        agents: Sequence[Agent | RemoteAgent],
         *,
         bus: Bus | None = None,
         registry: LocalRegistry | None = None,
@@ -468,7 +469,7 @@ class Team:
                 run.cancel()
             await asyncio.gather(*runs, return_exceptions=True)
 
-    async def _run(self, agent: Agent, award: Envelope) -> None:
+    async def _run(self, agent: Agent | RemoteAgent, award: Envelope) -> None:
         key = str(award.payload["key"])
         done = self._done.get(key)
         tokens = 0
