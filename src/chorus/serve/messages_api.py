@@ -95,7 +95,7 @@ async def create_message(
     else:
         service.shed()
         agent = service.agent(name)
-        run = await service.run_stateless(agent, prompt, history)
+        run = await service.run_stateless(principal, agent, prompt, history)
         text, stop = run.output, run.stop_reason
         u = run.usage
         usage = {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens}

@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from chorus.agent.agent import Agent
 from chorus.agent.events import Done, RunResult, UsageUpdate
 from chorus.agent.session import Session
@@ -628,15 +630,43 @@ class Service:
         return turn
 
     async def run_stateless(
-        self, agent: Agent, prompt: Any, history: list[dict[str, Any]]
+        self, principal: Principal, agent: Agent, prompt: Any, history: list[dict[str, Any]]
     ) -> RunResult:
-        """One run over a history the caller sent (the Messages-API face, no session)."""
+        """One run over a history the caller sent (the Messages-API face, no session),
+        held to the tenant's limits as a turn is: reserved for the most it can use (the
+        history it was sent, measured by its length), settled to what it used."""
         from chorus.errors import APIStatusError, TranscriptError
 
+        allowance = self._allowance(principal.tenant)
+        sent = len(msgspec.json.encode(history)) if history else 0
+        tokens, cost = most_a_turn_uses(
+            input_tokens=sent // 3,
+            message_chars=len(prompt) if isinstance(prompt, str) else len(str(prompt)),
+            max_tokens=agent.max_tokens,
+            calls=2 if agent.tools or agent.toolsets else 1,
+            prices=prices(agent.model),
+        )
+        reservation = allowance.reserve(tokens, cost, self._clock())
+        if isinstance(reservation, Refused):
+            raise ServeError(
+                429, "rate_limit_error", reservation.reason, retry_after=reservation.retry_after
+            )
+        used_tokens, used_cost = 0, 0.0
         self._stateless += 1  # (they count against max_running_turns like turns)
         try:
             async with asyncio.timeout(self.limits.turn_timeout):
-                return await agent.run(prompt, history=history)
+                result = await self._bounded(agent, principal.tenant, reservation).run(
+                    prompt, history=history
+                )
+            u = result.usage
+            used_tokens = (
+                u.input_tokens
+                + u.output_tokens
+                + u.cache_read_input_tokens
+                + u.cache_creation_input_tokens
+            )
+            used_cost = float(result.cost)
+            return result
         except TimeoutError:
             raise ServeError(504, "timeout_error", "the run passed its deadline") from None
         except (TranscriptError, ToolInputError) as exc:
@@ -646,10 +676,14 @@ class Service:
             raise ServeError(
                 status, "api_error" if status == 502 else "invalid_request_error", str(exc)
             ) from None
+        except LimitExceeded as exc:  # (it reached what it reserved: the tenant's limit)
+            used_tokens, used_cost = reservation.tokens, reservation.cost
+            raise ServeError(429, "rate_limit_error", str(exc), retry_after=60.0) from None
         except ChorusError as exc:
             raise ServeError(500, "api_error", f"{type(exc).__name__}: {exc}") from None
         finally:
             self._stateless -= 1
+            allowance.settle(reservation, used_tokens, used_cost)
 
     # ------------------------------------------------------------------ sessions
 

@@ -1,0 +1,48 @@
+"""A stateless ``POST /v1/messages`` (no session) is held to its tenant's limits like a turn."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.serve.conftest import config, served
+
+KEYS = [{"key": "sk-poor", "tenant": "poor"}, {"key": "sk-rich", "tenant": "rich"}]
+
+
+def ask(text: str) -> dict[str, object]:
+    return {
+        "model": "writer",
+        "max_tokens": 256,
+        "messages": [{"role": "user", "content": text}],
+    }
+
+
+async def test_a_tenant_without_tokens_left_is_refused_before_any_model_call() -> None:
+    tenants = {"poor": {"tokens_per_minute": 100}}
+    async with served(config(keys=KEYS, tenants=tenants)) as s:
+        before = len(s.sim.ledger)
+        status, body, headers = await s.post(
+            "/v1/messages", ask("hello"), **{"x-api-key": "sk-poor"}
+        )
+        assert status == 429 and body["error"]["type"] == "rate_limit_error"
+        assert "tokens per minute" in body["error"]["message"] and headers["Retry-After"]
+        assert len(s.sim.ledger) == before  # refused at admission: no model call
+        status, _, _ = await s.post("/v1/messages", ask("hello"), **{"x-api-key": "sk-rich"})
+        assert status == 200  # another tenant is not held to it
+
+
+async def test_concurrent_stateless_calls_never_overshoot_the_cost_allowance() -> None:
+    tenants = {"poor": {"cost_per_day": 0.02}}
+    async with served(config(keys=KEYS, tenants=tenants)) as s:
+        replies = await asyncio.gather(
+            *(
+                s.post("/v1/messages", ask(f"note {n}"), **{"x-api-key": "sk-poor"})
+                for n in range(30)
+            )
+        )
+        statuses = [r[0] for r in replies]
+        assert set(statuses) <= {200, 429} and 200 in statuses and 429 in statuses
+        allowance = s.service._allowance("poor")
+        assert allowance.running == 0  # every reservation was settled
+        _, spent = allowance.used(s.service._clock())
+        assert 0 < spent <= 0.02
