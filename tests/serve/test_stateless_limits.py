@@ -46,3 +46,28 @@ async def test_concurrent_stateless_calls_never_overshoot_the_cost_allowance() -
         assert allowance.running == 0  # every reservation was settled
         _, spent = allowance.used(s.service._clock())
         assert 0 < spent <= 0.02
+
+
+async def test_team_runs_are_held_to_the_tenants_limits_too() -> None:
+    tenants = {"poor": {"tokens_per_minute": 100}, "rich": {"max_concurrent_turns": 1}}
+    async with served(config(keys=KEYS, tenants=tenants)) as s:
+        task = {"task": "Write a Python function that adds two numbers"}
+        status, body, _ = await s.post("/v1/teams/crew/assign", task, **{"x-api-key": "sk-poor"})
+        assert status == 429 and "tokens per minute" in body["error"]["message"]
+        question = {"question": "Which is larger, 7 or 9?", "stream": True}
+        status, _, _ = await s.post("/v1/teams/crew/decide", question, **{"x-api-key": "sk-poor"})
+        assert status == 429
+        rich = {"x-api-key": "sk-rich"}
+        status, done, _ = await s.post("/v1/teams/crew/assign", task, **rich)
+        assert status == 200 and done["event"] == "task_completed"
+        allowance = s.service._allowance("rich")
+        assert allowance.running == 0  # the slot came back after the run
+        used, _ = allowance.used(s.service._clock())
+        assert used == done["result"]["tokens"] > 0  # settled to what the run reported
+        events = await s.events("/v1/teams/crew/assign", {**task, "stream": True}, most=1, **rich)
+        assert events  # the reader left after the first event
+        for _ in range(50):
+            if allowance.running == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert allowance.running == 0  # a reader that leaves gives the slot back

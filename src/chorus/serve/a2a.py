@@ -630,16 +630,24 @@ class _TeamFace(_Face):
         if capability is not None and not isinstance(capability, str):
             raise RpcError(a2a.INVALID_PARAMS, "message.metadata.capability: a string")
         self.service.shed()
-        context = message.context_id or context_for(message.message_id)
-        number = next(runs.numbers)
-        turn = LiveTurn(f"{tenant}/team:{self.name}/{context}", number)
-        turn.message = content
-        run = _TeamRun(context, turn, tenant)
-        runs.add(tenant, self.name, message.message_id, run)
-        turn.task = asyncio.create_task(self._drive(run, capability, content))
+        team = self.service.teams[self.name]
+        held = self.service.reserve_team_run(
+            self.principal, self.name, len(content), team.max_awards
+        )
+        try:
+            context = message.context_id or context_for(message.message_id)
+            number = next(runs.numbers)
+            turn = LiveTurn(f"{tenant}/team:{self.name}/{context}", number)
+            turn.message = content
+            run = _TeamRun(context, turn, tenant)
+            runs.add(tenant, self.name, message.message_id, run)
+            turn.task = asyncio.create_task(self._drive(run, capability, content, held))
+        except BaseException:
+            held.settle()
+            raise
         return run, send
 
-    async def _drive(self, run: _TeamRun, capability: str | None, task: str) -> None:
+    async def _drive(self, run: _TeamRun, capability: str | None, task: str, held: Any) -> None:
         """The team's run, its events as the turn's: awards as status updates, the
         result as the answer."""
         from chorus.serve.turns import team_event_json
@@ -648,7 +656,8 @@ class _TeamFace(_Face):
         turn = run.turn
         status, result = "failed", None
         try:
-            async for event in team.stream_assign(capability, task):
+            events = self.service.settled_team_run(held, team.stream_assign(capability, task))
+            async for event in events:
                 kind, data = team_event_json(event)
                 if kind == "task_completed":
                     output = data.get("result", {}).get("output")
@@ -665,6 +674,7 @@ class _TeamFace(_Face):
         except Exception as exc:  # a team run's failure is the task's
             turn.add("error", {"type": type(exc).__name__, "message": str(exc)})
         finally:
+            held.settle()  # (also when the task was cancelled before it began)
             turn.end(status, result)
 
     async def _send(self, request: web.Request, call: a2a.Call) -> web.StreamResponse:

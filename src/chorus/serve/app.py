@@ -414,6 +414,11 @@ def _check_decide(options: dict[str, Any]) -> None:
         raise ServeError(400, "invalid_request_error", "quorum: at least 1")
 
 
+def _team_members(service: Service, name: str) -> tuple[str, ...]:
+    declared = next((t for t in service.config.teams if t.name == name), None)
+    return declared.agents if declared is not None else ()
+
+
 async def _team_run(request: web.Request) -> web.StreamResponse:
     _scope(request, "teams")
     service = request.app[_SERVICE]
@@ -431,7 +436,8 @@ async def _team_run(request: web.Request) -> web.StreamResponse:
             raise ServeError(400, "invalid_request_error", "task: a non-empty string")
         if capability is not None and not isinstance(capability, str):
             raise ServeError(400, "invalid_request_error", "capability: a string")
-        run = team.stream_assign(capability, task)
+        held = service.reserve_team_run(request[_PRINCIPAL], name, len(task), team.max_awards)
+        run = service.settled_team_run(held, team.stream_assign(capability, task))
     elif action == "decide":
         _known(
             body,
@@ -454,10 +460,26 @@ async def _team_run(request: web.Request) -> web.StreamResponse:
         _check_decide(options)
         if options.get("strategy") == "judge":
             raise ServeError(400, "invalid_request_error", "strategy: judge is not served yet")
-        run = team.stream_decide(question, **options)
+        members = len(options.get("among") or _team_members(service, name))
+        strategy = str(options.get("strategy", "weighted"))
+        per_member = {  # a debate's later rounds, or the samples of each member
+            "debate": 1 + options.get("rounds", 1),
+            "self_consistency": options.get("samples", 5),
+        }.get(strategy, 1)
+        held = service.reserve_team_run(
+            request[_PRINCIPAL], name, len(question), members * int(per_member)
+        )
+        run = service.settled_team_run(held, team.stream_decide(question, **options))
     else:
         raise ServeError(404, "not_found_error", f"teams have assign and decide, not {action!r}")
-    if _flag(body, "stream"):
+    try:
+        return await _team_answer(request, run, _flag(body, "stream"))
+    finally:
+        held.settle()  # (a run that never started, or a reader that left)
+
+
+async def _team_answer(request: web.Request, run: Any, stream: bool) -> web.StreamResponse:
+    if stream:
 
         async def events() -> AsyncIterator[tuple[int | None, str, Any]]:
             n = 0

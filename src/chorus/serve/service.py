@@ -28,7 +28,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,7 @@ from chorus.serve.budget import Allowance, Refused, Reservation, most_a_turn_use
 from chorus.serve.config import ServeConfig, TenantConfig
 from chorus.serve.journal import Journal, TurnRow
 from chorus.serve.turns import LiveTurn, result_json, wire
+from chorus.team.events import Decided, TaskCompleted
 
 __all__ = ["ServeError", "Service"]
 
@@ -80,6 +81,26 @@ class _Live:
     session: Session
     next_turn: int
     input_tokens: int = 0  # what the last model call of the last turn sent
+
+
+@dataclass(slots=True)
+class TeamHold:
+    """What a team run reserved of its tenant's limits, until it is settled (once)."""
+
+    allowance: Allowance
+    reservation: Reservation
+    used: int | None = None  # tokens the run reported, when it did
+    settled: bool = False
+
+    def settle(self) -> None:
+        """Give back what the run did not use: it reports tokens only, so its cost is
+        settled in the same proportion. A run that reported nothing keeps its reservation."""
+        if self.settled:
+            return
+        self.settled = True
+        r = self.reservation
+        tokens = r.tokens if self.used is None else self.used
+        self.allowance.settle(r, tokens, r.cost * tokens / max(1, r.tokens))
 
 
 class Service:
@@ -684,6 +705,51 @@ class Service:
         finally:
             self._stateless -= 1
             allowance.settle(reservation, used_tokens, used_cost)
+
+    # ------------------------------------------------------------------ team runs
+
+    def reserve_team_run(
+        self, principal: Principal, team: str, task_chars: int, runs: int
+    ) -> TeamHold:
+        """Hold a team run to its tenant's limits: a turn slot, and the tokens and cost of
+        ``runs`` member runs (each priced as the costliest member's turn would be),
+        reserved before the run starts. The caller settles it (:meth:`TeamHold.settle`),
+        whatever happens; :meth:`settled_team_run` notes what the run reported."""
+        declared = next((t for t in self.config.teams if t.name == team), None)
+        members = [self.agents[a] for a in declared.agents if a in self.agents] if declared else []
+        each = [
+            most_a_turn_uses(
+                input_tokens=0,
+                message_chars=task_chars,
+                max_tokens=agent.max_tokens,
+                calls=2 if agent.tools or agent.toolsets else 1,
+                prices=prices(agent.model),
+            )
+            for agent in members
+        ] or [(2_000, 0.0)]
+        tokens = max(t for t, _ in each) * max(1, runs)
+        cost = max(c for _, c in each) * max(1, runs)
+        allowance = self._allowance(principal.tenant)
+        reservation = allowance.reserve(tokens, cost, self._clock())
+        if isinstance(reservation, Refused):
+            raise ServeError(
+                429, "rate_limit_error", reservation.reason, retry_after=reservation.retry_after
+            )
+        return TeamHold(allowance, reservation)
+
+    async def settled_team_run(
+        self, hold: TeamHold, events: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        """The team run's events, noting the tokens it reports; settled at its end."""
+        try:
+            async for event in events:
+                if isinstance(event, TaskCompleted):
+                    hold.used = event.result.tokens
+                elif isinstance(event, Decided):
+                    hold.used = event.decision.tokens
+                yield event
+        finally:
+            hold.settle()
 
     # ------------------------------------------------------------------ sessions
 
