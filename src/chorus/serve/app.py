@@ -449,6 +449,7 @@ async def _team_run(request: web.Request) -> web.StreamResponse:
                 "samples",
                 "quorum",
                 "capability",
+                "judge",
                 "stream",
             },
         )
@@ -458,13 +459,21 @@ async def _team_run(request: web.Request) -> web.StreamResponse:
         names = ("strategy", "among", "rounds", "samples", "quorum", "capability")
         options: dict[str, Any] = {k: body[k] for k in names if k in body}
         _check_decide(options)
+        judge = body.get("judge")
         if options.get("strategy") == "judge":
-            raise ServeError(400, "invalid_request_error", "strategy: judge is not served yet")
+            if not isinstance(judge, str) or judge not in service.agents:
+                raise ServeError(
+                    400, "invalid_request_error", "judge: the name of one of the server's agents"
+                )
+            options["judge"] = service.agent(judge)
+        elif judge is not None:
+            raise ServeError(400, "invalid_request_error", 'judge: only with "strategy": "judge"')
         members = len(options.get("among") or _team_members(service, name))
         strategy = str(options.get("strategy", "weighted"))
         per_member = {  # a debate's later rounds, or the samples of each member
             "debate": 1 + options.get("rounds", 1),
             "self_consistency": options.get("samples", 5),
+            "judge": 2,  # (each answer, then the judge's two verdicts)
         }.get(strategy, 1)
         held = service.reserve_team_run(
             request[_PRINCIPAL], name, len(question), members * int(per_member)

@@ -412,7 +412,7 @@ def openapi(secured: bool = True) -> dict[str, Any]:
                             "required": ["task"],
                             "additionalProperties": False,
                             "properties": {
-                                "task": {"type": "string", "minLength": 1},
+                                "task": {"type": "string", "minLength": 1, "pattern": "\\S"},
                                 "capability": {"type": "string"},
                                 "stream": {"type": "boolean"},
                             },
@@ -430,7 +430,7 @@ def openapi(secured: bool = True) -> dict[str, Any]:
                             "required": ["question"],
                             "additionalProperties": False,
                             "properties": {
-                                "question": {"type": "string", "minLength": 1},
+                                "question": {"type": "string", "minLength": 1, "pattern": "\\S"},
                                 "strategy": {
                                     "enum": [
                                         "majority",
@@ -438,7 +438,12 @@ def openapi(secured: bool = True) -> dict[str, Any]:
                                         "weighted",
                                         "debate",
                                         "self_consistency",
+                                        "judge",
                                     ]
+                                },
+                                "judge": {
+                                    "type": "string",
+                                    "description": "the agent that judges (strategy judge)",
                                 },
                                 "among": {"type": "array", "items": {"type": "string"}},
                                 "rounds": {"enum": [1, 2]},
