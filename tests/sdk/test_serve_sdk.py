@@ -18,6 +18,17 @@ agents:
     tools: ["chorus.serve.demo:get_weather"]
 store: {memory: true}
 """
+TEAMED = """
+agents:
+  - name: coder
+    tools: ["chorus.serve.demo:calculate"]
+    capabilities: [{name: python, description: writes and fixes Python code}]
+  - name: writer
+    capabilities: [{name: docs, description: writes user documentation}]
+teams:
+  - {name: crew, agents: [coder, writer], bid_window: 0.1}
+store: {memory: true}
+"""
 BUSY = """
 agents:
   - name: slow
@@ -40,6 +51,11 @@ tenants:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from chorus_serve(tmp_path_factory.mktemp("open"), CONFIG)
+
+
+@pytest.fixture(scope="module")
+def teamed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from chorus_serve(tmp_path_factory.mktemp("teamed"), TEAMED)
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +192,25 @@ def test_a_server_at_capacity_sheds_with_retry_after_as_the_sdk_expects(busy: st
     holder.join()
     assert shed.value.status_code == 503 and shed.value.response.headers.get("retry-after")
     assert first  # the turn that held the slot finished
+
+
+def test_a_team_is_a_model_too_its_task_awarded_to_a_member(teamed: str) -> None:
+    assert [m.id for m in client(teamed).models.list()] == ["coder", "writer", "crew"]
+    task = "Write a Python function that adds two numbers"
+    reply = client(teamed).messages.create(
+        model="crew", max_tokens=256, messages=[{"role": "user", "content": task}]
+    )
+    assert reply.model == "crew" and reply.stop_reason == "end_turn"
+    assert reply.content[0].text and reply.usage.output_tokens > 0  # type: ignore[union-attr]
+    with client(teamed).messages.stream(
+        model="crew", max_tokens=256, messages=[{"role": "user", "content": task}]
+    ) as stream:
+        streamed = "".join(stream.text_stream)
+    assert streamed == reply.content[0].text  # type: ignore[union-attr]
+    with pytest.raises(anthropic.BadRequestError, match="keeps no session"):
+        client(teamed).messages.create(
+            model="crew",
+            max_tokens=16,
+            messages=[{"role": "user", "content": task}],
+            extra_headers={"x-chorus-session": "s"},
+        )

@@ -3,14 +3,18 @@
 Any Anthropic client (the official SDKs, LangChain) talks to an agent as if it were a
 model: ``model`` names the agent, the request and the reply are the Messages API's, JSON
 or SSE in the API's exact event grammar (:mod:`chorus.protocol.wire`, the encoder the
-simulator uses too). The agent's
-tools run on the server; the reply is the agent's final answer, with the usage of every
-model call the turn made and a stop reason the SDKs understand.
+simulator uses too). The agent's tools run on the server; the reply is the agent's final
+answer, with the usage of every model call the turn made and a stop reason the SDKs
+understand.
 
 Without ``x-chorus-session`` a call is stateless: the request's messages are the history,
 and the last one the prompt. With ``x-chorus-session: ID`` it is a turn of that session:
 the server keeps the history (the request's earlier messages are not used), with the same
 guarantees as ``POST .../turns`` (one turn at a time, durable commit, limits).
+
+``model`` may name a team too: the last user message is then a task the team assigns by
+contract net, and the reply is the awarded member's answer. A team run reports its tokens
+as one total (input and output together), given as ``output_tokens``.
 """
 
 from __future__ import annotations
@@ -30,15 +34,17 @@ _CREATED = "2026-01-01T00:00:00Z"
 _BAD = "invalid_request_error"
 
 
-def _model(name: str) -> dict[str, Any]:
-    shown = f"chorus agent {name}"
+def _model(name: str, kind: str = "agent") -> dict[str, Any]:
+    shown = f"chorus {kind} {name}"
     return {"type": "model", "id": name, "display_name": shown, "created_at": _CREATED}
 
 
 async def list_models(service: Service) -> dict[str, Any]:
-    names = list(service.agents)
+    """The agents, then the teams whose names no agent takes."""
+    teams = [t for t in service.teams if t not in service.agents]
+    names = [*service.agents, *teams]
     return {
-        "data": [_model(n) for n in names],
+        "data": [_model(n) for n in service.agents] + [_model(t, "team") for t in teams],
         "has_more": False,
         "first_id": names[0] if names else None,
         "last_id": names[-1] if names else None,
@@ -60,12 +66,42 @@ def _prompt(body: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
     return messages[:-1], last["content"]
 
 
+async def _team_task(
+    service: Service, principal: Any, name: str, prompt: Any
+) -> tuple[Any, dict[str, Any]]:
+    """A team as a model: the last user message is a task, assigned by contract net; the
+    reply is the awarded member's answer."""
+    from chorus.serve.turns import team_event_json
+
+    if not isinstance(prompt, str):
+        texts = [b.get("text", "") for b in prompt if isinstance(b, dict)]
+        prompt = "\n".join(t for t in texts if isinstance(t, str))
+    if not prompt.strip():
+        raise ServeError(400, _BAD, "a team's task is the last user message's text: empty")
+    service.shed()
+    team = service.teams[name]
+    hold = service.reserve_team_run(principal, name, len(prompt), team.max_awards)
+    last: Any = None
+    try:
+        async for event in service.settled_team_run(hold, team.stream_assign(None, prompt)):
+            last = event
+    finally:
+        hold.settle()
+    kind, data = team_event_json(last) if last is not None else ("task_failed", {})
+    if kind != "task_completed":
+        reason = data.get("reason", "the team could not do the task")
+        raise ServeError(422, "invalid_request_error", f"the team failed the task: {reason}")
+    result = data["result"]
+    return result["output"], {"input_tokens": 0, "output_tokens": int(result.get("tokens", 0))}
+
+
 async def create_message(
     service: Service, request: web.Request, body: dict[str, Any], principal: Any
 ) -> web.StreamResponse:
     name = body.get("model")
-    if not isinstance(name, str) or name not in service.agents:
-        raise ServeError(404, "not_found_error", f"model: {name!r} is not an agent here")
+    is_team = isinstance(name, str) and name in service.teams and name not in service.agents
+    if not isinstance(name, str) or (name not in service.agents and not is_team):
+        raise ServeError(404, "not_found_error", f"model: {name!r} is not an agent or team here")
     max_tokens = body.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise ServeError(400, "invalid_request_error", "max_tokens: a positive integer")
@@ -74,7 +110,12 @@ async def create_message(
         raise ServeError(400, "invalid_request_error", "stream: a boolean")
     history, prompt = _prompt(body)
     session = request.headers.get("x-chorus-session")
-    if session is not None:
+    if is_team:
+        if session is not None:
+            raise ServeError(400, _BAD, "x-chorus-session: a team keeps no session; leave it out")
+        text, usage = await _team_task(service, principal, name, prompt)
+        stop = "end_turn"
+    elif session is not None:
         turn = await service.start_turn(
             principal,
             name,
