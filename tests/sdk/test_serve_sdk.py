@@ -214,3 +214,21 @@ def test_a_team_is_a_model_too_its_task_awarded_to_a_member(teamed: str) -> None
             messages=[{"role": "user", "content": task}],
             extra_headers={"x-chorus-session": "s"},
         )
+
+
+def test_an_agent_without_tools_streams_its_reply_as_it_is_written(teamed: str) -> None:
+    """A reply of many pieces, read as it comes, stateless and as a session's turn."""
+    long = "please repeat after me: " + " ".join(f"word{i}" for i in range(40))
+    for headers in ({}, {"x-chorus-session": "live"}):
+        with client(teamed).messages.stream(
+            model="writer",
+            max_tokens=512,
+            messages=[{"role": "user", "content": long}],
+            extra_headers=headers,
+        ) as stream:
+            pieces = list(stream.text_stream)
+            final = stream.get_final_message()
+        assert len(pieces) > 10 and "word39" in "".join(pieces)
+        assert final.content[0].text == "".join(pieces)  # type: ignore[union-attr]
+        assert final.stop_reason == "end_turn"
+        assert final.usage.input_tokens > 0 and final.usage.output_tokens > 0

@@ -16,7 +16,20 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["MESSAGE_STOP", "PING", "RBlock", "Rendered", "sse_events", "to_json"]
+__all__ = [
+    "MESSAGE_STOP",
+    "PING",
+    "RBlock",
+    "Rendered",
+    "block_stop",
+    "error_event",
+    "message_delta",
+    "message_start",
+    "sse_events",
+    "text_block_start",
+    "text_delta",
+    "to_json",
+]
 
 _encode = msgspec.json.Encoder().encode
 _PIECE = re.compile(r"\s*\S+|\s+")
@@ -182,3 +195,60 @@ def sse_events(
     )
     out.append((MESSAGE_STOP, 0))
     return out
+
+
+# ------------------------------------------------------------------ one event at a time
+# For a reply streamed as it is made (its blocks not known in advance): the same bytes as
+# :func:`sse_events` gives for a whole reply.
+
+
+def message_start(message_id: str, model: str, usage: dict[str, Any]) -> bytes:
+    start_usage = dict(usage)
+    start_usage["output_tokens"] = 1
+    message: dict[str, Any] = {
+        "model": model,
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": start_usage,
+    }
+    return (
+        b"event: message_start\ndata: "
+        + _encode({"type": "message_start", "message": message})
+        + b"\n\n"
+    )
+
+
+def text_block_start(index: int) -> bytes:
+    return (
+        b'event: content_block_start\ndata: {"type":"content_block_start","index":'
+        + b"%d" % index
+        + b',"content_block":{"type":"text","text":""}}\n\n'
+    )
+
+
+def text_delta(index: int, text: str) -> bytes:
+    return _TEXT_DELTA % (index, _encode(text))
+
+
+def block_stop(index: int) -> bytes:
+    return (
+        b'event: content_block_stop\ndata: {"type":"content_block_stop","index":'
+        + b"%d" % index
+        + b"}\n\n"
+    )
+
+
+def message_delta(stop_reason: str, stop_sequence: str | None, usage: dict[str, Any]) -> bytes:
+    delta = {"stop_reason": stop_reason, "stop_sequence": stop_sequence}
+    body = {"type": "message_delta", "delta": delta, "usage": usage}
+    return b"event: message_delta\ndata: " + _encode(body) + b"\n\n"
+
+
+def error_event(kind: str, message: str) -> bytes:
+    """An error inside a stream, as the API sends one (``overloaded_error``, ...)."""
+    body = {"type": "error", "error": {"type": kind, "message": message}}
+    return b"event: error\ndata: " + _encode(body) + b"\n\n"

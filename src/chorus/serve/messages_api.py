@@ -25,7 +25,21 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from chorus.protocol.wire import RBlock, Rendered, sse_events, to_json
+from chorus.agent.events import Done, TextChunk
+from chorus.protocol.wire import (
+    MESSAGE_STOP,
+    PING,
+    RBlock,
+    Rendered,
+    block_stop,
+    error_event,
+    message_delta,
+    message_start,
+    sse_events,
+    text_block_start,
+    text_delta,
+    to_json,
+)
 from chorus.serve.service import ServeError, Service
 
 __all__ = ["create_message", "list_models"]
@@ -110,6 +124,10 @@ async def create_message(
         raise ServeError(400, "invalid_request_error", "stream: a boolean")
     history, prompt = _prompt(body)
     session = request.headers.get("x-chorus-session")
+    if stream and not is_team:
+        agent = service.agent(name)
+        if not (agent.tools or agent.toolsets):  # every model reply is the answer: live
+            return await _stream_live(service, request, principal, name, session, history, prompt)
     if is_team:
         if session is not None:
             raise ServeError(400, _BAD, "x-chorus-session: a team keeps no session; leave it out")
@@ -169,4 +187,106 @@ async def create_message(
     for chunk, _ in sse_events(rendered, message_id=message_id, model=name, usage=answer_usage):
         await response.write(chunk)
     await response.write_eof()
+    return response
+
+
+def _usage(usage: Any) -> dict[str, int]:
+    get = usage.get if isinstance(usage, dict) else lambda k, d=0: getattr(usage, k, d)
+    names = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    return {**{n: int(get(n, 0)) for n in names}, "output_tokens": int(get("output_tokens", 0))}
+
+
+def _error_kind(kind: str) -> str:
+    low = kind.lower()
+    if "overload" in low:
+        return "overloaded_error"
+    if "rate" in low or "limit" in low:
+        return "rate_limit_error"
+    return "api_error"
+
+
+async def _stream_live(
+    service: Service,
+    request: web.Request,
+    principal: Any,
+    name: str,
+    session: str | None,
+    history: list[dict[str, Any]],
+    prompt: Any,
+) -> web.StreamResponse:
+    """The reply streamed as the model writes it, for an agent without tools (each of its
+    model replies is its answer). A failure after the stream began is an ``error`` event,
+    as the API sends one; before, it is the HTTP error."""
+    items: Any
+    run: Any = None
+    if session is not None:
+        turn = await service.start_turn(
+            principal,
+            name,
+            session,
+            prompt,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            live=True,
+        )
+
+        async def from_turn() -> Any:
+            async for _, kind, data in turn.follow(0):
+                if kind == "text":
+                    yield "text", data["text"]
+                elif kind == "done":
+                    yield "done", (data.get("stop_reason"), _usage(data.get("usage") or {}))
+                elif kind == "error":
+                    yield "error", (str(data.get("type", "error")), str(data.get("message", "")))
+
+        items = from_turn()
+    else:
+        service.shed()
+        run = service.stream_stateless(principal, service.agent(name), prompt, history)
+        first = await anext(run)  # (refused, or failed before a word: an HTTP error)
+
+        async def from_run() -> Any:
+            event = first
+            while True:
+                if isinstance(event, TextChunk):
+                    yield "text", event.text
+                elif isinstance(event, Done):
+                    r = event.result
+                    yield "done", (r.stop_reason, _usage(r.usage))
+                try:
+                    event = await anext(run)
+                except StopAsyncIteration:
+                    return
+                except ServeError as exc:
+                    yield "error", (exc.kind, exc.message)
+                    return
+
+        items = from_run()
+    message_id = "msg_" + uuid.uuid4().hex[:24]
+    response = web.StreamResponse(
+        headers={
+            "request-id": "req_" + uuid.uuid4().hex[:24],
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+        }
+    )
+    try:
+        await response.prepare(request)
+        zero = {k: 0 for k in _usage({})}
+        await response.write(message_start(message_id, name, zero) + text_block_start(0) + PING)
+        async for kind, value in items:
+            if kind == "text":
+                await response.write(text_delta(0, value))
+            elif kind == "done":
+                stop, usage = value
+                stop = stop if stop in ("end_turn", "max_tokens", "stop_sequence") else "end_turn"
+                end = block_stop(0) + message_delta(stop, None, usage) + MESSAGE_STOP
+                await response.write(end)
+                break
+            else:
+                await response.write(error_event(_error_kind(value[0]), value[1] or value[0]))
+                break
+        await response.write_eof()
+    finally:
+        if run is not None:  # a reader that left ends the run (a session's turn runs on)
+            await run.aclose()
     return response

@@ -654,8 +654,27 @@ class Service:
         self, principal: Principal, agent: Agent, prompt: Any, history: list[dict[str, Any]]
     ) -> RunResult:
         """One run over a history the caller sent (the Messages-API face, no session),
-        held to the tenant's limits as a turn is: reserved for the most it can use (the
-        history it was sent, measured by its length), settled to what it used."""
+        held to the tenant's limits as a turn is (see :meth:`stream_stateless`)."""
+        result: RunResult | None = None
+        async for event in self.stream_stateless(principal, agent, prompt, history, live=False):
+            if isinstance(event, Done):
+                result = event.result
+        assert result is not None
+        return result
+
+    async def stream_stateless(
+        self,
+        principal: Principal,
+        agent: Agent,
+        prompt: Any,
+        history: list[dict[str, Any]],
+        *,
+        live: bool = True,
+    ) -> AsyncIterator[Any]:
+        """:meth:`run_stateless` as the run's events, the last one Done. Reserved for the
+        most it can use (the history it was sent, measured by its length) before its
+        first event, refused with a 429 ServeError if the tenant has no room; settled to
+        what it used. Failures come as ServeError, at whichever event they happen."""
         from chorus.errors import APIStatusError, TranscriptError
 
         allowance = self._allowance(principal.tenant)
@@ -674,20 +693,28 @@ class Service:
             )
         used_tokens, used_cost = 0, 0.0
         self._stateless += 1  # (they count against max_running_turns like turns)
+        bounded = self._bounded(agent, principal.tenant, reservation)
+        run = bounded.iter(prompt, history, live=live).__aiter__()
+        deadline = asyncio.get_running_loop().time() + self.limits.turn_timeout
         try:
-            async with asyncio.timeout(self.limits.turn_timeout):
-                result = await self._bounded(agent, principal.tenant, reservation).run(
-                    prompt, history=history
-                )
-            u = result.usage
-            used_tokens = (
-                u.input_tokens
-                + u.output_tokens
-                + u.cache_read_input_tokens
-                + u.cache_creation_input_tokens
-            )
-            used_cost = float(result.cost)
-            return result
+            while True:
+                try:  # (the deadline covers each wait for the run, never the reader's)
+                    async with asyncio.timeout_at(deadline):
+                        event = await anext(run)
+                except StopAsyncIteration:
+                    return
+                if isinstance(event, UsageUpdate | Done):
+                    usage = event.usage if isinstance(event, UsageUpdate) else event.result.usage
+                    used_tokens = (
+                        usage.input_tokens
+                        + usage.output_tokens
+                        + usage.cache_read_input_tokens
+                        + usage.cache_creation_input_tokens
+                    )
+                    used_cost = float(
+                        event.cost if isinstance(event, UsageUpdate) else event.result.cost
+                    )
+                yield event
         except TimeoutError:
             raise ServeError(504, "timeout_error", "the run passed its deadline") from None
         except (TranscriptError, ToolInputError) as exc:
@@ -705,6 +732,8 @@ class Service:
         finally:
             self._stateless -= 1
             allowance.settle(reservation, used_tokens, used_cost)
+            with contextlib.suppress(Exception):
+                await run.aclose()  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ team runs
 
