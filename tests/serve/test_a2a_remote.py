@@ -4,7 +4,6 @@ from the environment, its skills the team's capabilities."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -62,11 +61,6 @@ def get(url: str, key: str) -> Any:
         return json.loads(r.read())
 
 
-def remote_session(task_id: str) -> str:
-    """The context the remote made for the team's task (from the message id chorus sent)."""
-    return "ctx-" + hashlib.sha256(f"chorus-{task_id}".encode()).hexdigest()[:32]
-
-
 def test_the_team_awards_a_task_to_the_agent_served_by_the_other_process(
     local: str, remote: str
 ) -> None:
@@ -80,10 +74,9 @@ def test_the_team_awards_a_task_to_the_agent_served_by_the_other_process(
     assert "good morning" in result["output"]  # the remote's simulator answered
     assert result["tokens"] > 0  # the remote turn's usage, from its task's metadata
     # the remote ran it once, as a turn of a session of the key's tenant
-    page = get(
-        f"{remote}/v1/agents/translator/sessions/{remote_session(result['task_id'])}",
-        "sk-remote",
-    )
+    sessions = get(f"{remote}/v1/agents/translator/sessions?q=morning", "sk-remote")["data"]
+    assert len(sessions) == 1
+    page = get(f"{remote}/v1/agents/translator/sessions/{sessions[0]['session']}", "sk-remote")
     assert page["turns"] == 1 and "good morning" in page["messages"][0]["content"]
     # by capability name, too
     named = post(

@@ -157,7 +157,7 @@ async def test_its_skills_become_capabilities_and_a_task_goes_by_send_message() 
     posts = [(h, b) for m, _, h, b in transport.sent if m == "POST"]
     (headers, send), (_, get) = posts[0], posts[1]
     assert send["method"] == "SendMessage" and get["method"] == "GetTask"
-    assert send["params"]["message"]["messageId"] == f"chorus-{result.task_id}"
+    assert send["params"]["message"]["messageId"].startswith(f"chorus-{result.task_id}-")
     assert send["params"]["message"]["parts"] == [{"text": "say good morning in French"}]
     assert get["params"] == {"id": "ctx:1"}
     assert headers["Authorization"] == "Bearer sk-1" and headers["A2A-Version"] == "1.0"

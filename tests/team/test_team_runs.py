@@ -351,6 +351,30 @@ async def test_a_reader_that_leaves_a_stream_early_stops_the_run() -> None:
     await asyncio.wait_for(stopped.wait(), 5)  # closing the team stopped the member's run
 
 
+async def test_a_cancelled_assignment_stops_the_members_run_while_the_team_goes_on() -> None:
+    started = asyncio.Event()
+    stopped = asyncio.Event()
+
+    class Slow:
+        def __init__(self) -> None:
+            self.messages = self
+
+        async def create(self, **request: Any) -> Any:
+            started.set()
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                stopped.set()
+
+    slow = Agent(model="m", client=Slow(), name="a", capabilities=PY, context=False)
+    async with Team([slow], bid_window=0.05) as team:
+        assigning = asyncio.create_task(team.assign("python", "fix it"))
+        await asyncio.wait_for(started.wait(), 5)
+        assigning.cancel()  # whoever asked has gone: the awardee is told to stop
+        await asyncio.wait_for(stopped.wait(), 5)  # the team is still open
+        assert team._running["a"] == 0
+
+
 async def test_a_task_no_one_matches_streams_its_failure() -> None:
     async with Team([echoing("a", PY)], bid_window=0.05) as team:
         events = await collect(team.stream_assign(None, "bake a cake"))

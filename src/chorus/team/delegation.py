@@ -41,6 +41,7 @@ class InTask:
     task_id: str
     agent: str
     hops: int
+    award: str = ""  # the award's envelope id: each award of a task is its own
 
 
 in_task: ContextVar[InTask | None] = ContextVar("chorus_team_task", default=None)

@@ -21,6 +21,7 @@ this is their driver, over the client's :class:`~chorus.client.transport.Transpo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import uuid
 from dataclasses import dataclass, field
@@ -182,7 +183,13 @@ class RemoteAgent:
         if self.endpoint is None:
             await self.connect()
         here = in_task.get()
-        message_id = f"chorus-{here.task_id}" if here is not None else f"chorus-{uuid.uuid4().hex}"
+        # One message per award: a redelivered award is deduplicated by the remote, while a
+        # re-award of a task it failed is a new message, not the failed task again.
+        if here is not None:
+            message_id = f"chorus-{here.task_id}-{here.award}"
+        else:
+            message_id = f"chorus-{uuid.uuid4().hex}"
+        task: RemoteTask | None = None
         try:
             async with asyncio.timeout(self.timeout):
                 task = await self._call("send", send_params(self.dialect, str(prompt), message_id))
@@ -192,7 +199,11 @@ class RemoteAgent:
                     await asyncio.sleep(self.poll)
                     task = await self._call("get", {"id": task.id})
         except TimeoutError:
+            await self._cancel(task)
             raise RemoteAgentError(f"{self.name}: no answer within {self.timeout:g} s") from None
+        except asyncio.CancelledError:  # nobody waits for it any more: nor should the remote
+            await self._cancel(task)
+            raise
         if task.state != "completed":
             said = f": {task.text}" if task.text else ""
             raise RemoteAgentError(f"{self.name}: the task ended {task.state}{said}")
@@ -206,6 +217,13 @@ class RemoteAgent:
             )
             cost = float(facts.get("cost", 0.0) or 0.0)
         return RemoteResult(task.text, usage, cost, task.id)
+
+    async def _cancel(self, task: RemoteTask | None) -> None:
+        """Ask the remote to cancel a task still running there (best effort, briefly)."""
+        if task is None or task.done or task.id is None:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self._call("cancel", {"id": task.id})), 2.0)
 
     async def _call(self, operation: str, params: dict[str, Any]) -> RemoteTask:
         assert self.endpoint is not None

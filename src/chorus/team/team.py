@@ -249,14 +249,25 @@ class Team:
                     if len(net.tried) > 1:
                         emit(AwardEnded(task_id, net.tried[-2], why or "missed its deadline"))
                         why = None
+                        await self._stop_award(net.tried[-2], task_id)
                     emit(Awarded(task_id, action.agent, action.attempt))
                     payload = {"task": task, "key": net.idempotency_key, "hops": hops}
                     await self._send("award", action.agent, task_id, payload)
                     continue
                 assert isinstance(action, Wait)
                 why = await self._wait(net, inbox, action, emit) or why
+        except BaseException:
+            if net.phase == "awarded" and net.tried:  # cancelled, or stopped: so is the work
+                await self._stop_award(net.tried[-1], task_id)
+            raise
         finally:
             self._waiting.pop(task_id, None)
+
+    async def _stop_award(self, agent: str, task_id: str) -> None:
+        """Tell an awardee to stop its run of a task nobody waits for any more (best effort:
+        a member that never hears it finishes a result no one reads)."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self._send("cancel", agent, task_id, {})), 1.0)
 
     async def _wait(
         self, net: ContractNet, inbox: asyncio.Queue[Envelope], action: Wait, emit: Emit
@@ -443,6 +454,7 @@ class Team:
     async def _worker(self, name: str) -> None:
         agent = self.agents[name]
         runs: set[asyncio.Task[None]] = set()
+        doing: dict[str, asyncio.Task[None]] = {}  # task id -> this member's run of it
         try:
             while True:
                 envelope = await self.bus.receive(name, wait=self.heartbeat_ttl / 3)
@@ -464,6 +476,12 @@ class Team:
                     run = asyncio.create_task(self._run(agent, envelope))
                     runs.add(run)
                     run.add_done_callback(runs.discard)
+                    doing[envelope.correlation] = run
+                    run.add_done_callback(_forget(doing, envelope.correlation))
+                elif envelope.kind == "cancel":  # the task was cancelled, or re-awarded
+                    stopped = doing.pop(envelope.correlation, None)
+                    if stopped is not None:
+                        stopped.cancel()
         finally:  # a stopped member's tasks stop with it
             for run in runs:
                 run.cancel()
@@ -474,7 +492,8 @@ class Team:
         done = self._done.get(key)
         tokens = 0
         if done is None:
-            in_task.set(InTask(self, award.correlation, agent.name, int(award.payload["hops"])))
+            hops = int(award.payload["hops"])
+            in_task.set(InTask(self, award.correlation, agent.name, hops, award.id))
             self._running[agent.name] += 1
             try:
                 result = await agent.run(str(award.payload["task"]))
@@ -514,3 +533,13 @@ class Team:
             payload=payload,
         )
         await self.bus.send(envelope)
+
+
+def _forget(doing: dict[str, asyncio.Task[None]], task_id: str) -> Callable[[Any], None]:
+    """A done callback: the member's run of ``task_id`` is over (if it is still that run)."""
+
+    def forget(run: Any) -> None:
+        if doing.get(task_id) is run:
+            del doing[task_id]
+
+    return forget
