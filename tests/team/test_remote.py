@@ -276,3 +276,27 @@ def test_a_team_may_name_a_remote_agent(tmp_path: Path) -> None:
     )
     loaded = load_serve_config(str(config))
     assert loaded.teams[0].agents == ("coder", "translator")
+
+
+async def test_a_host_that_accepts_and_never_answers_is_given_up_on_at_its_wait() -> None:
+    import asyncio
+
+    class Silent(FakeTransport):
+        async def send(self, method: str, url: str, **kw: Any) -> _Response:
+            await asyncio.sleep(3600)
+            raise AssertionError("unreachable")
+
+    member = RemoteAgent(
+        "translator", BASE, allow_hosts=["agents.test"], transport=Silent(lambda *a: (200, {}))
+    )
+    with pytest.raises(RemoteAgentError, match="no card"):
+        await asyncio.wait_for(member.connect(wait=0.2), 5)
+
+
+async def test_a_card_read_over_https_may_not_send_tasks_over_http() -> None:
+    secure = "https://agents.test/a2a/translator"  # CARD names the http endpoint BASE
+    transport = FakeTransport(lambda method, url, body: (200, CARD))
+    member = RemoteAgent("translator", secure, allow_hosts=["agents.test"], transport=transport)
+    with pytest.raises(RemoteAgentError, match="plain http"):
+        await member.connect(wait=0.5)
+    assert [m for m, *_ in transport.sent] == ["GET"]  # the card only: no task was sent

@@ -36,6 +36,8 @@ from typing import Any
 
 import msgspec
 
+from chorus.protocol.nesting import MAX_DEPTH, too_deep
+
 __all__ = [
     "ANSWER",
     "BUSY",
@@ -184,6 +186,10 @@ def parse_call(raw: bytes) -> Call:
         body = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise RpcError(PARSE_ERROR, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise RpcError(PARSE_ERROR, "the body nests too deeply") from None
+    if too_deep(body):
+        raise RpcError(INVALID_REQUEST, f"the body nests more than {MAX_DEPTH} levels deep")
     if isinstance(body, list):
         raise RpcError(INVALID_REQUEST, "batch requests are not supported: send one at a time")
     if not isinstance(body, dict):

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from chorus.errors import ChorusError, ConfigError, TaskFailedError
 from chorus.observe.serve_metrics import ServeMetrics
+from chorus.protocol.nesting import MAX_DEPTH, too_deep
 from chorus.serve.a2a import a2a_routes, is_public
 from chorus.serve.auth import Principal, presented_key
 from chorus.serve.console import CONSOLE_PREFIX, console_routes
@@ -109,6 +110,12 @@ async def _body(request: web.Request) -> dict[str, Any]:
         raise ServeError(
             400, "invalid_request_error", f"the body is not valid JSON: {exc}"
         ) from None
+    except RecursionError:
+        raise ServeError(400, "invalid_request_error", "the body nests too deeply") from None
+    if too_deep(body):
+        raise ServeError(
+            400, "invalid_request_error", f"the body nests more than {MAX_DEPTH} levels deep"
+        )
     if not isinstance(body, dict):
         raise ServeError(400, "invalid_request_error", "the body is a JSON object")
     return body

@@ -106,14 +106,24 @@ class RemoteAgent:
         until = loop.time() + wait
         pause = 0.1
         while True:
-            try:
-                card = await self._fetch_card()
+            try:  # (a host that accepts and then says nothing is given up on too)
+                async with asyncio.timeout_at(until):
+                    card = await self._fetch_card()
                 break
+            except TimeoutError:
+                raise RemoteAgentError(
+                    f"{self.name}: no card from {self.card_url} within {wait:g} s"
+                ) from None
             except _Unreachable:
                 if loop.time() + pause > until:
                     raise
             await asyncio.sleep(pause)
             pause = min(1.0, pause * 2)
+        if not _same_scheme(self.card_url, card):
+            raise RemoteAgentError(
+                f"{self.name}: its card at {self.card_url} sends tasks over plain http; "
+                "a card read over https must name an https endpoint"
+            )
         found = endpoint_of(card)
         if found is None:
             raise RemoteAgentError(
@@ -251,3 +261,11 @@ class RemoteAgent:
     async def aclose(self) -> None:
         if self._owns_transport:
             await self._transport.aclose()
+
+
+def _same_scheme(card_url: str, card: dict[str, Any]) -> bool:
+    """A card read over https may not send tasks (and the key) over plain http."""
+    found = endpoint_of(card)
+    if found is None or not card_url.lower().startswith("https:"):
+        return True
+    return found[0].lower().startswith("https:")
