@@ -163,12 +163,25 @@ def test_a_denied_tool_call_does_not_run(page: Any, server: str) -> None:
     page.click("button[aria-label='Deny send_email']")
     page.wait_for_selector(".block.result.error")
     assert "sent to" not in page.inner_text("#transcript")
+    session = page.input_value("#chat-session")
+    history = call(server, "GET", f"/v1/agents/assistant/sessions/{session}")
+    results = [
+        b
+        for m in history["messages"]
+        if isinstance(m["content"], list)
+        for b in m["content"]
+        if b.get("type") == "tool_result"
+    ]
+    assert len(results) == 1 and results[0]["is_error"]  # the tool never ran: denied
+    assert "sent to" not in json.dumps(results)
 
 
 def test_a_running_turn_is_cancelled(page: Any, server: str) -> None:
     send(page, "slow", "Please take a while to look this up")
     page.wait_for_selector(".block.tool:has-text('take_a_while')")
     assert page.is_enabled("#chat-cancel")
+    for fixed in ("#chat-new", "#chat-agent", "#chat-session"):  # the turn's session stays
+        assert page.is_disabled(fixed)
     page.click("#chat-cancel")
     page.wait_for_selector(".block.error:has-text('cancelled')", timeout=5000)
     page.wait_for_selector("#chat-cancel:disabled")

@@ -84,13 +84,18 @@ async def test_a_resumed_turn_streams_the_approved_tools_result_and_the_reply() 
         assert ids == sorted(ids) and ids[0] // 1_000_000 == 2  # the second turn's events
 
 
-async def test_a_streamed_turn_names_its_number_before_its_first_event() -> None:
-    async with (
-        served() as s,
-        s.http.post(s.url + TURNS.format("n"), json={"message": "hi", "stream": True}) as r,
-    ):
-        assert r.headers["X-Chorus-Turn"] == "1"
-        await r.read()
+async def test_a_streamed_turn_can_be_cancelled_before_its_first_event() -> None:
+    slow = {"latency": {"ttft": 5.0, "tokens_per_second": 0}}  # no event for 5 s
+    async with served(sim=slow) as s:
+        body = {"message": "hi", "stream": True}
+        async with s.http.post(s.url + TURNS.format("n"), json=body) as r:
+            turn = r.headers["X-Chorus-Turn"]  # known from the headers alone
+            assert turn == "1"
+            path = f"/v1/agents/assistant/sessions/n/turns/{turn}/cancel"
+            status, cancelled, _ = await s.post(path, {})
+            assert status == 200 and cancelled["status"] == "cancelled"
+            text = await r.text()
+        assert "event: error" in text and "cancelled" in text and "event: text" not in text
 
 
 async def test_the_console_is_served_with_a_strict_policy_and_etags() -> None:

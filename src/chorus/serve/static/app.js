@@ -198,7 +198,15 @@ function setBusy(busy, status) {
   state.streaming = busy;
   $("chat-send").disabled = busy;
   $("chat-cancel").disabled = !busy;
+  // While a turn runs, its agent and session stay as they are: cancel and reconnect
+  // address the session the turn belongs to.
+  for (const id of ["chat-agent", "chat-session", "chat-new"]) $(id).disabled = busy;
+  if (busy) state.path = sessionPath();
   $("chat-status").textContent = status || "";
+}
+
+function turnPath() {
+  return state.streaming && state.path ? state.path : sessionPath();
 }
 
 // One reply as it streams: text pieces, tool calls and results in the order they came.
@@ -252,6 +260,7 @@ class Reply {
 
 // A paused turn: a person approves or denies each pending tool call, then it resumes.
 function approvals(node, pending) {
+  const path = sessionPath(); // the session that waits, whatever is shown later
   const block = el("div", "block approval");
   block.setAttribute("role", "group");
   block.setAttribute("aria-label", "Tool calls waiting for approval");
@@ -269,7 +278,7 @@ function approvals(node, pending) {
       decisions[call.id] = ok;
       yes.disabled = no.disabled = true;
       row.append(el("span", ok ? "won" : "lost", ok ? " approved" : " denied"));
-      if (pending.every((c) => c.id in decisions)) resume(decisions);
+      if (pending.every((c) => c.id in decisions)) resume(decisions, path);
     };
     yes.addEventListener("click", () => decide(true));
     no.addEventListener("click", () => decide(false));
@@ -300,7 +309,7 @@ async function follow(response, reply) {
       /* the connection dropped: resume below */
     }
     if (!ended && state.turn) {
-      response = await fetch(`${sessionPath()}/turns/${state.turn}/events?after=${last}`, {
+      response = await fetch(`${turnPath()}/turns/${state.turn}/events?after=${last}`, {
         headers: headers(false),
       });
       if (!response.ok) break;
@@ -326,10 +335,11 @@ async function send(message) {
   }
 }
 
-async function resume(decisions) {
+async function resume(decisions, path) {
   setBusy(true, "resuming…");
+  state.path = path;
   try {
-    const response = await post(`${sessionPath()}/resume`, { decisions, stream: true });
+    const response = await post(`${path}/resume`, { decisions, stream: true });
     await follow(response, new Reply());
   } catch (e) {
     $("transcript").append(el("div", "block error", e.message));
@@ -340,11 +350,12 @@ async function resume(decisions) {
 
 async function cancel() {
   try {
+    const path = turnPath();
     let turn = state.turn;
-    if (!turn) turn = (await api(`${sessionPath()}?limit=1`)).running;
+    if (!turn) turn = (await api(`${path}?limit=1`)).running;
     if (!turn) return;
     $("chat-status").textContent = "cancelling…";
-    await api(`${sessionPath()}/turns/${turn}/cancel`, { method: "POST", body: {} });
+    await api(`${path}/turns/${turn}/cancel`, { method: "POST", body: {} });
   } catch (e) {
     notice("Could not cancel: " + e.message);
   }
