@@ -367,8 +367,21 @@ async def _search_finds_old_turns_by_word(store: _Any, clock: _ManualClock) -> N
     assert await store.search("s1", {"ferry"}, 60, 5) == [], "a deleted session's words go"
 
 
+async def _a_paused_first_turn_is_listed(store: _Any, clock: _ManualClock) -> None:
+    lease = await store.acquire("p1", "w1", 60)
+    await store.save_pending(lease, 0, b'{"pending": []}')
+    await store.release(lease)
+    listed = [(i.session_id, i.seq) for i in await store.sessions()]
+    assert listed == [("p1", 0)], "a session whose first turn waits for approval is listed"
+    lease = await store.acquire("p1", "w1", 60)
+    assert await store.take_pending(lease, b'{"pending": []}')
+    await store.release(lease)
+    assert await store.sessions() == [], "once taken, an empty session is not listed"
+
+
 _CHECKS = (
     _empty_session,
+    _a_paused_first_turn_is_listed,
     _load_since_a_turn,
     _search_finds_old_turns_by_word,
     _a_session_started_again_is_a_new_epoch,

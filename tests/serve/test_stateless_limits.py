@@ -71,3 +71,26 @@ async def test_team_runs_are_held_to_the_tenants_limits_too() -> None:
                 break
             await asyncio.sleep(0.02)
         assert allowance.running == 0  # a reader that leaves gives the slot back
+
+
+async def test_team_runs_and_stateless_calls_show_their_cost_in_the_metrics() -> None:
+    async with served() as s:
+
+        def cost(text: str, name: str) -> float:
+            return sum(
+                float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + "{")
+            )
+
+        _, before, _ = await s.get("/metrics")
+        assert (await s.post("/v1/teams/crew/assign", {"task": "Write a Python function"}))[
+            0
+        ] == 200
+        assert (await s.post("/v1/messages", ask("hello")))[0] == 200
+        _, after, _ = await s.get("/metrics")
+        assert cost(after, "chorus_team_cost_dollars_total") > cost(
+            before, "chorus_team_cost_dollars_total"
+        )
+        assert cost(after, "chorus_turn_cost_dollars_total") > cost(
+            before, "chorus_turn_cost_dollars_total"
+        )
+        assert 'chorus_turns_total{agent="writer",status="done"}' in after  # the stateless run

@@ -11,6 +11,7 @@ chorus_http_request_seconds       histogram  route
 chorus_turns_total                counter    agent, status (done, paused, failed, ...)
 chorus_turn_seconds               histogram  agent
 chorus_turn_cost_dollars_total    counter    agent (what the turns' model calls cost)
+chorus_team_cost_dollars_total    counter    team (team runs' cost, from their tokens)
 ================================  =========  ========================================
 """
 
@@ -59,6 +60,18 @@ class ServeMetrics:
             ["agent"],
             registry=r,
         )
+
+        self.team_cost = Counter(
+            "chorus_team_cost_dollars",
+            "What team runs cost, in US dollars: their tokens at the reserved runs' prices.",
+            ["team"],
+            registry=r,
+        )
+        self._teams = ModelLabels(64)
+
+    def team_run(self, team: str, cost: float) -> None:
+        if cost > 0:
+            self.team_cost.labels(self._teams(team)).inc(cost)
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         label = self._routes(route)

@@ -111,8 +111,9 @@ _REASONS = {
     BUSY: "BUSY",
 }
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
-# codes a 0.3 client knows; others reach it as an internal error (as the a2a-sdk does)
-_V03_CODES = frozenset(range(-32007, -32000)) | {-32700, -32600, -32601, -32602, -32603}
+# codes a 0.3 client knows (A2A's, and -32000 for a retryable refusal: busy, rate limited,
+# at capacity); others reach it as an internal error (as the a2a-sdk does)
+_V03_CODES = frozenset(range(-32007, -31999)) | {-32700, -32600, -32601, -32602, -32603}
 
 ANSWER = "answer"  # the artifact that holds a turn's answer
 TERMINAL = frozenset({"completed", "canceled", "failed", "rejected"})

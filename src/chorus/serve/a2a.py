@@ -572,7 +572,15 @@ class _TeamRuns:
         self.most = most
         self.by_id: dict[tuple[str, str, str], _TeamRun] = {}  # (tenant, team, task id)
         self.by_message: dict[tuple[str, str, str], str] = {}  # (tenant, team, messageId)
-        self.numbers = itertools.count(1)  # task numbers, unique on this server
+        # task numbers, one count per tenant (a shared count would tell each tenant how
+        # busy the others are); tenants are the configured keys', so this stays small
+        self.numbers: dict[str, itertools.count[int]] = {}
+
+    def number(self, tenant: str) -> int:
+        counter = self.numbers.get(tenant)
+        if counter is None:
+            counter = self.numbers[tenant] = itertools.count(1)
+        return next(counter)
 
     def add(self, tenant: str, team: str, message_id: str, run: _TeamRun) -> None:
         self.by_id[(tenant, team, a2a.task_id(run.context, run.turn.turn))] = run
@@ -636,7 +644,7 @@ class _TeamFace(_Face):
         )
         try:
             context = message.context_id or context_for(message.message_id)
-            number = next(runs.numbers)
+            number = runs.number(tenant)
             turn = LiveTurn(f"{tenant}/team:{self.name}/{context}", number)
             turn.message = content
             run = _TeamRun(context, turn, tenant)

@@ -91,6 +91,7 @@ class TeamHold:
     reservation: Reservation
     used: int | None = None  # tokens the run reported, when it did
     settled: bool = False
+    on_cost: Callable[[float], None] | None = None  # told what the run cost, once settled
 
     def settle(self) -> None:
         """Give back what the run did not use: it reports tokens only, so its cost is
@@ -100,7 +101,10 @@ class TeamHold:
         self.settled = True
         r = self.reservation
         tokens = r.tokens if self.used is None else self.used
-        self.allowance.settle(r, tokens, r.cost * tokens / max(1, r.tokens))
+        cost = r.cost * tokens / max(1, r.tokens)
+        self.allowance.settle(r, tokens, cost)
+        if self.on_cost is not None and self.used is not None:
+            self.on_cost(cost)
 
 
 class Service:
@@ -692,6 +696,7 @@ class Service:
                 429, "rate_limit_error", reservation.reason, retry_after=reservation.retry_after
             )
         used_tokens, used_cost = 0, 0.0
+        ended, started = "failed", time.monotonic()
         self._stateless += 1  # (they count against max_running_turns like turns)
         bounded = self._bounded(agent, principal.tenant, reservation)
         run = bounded.iter(prompt, history, live=live).__aiter__()
@@ -702,6 +707,7 @@ class Service:
                     async with asyncio.timeout_at(deadline):
                         event = await anext(run)
                 except StopAsyncIteration:
+                    ended = "done"
                     return
                 if isinstance(event, UsageUpdate | Done):
                     usage = event.usage if isinstance(event, UsageUpdate) else event.result.usage
@@ -732,6 +738,8 @@ class Service:
         finally:
             self._stateless -= 1
             allowance.settle(reservation, used_tokens, used_cost)
+            if self.metrics is not None:  # (a run's cost shows where a turn's does)
+                self.metrics.turn(agent.name, ended, time.monotonic() - started, used_cost)
             with contextlib.suppress(Exception):
                 await run.aclose()  # type: ignore[attr-defined]
 
@@ -764,7 +772,9 @@ class Service:
             raise ServeError(
                 429, "rate_limit_error", reservation.reason, retry_after=reservation.retry_after
             )
-        return TeamHold(allowance, reservation)
+        metrics = self.metrics
+        on_cost = (lambda cost: metrics.team_run(team, cost)) if metrics is not None else None
+        return TeamHold(allowance, reservation, on_cost=on_cost)
 
     async def settled_team_run(
         self, hold: TeamHold, events: AsyncIterator[Any]

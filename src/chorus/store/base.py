@@ -104,7 +104,8 @@ class Store(Protocol):
         ...
 
     async def sessions(self, prefix: str = "") -> list[SessionInfo]:
-        """The sessions with messages whose ids start with ``prefix``, by id."""
+        """The sessions with messages, or with a turn that waits for approval (whose
+        ``seq`` may be 0), whose ids start with ``prefix``; by id."""
         ...
 
     async def delete(self, session_id: str) -> bool: ...

@@ -148,7 +148,7 @@ class MemoryStore:
         return [
             SessionInfo(sid, len(r.messages), r.created, r.updated)
             for sid, r in sorted(self._rows.items())
-            if r.messages and sid.startswith(prefix)
+            if (r.messages or r.pending is not None) and sid.startswith(prefix)
         ]
 
     async def delete(self, session_id: str) -> bool:

@@ -534,7 +534,7 @@ class SQLiteStore:
             # A range on the primary key, so one tenant's sessions are read without the rest.
             rows = self._db.execute(
                 "SELECT id, seq, created, updated FROM chorus_sessions "
-                "WHERE seq > 0 AND id >= ? AND id < ? ORDER BY id",
+                "WHERE (seq > 0 OR pending IS NOT NULL) AND id >= ? AND id < ? ORDER BY id",
                 (prefix, prefix + "\U0010ffff"),
             ).fetchall()
             return [SessionInfo(*row) for row in rows]

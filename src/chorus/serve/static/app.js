@@ -613,7 +613,7 @@ function snapshot(samples) {
     failed: sum("chorus_turns_total", (l) => !["done", "paused", "cancelled"].includes(l.status)),
     errors5xx: sum("chorus_http_requests_total", (l) => (l.status || "").startsWith("5")),
     tokens: sum("chorus_model_tokens_total"),
-    cost: sum("chorus_turn_cost_dollars_total"),
+    cost: sum("chorus_turn_cost_dollars_total") + sum("chorus_team_cost_dollars_total"),
     waits: sum("chorus_model_rate_limit_wait_seconds_total"),
     retries: sum("chorus_model_retries_total"),
     inFlight: sum("chorus_model_in_flight"),
