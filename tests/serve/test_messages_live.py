@@ -3,6 +3,7 @@ as the model writes it, and a failure after it began is an ``error`` event."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -66,3 +67,35 @@ async def test_a_tenant_without_room_is_refused_before_the_stream_begins() -> No
         assert status == 429 and headers["Retry-After"]
         assert body["error"]["type"] == "rate_limit_error"
         assert s.service._stateless == 0
+
+
+async def test_a_refusal_keeps_its_stop_reason_when_streamed() -> None:
+    async with served(sim={"faults": {"*": "stop(reason=refusal)"}}) as s:
+        events = await _read(s, ask("hello"))
+    deltas = [d for _, k, d in events if k == "message_delta"]
+    assert len(deltas) == 1 and '"stop_reason":"refusal"' in deltas[0]
+
+
+async def test_a_reader_that_leaves_mid_stream_is_charged_what_the_run_reserved() -> None:
+    from tests.serve.conftest import config
+
+    keys = [{"key": "sk-t", "tenant": "t"}]
+    async with served(
+        config(keys=keys, tenants={"t": {"tokens_per_minute": 100_000}}), sim=SLOW
+    ) as s:
+        async with s.http.post(
+            s.url + "/v1/messages", json=ask(LONG), headers={"x-api-key": "sk-t"}
+        ) as r:
+            seen = 0
+            async for raw in r.content:
+                seen += raw.startswith(b"event: content_block_delta")
+                if seen >= 5:
+                    break  # the reader leaves after a few words
+        for _ in range(100):
+            if s.service._stateless == 0:
+                break
+            await asyncio.sleep(0.02)
+        allowance = s.service._allowance("t")
+        used, _ = allowance.used(s.service._clock())
+        assert allowance.running == 0 and s.service._stateless == 0
+        assert used > 0  # not written off as free

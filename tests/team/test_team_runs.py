@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from chorus.agent import Agent
-from chorus.errors import ConfigError
+from chorus.errors import ConfigError, TaskFailedError
 from chorus.team import (
     AnswerGiven,
     Awarded,
@@ -373,6 +373,29 @@ async def test_a_cancelled_assignment_stops_the_members_run_while_the_team_goes_
         assigning.cancel()  # whoever asked has gone: the awardee is told to stop
         await asyncio.wait_for(stopped.wait(), 5)  # the team is still open
         assert team._running["a"] == 0
+
+
+async def test_an_awardee_that_missed_the_deadline_of_a_failed_task_is_stopped() -> None:
+    started = asyncio.Event()
+    stopped = asyncio.Event()
+
+    class Slow:
+        def __init__(self) -> None:
+            self.messages = self
+
+        async def create(self, **request: Any) -> Any:
+            started.set()
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                stopped.set()
+
+    slow = Agent(model="m", client=Slow(), name="a", capabilities=PY, context=False)
+    async with Team([slow], bid_window=0.05, task_timeout=0.3, max_awards=1) as team:
+        with pytest.raises(TaskFailedError):
+            await team.assign("python", "fix it")
+        await asyncio.wait_for(stopped.wait(), 5)  # not left running past the failure
+        assert started.is_set() and team._running["a"] == 0
 
 
 async def test_a_task_no_one_matches_streams_its_failure() -> None:

@@ -565,6 +565,15 @@ class _TeamRun:
     tenant: str
 
 
+def _never_begun(turn: LiveTurn, held: Any) -> None:
+    """A team task cancelled before its first step never ran its own ``finally``: its
+    hold is given back and it ends, so nobody waits for it."""
+    held.settle()
+    if turn.running:
+        turn.add("error", {"type": "cancelled", "message": "the task was cancelled"})
+        turn.end("cancelled", None)
+
+
 class _TeamRuns:
     """The team tasks this server holds, by tenant and id: the most recent ``most``."""
 
@@ -650,6 +659,7 @@ class _TeamFace(_Face):
             run = _TeamRun(context, turn, tenant)
             runs.add(tenant, self.name, message.message_id, run)
             turn.task = asyncio.create_task(self._drive(run, capability, content, held))
+            turn.task.add_done_callback(lambda _: _never_begun(turn, held))
         except BaseException:
             held.settle()
             raise
@@ -682,7 +692,7 @@ class _TeamFace(_Face):
         except Exception as exc:  # a team run's failure is the task's
             turn.add("error", {"type": type(exc).__name__, "message": str(exc)})
         finally:
-            held.settle()  # (also when the task was cancelled before it began)
+            held.settle()
             turn.end(status, result)
 
     async def _send(self, request: web.Request, call: a2a.Call) -> web.StreamResponse:

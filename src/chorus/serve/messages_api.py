@@ -278,7 +278,8 @@ async def _stream_live(
                 await response.write(text_delta(0, value))
             elif kind == "done":
                 stop, usage = value
-                stop = stop if stop in ("end_turn", "max_tokens", "stop_sequence") else "end_turn"
+                kept = ("end_turn", "max_tokens", "stop_sequence", "refusal")
+                stop = stop if stop in kept else "end_turn"
                 end = block_stop(0) + message_delta(stop, None, usage) + MESSAGE_STOP
                 await response.write(end)
                 break

@@ -35,7 +35,14 @@ from typing import Any
 import msgspec
 
 from chorus.agent.agent import Agent
-from chorus.agent.events import Done, RunResult, UsageUpdate
+from chorus.agent.events import (
+    Done,
+    RunResult,
+    TextChunk,
+    ThinkingChunk,
+    ToolCallStarted,
+    UsageUpdate,
+)
 from chorus.agent.session import Session
 from chorus.context.compaction import ContextState
 from chorus.context.recall import terms
@@ -696,6 +703,7 @@ class Service:
                 429, "rate_limit_error", reservation.reason, retry_after=reservation.retry_after
             )
         used_tokens, used_cost = 0, 0.0
+        spoke = False  # a model call has begun to answer (what it spent is not known yet)
         ended, started = "failed", time.monotonic()
         self._stateless += 1  # (they count against max_running_turns like turns)
         bounded = self._bounded(agent, principal.tenant, reservation)
@@ -709,6 +717,7 @@ class Service:
                 except StopAsyncIteration:
                     ended = "done"
                     return
+                spoke = spoke or isinstance(event, TextChunk | ThinkingChunk | ToolCallStarted)
                 if isinstance(event, UsageUpdate | Done):
                     usage = event.usage if isinstance(event, UsageUpdate) else event.result.usage
                     used_tokens = (
@@ -737,6 +746,10 @@ class Service:
             raise ServeError(500, "api_error", f"{type(exc).__name__}: {exc}") from None
         finally:
             self._stateless -= 1
+            if ended != "done" and spoke:  # stopped mid-answer (a reader that left, a cut):
+                # its last call's spend is unknown, so it keeps what it reserved
+                used_tokens = max(used_tokens, reservation.tokens)
+                used_cost = max(used_cost, reservation.cost)
             allowance.settle(reservation, used_tokens, used_cost)
             if self.metrics is not None:  # (a run's cost shows where a turn's does)
                 self.metrics.turn(agent.name, ended, time.monotonic() - started, used_cost)

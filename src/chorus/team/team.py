@@ -236,6 +236,7 @@ class Team:
                 if isinstance(action, Failed):
                     if net.tried:
                         emit(AwardEnded(task_id, net.tried[-1], why or "missed its deadline"))
+                        await self._stop_award(net.tried[-1], task_id)  # (it may run on)
                     if self.metrics is not None:
                         self.metrics.task(capability, "failed", len(net.tried))
                     emit(TaskFailed(task_id, action.reason))
