@@ -28,7 +28,9 @@ the server's).
   as they come back), server CPU per turn, memory. chorus keeps its sessions in SQLite,
   durable; the peers keep theirs in memory.
 * **faults**: the client's fault mix from the simulator (429 with retry-after, 529, cuts
-  and resets, error events, and a 529 burst): the share of turns that fail.
+  and resets, error events, and a 529 burst): the share of turns that fail, as JSON
+  turns and as streamed ones (a streamed turn that ends in an ``error`` event, or whose
+  text is not whole, fails).
 
     .venv/bin/python bench/server.py                 # about 6 minutes
 
@@ -136,10 +138,18 @@ class Client:
 
 
 async def open_loop(
-    client: Client, kind: str, rate: float, seconds: float, *, first_session: int = 0
+    client: Client,
+    kind: str,
+    rate: float,
+    seconds: float,
+    *,
+    first_session: int = 0,
+    stream: bool = False,
 ) -> dict[str, Any]:
+    """``stream``: each turn streamed (SSE); one that ends in an ``error`` event, or whose
+    streamed text is not its reply, counts as an error."""
     agent, message, calls = TURNS[kind]
-    body = json.dumps({"message": message}).encode()
+    body = json.dumps({"message": message, "stream": stream}).encode()
     results: list[tuple[float, int, float]] = []  # (overhead or latency, status, latency)
     start = time.perf_counter() + 0.05
     count = int(rate * seconds)
@@ -147,8 +157,10 @@ async def open_loop(
 
     async def one(i: int, scheduled: float) -> None:
         session = first_session + i % SESSIONS
-        status, _ = await client.post(f"/v1/agents/{agent}/sessions/b{session}/turns", body)
+        status, payload = await client.post(f"/v1/agents/{agent}/sessions/b{session}/turns", body)
         latency = time.perf_counter() - scheduled
+        if stream and status == 200 and not streamed_whole(payload):
+            status = -2  # it ended in an error event, or its text was not whole
         results.append((latency - calls * MODEL_SECONDS, status, latency))
 
     for i in range(count):
@@ -174,6 +186,20 @@ async def open_loop(
         "shed_p99_ms": (percentile(shed, 0.99) or 0) * 1000 if shed else None,
         "statuses": dict(collections.Counter(r[1] for r in results)),
     }
+
+
+def streamed_whole(payload: bytes) -> bool:
+    """The SSE of a turn ended in ``done``, and its text events add up to its output."""
+    kinds, data = [], []
+    for line in payload.decode().split("\n"):
+        if line.startswith("event: "):
+            kinds.append(line[7:])
+        elif line.startswith("data: "):
+            data.append(json.loads(line[6:]))
+    if not kinds or kinds[-1] != "done":
+        return False
+    text = "".join(d["text"] for k, d in zip(kinds, data, strict=True) if k == "text")
+    return text == data[-1].get("output")
 
 
 def serve(config: Path, sim_url: str, *, faults: bool = False) -> Any:
@@ -360,11 +386,20 @@ async def fault_run(
         host, port = server.url.removeprefix("http://").split(":")
         client = Client(host, int(port))
         row = await open_loop(client, "text", rate, turns / rate)
-        client.close()
         total = row["completed"] + row["errors"] + row["shed"]
         row["failed_share"] = (row["errors"] + row["shed"]) / max(1, total)
         print(json.dumps(row), flush=True)
-        return row
+        # The same, each turn streamed (in sessions of their own: a turn still running
+        # through a 529 burst would make the next turn of its session a 409).
+        streamed = await open_loop(
+            client, "text", rate, turns / rate, first_session=SESSIONS, stream=True
+        )
+        client.close()
+        total = streamed["completed"] + streamed["errors"] + streamed["shed"]
+        streamed["failed_share"] = (streamed["errors"] + streamed["shed"]) / max(1, total)
+        streamed["kind"] = "text, streamed"
+        print(json.dumps(streamed), flush=True)
+        return {**row, "streamed": streamed}
     finally:
         server.stop()
 

@@ -231,15 +231,16 @@ def build_team(config: TeamConfig, client: Any) -> Any:
     return Team([build_agent(a, client, extra_tools=extra) for a in config.agents], **options)
 
 
-def client_from_environment() -> tuple[Any, bool]:
+def client_from_environment(**options: Any) -> tuple[Any, bool]:
     """A client for the real API when ``ANTHROPIC_API_KEY`` (or ``ANTHROPIC_BASE_URL``) is
-    set, else one answered by the built-in simulator; and whether it is simulated."""
+    set, else one answered by the built-in simulator; and whether it is simulated.
+    ``options``: client settings (``ClientSettings`` fields)."""
     import os
 
     if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_BASE_URL"):
         from chorus.client import Claude
 
-        return Claude(), False
+        return Claude(**options), False
     from chorus.sim import simulated_client
 
-    return simulated_client(), True
+    return simulated_client(**options), True

@@ -14,7 +14,7 @@ from aiohttp import web
 from chorus.client import Claude
 from chorus.serve.config import ServeConfig, check_serve_config
 from chorus.serve.demo import demo_config
-from chorus.serve.run import build
+from chorus.serve.run import SERVER_CLIENT, build
 from chorus.sim import Simulator, config_from_dict
 
 
@@ -78,7 +78,7 @@ async def served(
 ) -> AsyncIterator[Served]:
     sim_config = config_from_dict({"latency": {"ttft": 0, "tokens_per_second": 0}, **(sim or {})})
     async with Simulator(sim_config) as simulator:
-        claude = Claude(api_key="sk-test", base_url=simulator.base_url)
+        claude = Claude(api_key="sk-test", base_url=simulator.base_url, **SERVER_CLIENT)
         service, app = await build(serve_config or config(), client=claude)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()

@@ -22,7 +22,13 @@ from aiohttp import web
 from chorus.errors import ConfigError
 from chorus.serve.config import ServeConfig, load_serve_config
 
-__all__ = ["build", "serve"]
+__all__ = ["SERVER_CLIENT", "build", "serve"]
+
+# The server's model client. A streamed turn's reader has seen its text as it came, so a
+# model stream cut mid-text is continued (the text so far sent back as a prefill and the
+# rest stitched on) rather than failing the turn; a JSON turn's calls are asked for whole
+# and retried whole, as ever.
+SERVER_CLIENT: dict[str, Any] = {"continue_interrupted": True}
 
 
 def _loopback(host: str) -> bool:
@@ -44,7 +50,7 @@ async def build(config: ServeConfig, *, client: Any = None) -> tuple[Any, web.Ap
     from chorus.store import MemoryStore, SQLiteStore
 
     if client is None:
-        client, _ = client_from_environment()
+        client, _ = client_from_environment(**SERVER_CLIENT)
     store: Any
     journal: Any
     if config.store.memory:
@@ -92,7 +98,7 @@ async def serve(
             f"no API keys are configured, so chorus serve binds only to loopback; "
             f"refusing {host} (add keys: to the config)"
         )
-    client, simulated = client_from_environment()
+    client, simulated = client_from_environment(**SERVER_CLIENT)
     if simulated:
         say("No ANTHROPIC_API_KEY set: agents are answered by the built-in simulator.")
     store = "in memory" if config.store.memory else f"in {config.store.path}"

@@ -1,0 +1,32 @@
+"""A streamed turn whose model stream is cut mid-text is continued, not failed: its reader
+has seen the text so far, and sees the rest follow once, with nothing repeated."""
+
+from __future__ import annotations
+
+from tests.serve.conftest import served
+
+TURNS = "/v1/agents/writer/sessions/{}/turns"
+SAID = "please repeat after me: " + " ".join(f"word{i}" for i in range(20))
+# The reply's stream: message_start, content_block_start, ping, 24 text deltas,
+# content_block_stop, message_delta, message_stop.
+TEXT_ENDS = 3 + 24
+
+
+async def test_a_cut_after_any_event_up_to_the_end_of_the_text_is_survived() -> None:
+    for k in range(1, TEXT_ENDS + 1):  # before the text: retried whole; within it: continued
+        async with served(sim={"faults": {"*": f"cut(after={k});ok"}}) as s:
+            events = await s.events(TURNS.format("c"), {"message": SAID, "stream": True})
+            calls = [e for e in s.sim.ledger if e.path == "/v1/messages"]
+        assert events[-1][1] == "done", (k, events[-1])
+        text = "".join(d["text"] for _, kind, d in events if kind == "text")
+        assert text == events[-1][2]["output"] == SAID, k  # whole, and once
+        assert len(calls) == 2, k
+
+
+async def test_a_cut_once_the_text_block_closed_fails_the_turn_with_the_text_it_showed() -> None:
+    async with served(sim={"faults": {"*": f"cut(after={TEXT_ENDS + 1});ok"}}) as s:
+        events = await s.events(TURNS.format("c"), {"message": SAID, "stream": True})
+        status, history, _ = await s.get("/v1/agents/writer/sessions/c")
+    assert events[-1][1] == "error" and events[-1][2]["type"] == "IncompleteResponseError"
+    assert "".join(d["text"] for _, kind, d in events if kind == "text") == SAID
+    assert status == 404 or history["length"] == 0  # nothing half committed
