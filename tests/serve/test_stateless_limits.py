@@ -94,3 +94,20 @@ async def test_team_runs_and_stateless_calls_show_their_cost_in_the_metrics() ->
             before, "chorus_turn_cost_dollars_total"
         )
         assert 'chorus_turns_total{agent="writer",status="done"}' in after  # the stateless run
+
+
+async def test_a_cold_session_of_a_tenant_with_a_small_daily_allowance_still_runs() -> None:
+    # A session evicted from memory has a history the server has not measured; it used to
+    # be reserved at the agent's whole input limit (200k tokens, about $1.20 with tools),
+    # which a $0.50 daily allowance could never admit.
+    keys = [{"key": "sk-small", "tenant": "small"}]
+    tenants = {"small": {"cost_per_day": 0.5}}
+    small = {"x-api-key": "sk-small"}
+    async with served(config(keys=keys, tenants=tenants, limits={"live_sessions": 1})) as s:
+        path = "/v1/agents/assistant/sessions/{}/turns"
+        assert (await s.post(path.format("old"), {"message": "hello"}, **small))[0] == 200
+        assert (await s.post(path.format("new"), {"message": "hello"}, **small))[0] == 200
+        status, body, _ = await s.post(path.format("old"), {"message": "again"}, **small)
+        assert status == 200, body  # "old" was evicted by "new": its history is unmeasured
+        _, spent = s.service._allowance("small").used(s.service._clock())
+        assert 0 < spent <= 0.5

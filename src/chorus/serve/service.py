@@ -428,13 +428,17 @@ class Service:
         if seq_before is None:
             seq_before = (await self.store.load(key, since=_PAST_END)).seq
         allowance = self._allowance(principal.tenant)
+        unknown = seq_before > 0 and not live.input_tokens
         tokens, cost = self._estimate(
-            agent,
-            live,
-            message,
-            unknown=seq_before > 0 and not live.input_tokens,
-            most=allowance.tokens_per_minute,
+            agent, live, message, unknown=unknown, most=allowance.tokens_per_minute
         )
+        if unknown and allowance.cost_per_day is not None:
+            # An unmeasured history is reserved at the agent's whole input limit, which can
+            # be more than a small daily allowance holds: reserve what is left instead (the
+            # turn is held to it, so it still cannot overshoot).
+            left = allowance.cost_per_day - allowance.used(self._clock())[1]
+            if 0 < left < cost:
+                tokens, cost = max(1, int(tokens * left / cost)), left
         reservation = allowance.reserve(tokens, cost, self._clock())
         if isinstance(reservation, Refused):
             raise ServeError(
