@@ -252,6 +252,7 @@ async def _commit_and_load(store: _Any, clock: _ManualClock) -> None:
     assert (await store.load("s1")).messages == _TURN + _MORE, "turns append in order"
     assert [(i.session_id, i.seq) for i in await store.sessions()] == [("s1", 6)]
     assert [i.session_id for i in await store.sessions("s")] == ["s1"], "a prefix selects"
+    assert [i.session_id for i in await store.sessions(newest=1)] == ["s1"], "the newest"
     assert await store.sessions("s2") == [] and await store.sessions("t") == []
     whole = _TURN + _MORE
     assert await store.page("s1", 0, 2) == whole[:2], "a page is read from the start"
@@ -379,8 +380,20 @@ async def _a_paused_first_turn_is_listed(store: _Any, clock: _ManualClock) -> No
     assert await store.sessions() == [], "once taken, an empty session is not listed"
 
 
+async def _the_newest_sessions_come_first(store: _Any, clock: _ManualClock) -> None:
+    for name in ("a", "c", "b"):  # updated in this order
+        clock.now += 1
+        lease = await store.acquire(name, "w1", 60)
+        await store.commit(lease, 0, _TURN)
+        await store.release(lease)
+    assert [i.session_id for i in await store.sessions()] == ["a", "b", "c"], "by id"
+    newest = [i.session_id for i in await store.sessions(newest=2)]
+    assert newest == ["b", "c"], "the most recently updated, newest first"
+
+
 _CHECKS = (
     _empty_session,
+    _the_newest_sessions_come_first,
     _a_paused_first_turn_is_listed,
     _load_since_a_turn,
     _search_finds_old_turns_by_word,

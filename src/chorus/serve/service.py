@@ -843,12 +843,12 @@ class Service:
         word index, over the ``SEARCHED`` most recent sessions)."""
         self.agent(agent)
         prefix = f"{principal.tenant}/{agent}/"
-        found = sorted(await self.store.sessions(prefix), key=lambda i: -i.updated)
         wanted = query.strip().lower()
+        found = await self.store.sessions(prefix, newest=SEARCHED if wanted else limit)
         if wanted:
             words = set(terms(wanted))
             kept = []
-            for info in found[:SEARCHED]:
+            for info in found:
                 name = info.session_id[len(prefix) :]
                 if wanted in name.lower() or (
                     words and await self.store.search(info.session_id, words, info.seq, 1)

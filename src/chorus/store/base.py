@@ -103,9 +103,10 @@ class Store(Protocol):
         """Remove exactly this paused turn; False if it was already taken (resumed once)."""
         ...
 
-    async def sessions(self, prefix: str = "") -> list[SessionInfo]:
+    async def sessions(self, prefix: str = "", newest: int | None = None) -> list[SessionInfo]:
         """The sessions with messages, or with a turn that waits for approval (whose
-        ``seq`` may be 0), whose ids start with ``prefix``; by id."""
+        ``seq`` may be 0), whose ids start with ``prefix``; by id, or with ``newest`` the
+        ``newest`` most recently updated, newest first."""
         ...
 
     async def delete(self, session_id: str) -> bool: ...

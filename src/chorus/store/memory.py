@@ -144,12 +144,15 @@ class MemoryStore:
         if len(row.messages) != expected_seq:
             raise StaleWriterError(f"session {lease.session_id!r} moved on from seq {expected_seq}")
 
-    async def sessions(self, prefix: str = "") -> list[SessionInfo]:
-        return [
+    async def sessions(self, prefix: str = "", newest: int | None = None) -> list[SessionInfo]:
+        found = [
             SessionInfo(sid, len(r.messages), r.created, r.updated)
             for sid, r in sorted(self._rows.items())
             if (r.messages or r.pending is not None) and sid.startswith(prefix)
         ]
+        if newest is None:
+            return found
+        return sorted(found, key=lambda i: -i.updated)[:newest]
 
     async def delete(self, session_id: str) -> bool:
         return self._rows.pop(session_id, None) is not None

@@ -529,15 +529,21 @@ class SQLiteStore:
 
         return await self._write(take)
 
-    async def sessions(self, prefix: str = "") -> list[SessionInfo]:
+    async def sessions(self, prefix: str = "", newest: int | None = None) -> list[SessionInfo]:
+        # A range on the primary key, so one tenant's sessions are read without the rest;
+        # with ``newest``, SQLite picks them, so only those become Python objects.
+        query = (
+            "SELECT id, seq, created, updated FROM chorus_sessions "
+            "WHERE (seq > 0 OR pending IS NOT NULL) AND id >= ? AND id < ? "
+        )
+        if newest is None:
+            query, args = query + "ORDER BY id", (prefix, prefix + "\U0010ffff")
+        else:
+            query += "ORDER BY updated DESC LIMIT ?"
+            args = (prefix, prefix + "\U0010ffff", newest)  # type: ignore[assignment]
+
         def read() -> list[SessionInfo]:
-            # A range on the primary key, so one tenant's sessions are read without the rest.
-            rows = self._db.execute(
-                "SELECT id, seq, created, updated FROM chorus_sessions "
-                "WHERE (seq > 0 OR pending IS NOT NULL) AND id >= ? AND id < ? ORDER BY id",
-                (prefix, prefix + "\U0010ffff"),
-            ).fetchall()
-            return [SessionInfo(*row) for row in rows]
+            return [SessionInfo(*row) for row in self._db.execute(query, args).fetchall()]
 
         return await self._run(read)
 
