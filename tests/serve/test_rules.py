@@ -76,3 +76,11 @@ def test_a_turns_reservation_covers_its_calls_and_is_capped() -> None:
         input_tokens=200_000, message_chars=0, max_tokens=64, calls=1, prices=(3.0, 15.0), cap=500
     )
     assert capped == 500
+
+
+def test_an_unmeasured_turn_is_cut_to_what_is_left_of_the_day() -> None:
+    from chorus.serve.budget import fit_to_what_is_left
+
+    assert fit_to_what_is_left(400_000, 1.2, 0.3) == (100_000, 0.3)  # in proportion
+    assert fit_to_what_is_left(1000, 0.01, 0.3) == (1000, 0.01)  # it fits: unchanged
+    assert fit_to_what_is_left(1000, 0.01, 0.0) == (1000, 0.01)  # nothing left: refused later

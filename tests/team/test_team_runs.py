@@ -56,6 +56,26 @@ def member(name: str, caps: list[Capability], reply: Any, **options: Any) -> Age
     )
 
 
+def hanging(name: str) -> tuple[Agent, asyncio.Event, asyncio.Event]:
+    """A python member whose model call never answers, and events that say when the call
+    started and when it was stopped."""
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    class Hanging:
+        def __init__(self) -> None:
+            self.messages = self
+
+        async def create(self, **request: Any) -> Any:
+            started.set()
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                stopped.set()
+
+    agent = Agent(model="m", client=Hanging(), name=name, capabilities=PY, context=False)
+    return agent, started, stopped
+
+
 def echoing(name: str, caps: list[Capability]) -> Agent:
     return member(name, caps, lambda r: f"{name} did: {last_text(r)}")
 
@@ -325,21 +345,7 @@ async def test_bad_decide_options_say_what_is_wrong() -> None:
 
 
 async def test_a_reader_that_leaves_a_stream_early_stops_the_run() -> None:
-    started = asyncio.Event()
-    stopped = asyncio.Event()
-
-    class Slow:
-        def __init__(self) -> None:
-            self.messages = self
-
-        async def create(self, **request: Any) -> Any:
-            started.set()
-            try:
-                await asyncio.sleep(3600)
-            finally:
-                stopped.set()
-
-    slow = Agent(model="m", client=Slow(), name="a", capabilities=PY, context=False)
+    slow, started, stopped = hanging("a")
     async with Team([slow], bid_window=0.05) as team:
         stream = team.stream_assign("python", "fix it")
         async for event in stream:
@@ -352,21 +358,7 @@ async def test_a_reader_that_leaves_a_stream_early_stops_the_run() -> None:
 
 
 async def test_a_cancelled_assignment_stops_the_members_run_while_the_team_goes_on() -> None:
-    started = asyncio.Event()
-    stopped = asyncio.Event()
-
-    class Slow:
-        def __init__(self) -> None:
-            self.messages = self
-
-        async def create(self, **request: Any) -> Any:
-            started.set()
-            try:
-                await asyncio.sleep(3600)
-            finally:
-                stopped.set()
-
-    slow = Agent(model="m", client=Slow(), name="a", capabilities=PY, context=False)
+    slow, started, stopped = hanging("a")
     async with Team([slow], bid_window=0.05) as team:
         assigning = asyncio.create_task(team.assign("python", "fix it"))
         await asyncio.wait_for(started.wait(), 5)
@@ -376,21 +368,7 @@ async def test_a_cancelled_assignment_stops_the_members_run_while_the_team_goes_
 
 
 async def test_an_awardee_that_missed_the_deadline_of_a_failed_task_is_stopped() -> None:
-    started = asyncio.Event()
-    stopped = asyncio.Event()
-
-    class Slow:
-        def __init__(self) -> None:
-            self.messages = self
-
-        async def create(self, **request: Any) -> Any:
-            started.set()
-            try:
-                await asyncio.sleep(3600)
-            finally:
-                stopped.set()
-
-    slow = Agent(model="m", client=Slow(), name="a", capabilities=PY, context=False)
+    slow, started, stopped = hanging("a")
     async with Team([slow], bid_window=0.05, task_timeout=0.3, max_awards=1) as team:
         with pytest.raises(TaskFailedError):
             await team.assign("python", "fix it")

@@ -421,11 +421,6 @@ def _check_decide(options: dict[str, Any]) -> None:
         raise ServeError(400, "invalid_request_error", "quorum: at least 1")
 
 
-def _team_members(service: Service, name: str) -> tuple[str, ...]:
-    declared = next((t for t in service.config.teams if t.name == name), None)
-    return declared.agents if declared is not None else ()
-
-
 async def _team_run(request: web.Request) -> web.StreamResponse:
     _scope(request, "teams")
     service = request.app[_SERVICE]
@@ -475,7 +470,7 @@ async def _team_run(request: web.Request) -> web.StreamResponse:
             options["judge"] = service.agent(judge)
         elif judge is not None:
             raise ServeError(400, "invalid_request_error", 'judge: only with "strategy": "judge"')
-        members = len(options.get("among") or _team_members(service, name))
+        members = len(options.get("among") or service.team_members(name))
         strategy = str(options.get("strategy", "weighted"))
         per_member = {  # a debate's later rounds, or the samples of each member
             "debate": 1 + options.get("rounds", 1),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Allowance", "Refused", "Reservation", "most_a_turn_uses"]
+__all__ = ["Allowance", "Refused", "Reservation", "fit_to_what_is_left", "most_a_turn_uses"]
 
 _DAY = 86_400.0
 
@@ -99,3 +99,13 @@ def most_a_turn_uses(
     per_call_input = tokens / calls - max_tokens
     cost = calls * (per_call_input * prices[0] + max_tokens * prices[1])
     return tokens, cost / 1e6
+
+
+def fit_to_what_is_left(tokens: int, cost: float, left: float) -> tuple[int, float]:
+    """A reservation for a turn whose input is not known (an unmeasured history, reserved at
+    the agent's whole input limit) cut to the ``left`` dollars of today's allowance, tokens
+    in proportion: the turn is then held to it, so it still cannot overshoot. Unchanged
+    when it fits, or when nothing is left (the reservation is then refused)."""
+    if 0 < left < cost:
+        return max(1, int(tokens * left / cost)), left
+    return tokens, cost

@@ -37,6 +37,15 @@ def _path_params(*names: str) -> list[dict[str, Any]]:
     return [{"name": n, "in": "path", "required": True, "schema": schemas[n]} for n in names]
 
 
+def _data(items: dict[str, Any]) -> dict[str, Any]:
+    """A list answer: ``{"data": [item, ...]}``."""
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"type": "array", "items": items}},
+    }
+
+
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
@@ -142,17 +151,7 @@ def openapi(secured: bool = True) -> dict[str, Any]:
             "/v1/agents": {
                 "get": {
                     "responses": {
-                        **_ok(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "data": {
-                                        "type": "array",
-                                        "items": {"$ref": "#/components/schemas/Agent"},
-                                    }
-                                },
-                            }
-                        ),
+                        **_ok(_data({"$ref": "#/components/schemas/Agent"})),
                         **_errors(401, 403),
                     }
                 }
@@ -185,25 +184,18 @@ def openapi(secured: bool = True) -> dict[str, Any]:
                     ],
                     "responses": {
                         **_ok(
-                            {
-                                "type": "object",
-                                "required": ["data"],
-                                "properties": {
-                                    "data": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "required": ["session", "messages", "updated"],
-                                            "properties": {
-                                                "session": {"type": "string"},
-                                                "messages": {"type": "integer"},
-                                                "created": {"type": "number"},
-                                                "updated": {"type": "number"},
-                                            },
-                                        },
-                                    }
-                                },
-                            }
+                            _data(
+                                {
+                                    "type": "object",
+                                    "required": ["session", "messages", "updated"],
+                                    "properties": {
+                                        "session": {"type": "string"},
+                                        "messages": {"type": "integer"},
+                                        "created": {"type": "number"},
+                                        "updated": {"type": "number"},
+                                    },
+                                }
+                            )
                         ),
                         **_errors(*auth_errors),
                     },
@@ -378,26 +370,16 @@ def openapi(secured: bool = True) -> dict[str, Any]:
                     "summary": "The teams and their members",
                     "responses": {
                         **_ok(
-                            {
-                                "type": "object",
-                                "required": ["data"],
-                                "properties": {
-                                    "data": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "required": ["name", "agents"],
-                                            "properties": {
-                                                "name": {"type": "string"},
-                                                "agents": {
-                                                    "type": "array",
-                                                    "items": {"type": "string"},
-                                                },
-                                            },
-                                        },
-                                    }
-                                },
-                            }
+                            _data(
+                                {
+                                    "type": "object",
+                                    "required": ["name", "agents"],
+                                    "properties": {
+                                        "name": {"type": "string"},
+                                        "agents": {"type": "array", "items": {"type": "string"}},
+                                    },
+                                }
+                            )
                         ),
                         **_errors(401, 403),
                     },

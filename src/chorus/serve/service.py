@@ -56,7 +56,13 @@ from chorus.errors import (
 )
 from chorus.protocol.models import lookup, prices
 from chorus.serve.auth import Keyring, Principal
-from chorus.serve.budget import Allowance, Refused, Reservation, most_a_turn_uses
+from chorus.serve.budget import (
+    Allowance,
+    Refused,
+    Reservation,
+    fit_to_what_is_left,
+    most_a_turn_uses,
+)
 from chorus.serve.config import ServeConfig, TenantConfig
 from chorus.serve.journal import Journal, TurnRow
 from chorus.serve.turns import LiveTurn, result_json, wire
@@ -433,17 +439,9 @@ class Service:
             agent, live, message, unknown=unknown, most=allowance.tokens_per_minute
         )
         if unknown and allowance.cost_per_day is not None:
-            # An unmeasured history is reserved at the agent's whole input limit, which can
-            # be more than a small daily allowance holds: reserve what is left instead (the
-            # turn is held to it, so it still cannot overshoot).
             left = allowance.cost_per_day - allowance.used(self._clock())[1]
-            if 0 < left < cost:
-                tokens, cost = max(1, int(tokens * left / cost)), left
-        reservation = allowance.reserve(tokens, cost, self._clock())
-        if isinstance(reservation, Refused):
-            raise ServeError(
-                429, "rate_limit_error", reservation.reason, retry_after=reservation.retry_after
-            )
+            tokens, cost = fit_to_what_is_left(tokens, cost, left)
+        reservation = self._reserve(allowance, tokens, cost)
         turn = LiveTurn(key, live.next_turn, idempotency_key=idempotency_key)
         turn.seq_before, turn.message = seq_before, message
         live.next_turn += 1
@@ -463,6 +461,15 @@ class Service:
             self._run(turn, live, message, row, allowance, reservation, resume, started, watched)
         )
         return turn
+
+    def _reserve(self, allowance: Allowance, tokens: int, cost: float) -> Reservation:
+        """The reservation, or the tenant's refusal as a 429 that says when to retry."""
+        reservation = allowance.reserve(tokens, cost, self._clock())
+        if isinstance(reservation, Refused):
+            raise ServeError(
+                429, "rate_limit_error", reservation.reason, retry_after=reservation.retry_after
+            )
+        return reservation
 
     def _estimate(
         self, agent: Agent, live: _Live, message: Any, *, unknown: bool, most: int | None
@@ -485,7 +492,7 @@ class Service:
             input_tokens=known,
             message_chars=chars,
             max_tokens=agent.max_tokens,
-            calls=2 if agent.tools or agent.toolsets else 1,
+            calls=_calls(agent),
             prices=prices(agent.model),
             cap=most if unknown else None,
         )
@@ -573,13 +580,7 @@ class Service:
             used_tokens, used_cost = 0, 0.0
             usage = result.usage if result is not None else (spent.usage if spent else None)
             if usage is not None:
-                u = usage
-                used_tokens = (
-                    u.input_tokens
-                    + u.output_tokens
-                    + u.cache_read_input_tokens
-                    + u.cache_creation_input_tokens
-                )
+                used_tokens = _all_tokens(usage)
                 used_cost = result.cost if result is not None else (spent.cost if spent else 0.0)
             allowance.settle(reservation, used_tokens, float(used_cost))
             elapsed = time.monotonic() - started
@@ -698,14 +699,10 @@ class Service:
             input_tokens=sent // 3,
             message_chars=len(prompt) if isinstance(prompt, str) else len(str(prompt)),
             max_tokens=agent.max_tokens,
-            calls=2 if agent.tools or agent.toolsets else 1,
+            calls=_calls(agent),
             prices=prices(agent.model),
         )
-        reservation = allowance.reserve(tokens, cost, self._clock())
-        if isinstance(reservation, Refused):
-            raise ServeError(
-                429, "rate_limit_error", reservation.reason, retry_after=reservation.retry_after
-            )
+        reservation = self._reserve(allowance, tokens, cost)
         used_tokens, used_cost = 0, 0.0
         spoke = False  # a model call has begun to answer (what it spent is not known yet)
         ended, started = "failed", time.monotonic()
@@ -724,12 +721,7 @@ class Service:
                 spoke = spoke or isinstance(event, TextChunk | ThinkingChunk | ToolCallStarted)
                 if isinstance(event, UsageUpdate | Done):
                     usage = event.usage if isinstance(event, UsageUpdate) else event.result.usage
-                    used_tokens = (
-                        usage.input_tokens
-                        + usage.output_tokens
-                        + usage.cache_read_input_tokens
-                        + usage.cache_creation_input_tokens
-                    )
+                    used_tokens = _all_tokens(usage)
                     used_cost = float(
                         event.cost if isinstance(event, UsageUpdate) else event.result.cost
                     )
@@ -762,6 +754,11 @@ class Service:
 
     # ------------------------------------------------------------------ team runs
 
+    def team_members(self, team: str) -> tuple[str, ...]:
+        """The names of a declared team's members (none for a team not declared)."""
+        declared = next((t for t in self.config.teams if t.name == team), None)
+        return declared.agents if declared is not None else ()
+
     def reserve_team_run(
         self, principal: Principal, team: str, task_chars: int, runs: int
     ) -> TeamHold:
@@ -769,14 +766,13 @@ class Service:
         ``runs`` member runs (each priced as the costliest member's turn would be),
         reserved before the run starts. The caller settles it (:meth:`TeamHold.settle`),
         whatever happens; :meth:`settled_team_run` notes what the run reported."""
-        declared = next((t for t in self.config.teams if t.name == team), None)
-        members = [self.agents[a] for a in declared.agents if a in self.agents] if declared else []
+        members = [self.agents[a] for a in self.team_members(team) if a in self.agents]
         each = [
             most_a_turn_uses(
                 input_tokens=0,
                 message_chars=task_chars,
                 max_tokens=agent.max_tokens,
-                calls=2 if agent.tools or agent.toolsets else 1,
+                calls=_calls(agent),
                 prices=prices(agent.model),
             )
             for agent in members
@@ -784,11 +780,7 @@ class Service:
         tokens = max(t for t, _ in each) * max(1, runs)
         cost = max(c for _, c in each) * max(1, runs)
         allowance = self._allowance(principal.tenant)
-        reservation = allowance.reserve(tokens, cost, self._clock())
-        if isinstance(reservation, Refused):
-            raise ServeError(
-                429, "rate_limit_error", reservation.reason, retry_after=reservation.retry_after
-            )
+        reservation = self._reserve(allowance, tokens, cost)
         metrics = self.metrics
         on_cost = (lambda cost: metrics.team_run(team, cost)) if metrics is not None else None
         return TeamHold(allowance, reservation, on_cost=on_cost)
@@ -893,6 +885,18 @@ class Service:
         live = await self._session(key, self.agent(agent))
         calls = await live.session.pending()
         return [{"id": c.id, "name": c.name, "input": c.input} for c in calls]
+
+
+def _calls(agent: Agent) -> int:
+    """Model calls a turn's reservation counts: two for an agent with tools (a tool call,
+    then the answer), one without."""
+    return 2 if agent.tools or agent.toolsets else 1
+
+
+def _all_tokens(u: Any) -> int:
+    """Every token a run's usage counts against a tenant: input, output and cache."""
+    cache = u.cache_read_input_tokens + u.cache_creation_input_tokens
+    return int(u.input_tokens + u.output_tokens + cache)
 
 
 def _last_input(result: RunResult) -> int:
