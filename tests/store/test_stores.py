@@ -19,6 +19,8 @@ TURN = [
     {"role": "assistant", "content": [{"type": "text", "text": "Sunny."}]},
 ]
 
+CHAT = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+
 
 async def test_memory_store_conforms() -> None:
     await check_store(lambda clock: MemoryStore(clock=clock))
@@ -194,4 +196,49 @@ async def test_sqlite_indexes_the_words_of_turns_committed_before_it_kept_them(
     lease = await store.acquire("s1", "w1", 60)
     seq = await store.commit(lease, seq, [{"role": "user", "content": "vault again"}])
     assert [s for s, _ in await store.search("s1", {"vault"}, 21, 3)] == [4, 20]
+    await store.close()
+
+
+async def test_sqlite_commits_wait_for_another_process_off_the_loop(tmp_path: Path) -> None:
+    """Another connection holds the file's write lock: the batch goes to the commit thread
+    and waits there (the event loop keeps running), and lands once the lock is free."""
+    import asyncio
+
+    path = tmp_path / "c.db"
+    store = SQLiteStore(path)
+    lease = await store.acquire("s1", "w1", 60)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    commit = asyncio.create_task(store.commit(lease, 0, TURN))
+    ticks = 0
+    for _ in range(20):  # the loop is free while the commit waits
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks == 20 and not commit.done()
+    other.execute("ROLLBACK")
+    other.close()
+    assert await asyncio.wait_for(commit, 10) == 4
+    assert (await store.load("s1")).seq == 4
+    await store.close()
+
+
+async def test_sqlite_commits_and_reads_at_once_never_wedge(tmp_path: Path) -> None:
+    """Many reads waiting for the connection in worker threads while writes hold it: the
+    commits have a thread of their own, so every call ends."""
+    import asyncio
+
+    store = SQLiteStore(tmp_path / "c.db")
+    leases = [await store.acquire(f"s{i}", "w1", 60) for i in range(40)]
+
+    async def one(i: int) -> int:
+        seq = 0
+        for _ in range(3):
+            reads = [asyncio.ensure_future(store.load(f"s{j % 40}")) for j in range(i, i + 20)]
+            seq = await store.commit(leases[i], seq, CHAT)
+            await asyncio.gather(*reads)
+        return seq
+
+    seqs = await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(40))), 30)
+    assert seqs == [6] * 40
+    assert [(await store.load(f"s{i}")).seq for i in range(40)] == [6] * 40
     await store.close()
