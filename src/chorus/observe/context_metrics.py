@@ -23,7 +23,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from chorus.observe.labels import ModelLabels
+from chorus.observe.labels import ModelLabels, children
 
 __all__ = ["ContextMetrics"]
 
@@ -67,17 +67,22 @@ class ContextMetrics:
             ["model"],
             registry=r,
         )
+        self._compactions = children(self.compactions)
+        self._dropped = children(self.dropped)
+        self._estimate_error = children(self.estimate_error)
+        self._fill = children(self.fill)
+        self._recalled = children(self.recalled)
 
     def estimate_observed(self, model: str, error: float) -> None:
-        self.estimate_error.labels(self._model(model)).observe(error)
+        self._estimate_error(self._model(model)).observe(error)
 
     def laid_out(self, model: str, layout: Any) -> None:
         """One call's window (a :class:`~chorus.context.Layout`) and the compactions before it."""
         m = self._model(model)
-        self.fill.labels(m).observe(layout.tokens / layout.limit if layout.limit else 0.0)
+        self._fill(m).observe(layout.tokens / layout.limit if layout.limit else 0.0)
         if layout.compacted:
-            self.compactions.labels(m).inc(layout.compacted)
+            self._compactions(m).inc(layout.compacted)
         if layout.recalled_now:
-            self.recalled.labels(m).inc(layout.recalled_now)
+            self._recalled(m).inc(layout.recalled_now)
         if layout.dropped:
-            self.dropped.labels(m).inc(layout.dropped)
+            self._dropped(m).inc(layout.dropped)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from chorus.client.observers import Attempt, CallEnd
-from chorus.observe.labels import ModelLabels
+from chorus.observe.labels import ModelLabels, children
 
 __all__ = ["Metrics"]
 
@@ -89,32 +89,41 @@ class Metrics:
         self.in_flight = Gauge(
             "chorus_model_in_flight", "Attempts in flight.", ["model"], registry=r
         )
+        self._breaker = children(self.breaker)
+        self._calls = children(self.calls)
+        self._duration = children(self.duration)
+        self._in_flight = children(self.in_flight)
+        self._rate_limit_wait = children(self.rate_limit_wait)
+        self._requests = children(self.requests)
+        self._retries = children(self.retries)
+        self._tokens = children(self.tokens)
+        self._ttft = children(self.ttft)
 
     def attempt_started(self, attempt: Attempt) -> None:
-        self.in_flight.labels(self._model(attempt.model)).inc()
+        self._in_flight(self._model(attempt.model)).inc()
 
     def attempt_finished(self, attempt: Attempt) -> None:
         model = self._model(attempt.model)
-        self.in_flight.labels(model).dec()
-        self.requests.labels(model, attempt.outcome or "error").inc()
-        self.duration.labels(model).observe(attempt.duration)
+        self._in_flight(model).dec()
+        self._requests(model, attempt.outcome or "error").inc()
+        self._duration(model).observe(attempt.duration)
         if attempt.ttft is not None:
-            self.ttft.labels(model).observe(attempt.ttft)
+            self._ttft(model).observe(attempt.ttft)
         if attempt.retry_reason:
             reason = attempt.retry_reason if attempt.retry_reason in _REASONS else "other"
-            self.retries.labels(model, reason).inc()
+            self._retries(model, reason).inc()
         usage = attempt.usage
         if usage is not None:
-            self.tokens.labels(model, "input").inc(usage.input_tokens)
-            self.tokens.labels(model, "output").inc(usage.output_tokens)
-            self.tokens.labels(model, "cache_read").inc(usage.cache_read_input_tokens)
-            self.tokens.labels(model, "cache_write").inc(usage.cache_creation_input_tokens)
+            self._tokens(model, "input").inc(usage.input_tokens)
+            self._tokens(model, "output").inc(usage.output_tokens)
+            self._tokens(model, "cache_read").inc(usage.cache_read_input_tokens)
+            self._tokens(model, "cache_write").inc(usage.cache_creation_input_tokens)
 
     def call_finished(self, call: CallEnd) -> None:
         model = self._model(call.model)
-        self.calls.labels(model, call.outcome).inc()
+        self._calls(model, call.outcome).inc()
         if call.rate_limit_wait:
-            self.rate_limit_wait.labels(model).inc(call.rate_limit_wait)
+            self._rate_limit_wait(model).inc(call.rate_limit_wait)
 
     def breaker_changed(self, model: str, state: str) -> None:
-        self.breaker.labels(self._model(model)).set(_BREAKER.get(state, 2))
+        self._breaker(self._model(model)).set(_BREAKER.get(state, 2))

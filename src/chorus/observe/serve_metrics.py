@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from chorus.observe.labels import ModelLabels
+from chorus.observe.labels import ModelLabels, children
 
 __all__ = ["ServeMetrics"]
 
@@ -68,22 +68,28 @@ class ServeMetrics:
             registry=r,
         )
         self._teams = ModelLabels(64)
+        self._request_seconds = children(self.request_seconds)
+        self._requests = children(self.requests)
+        self._team_cost = children(self.team_cost)
+        self._turn_cost = children(self.turn_cost)
+        self._turn_seconds = children(self.turn_seconds)
+        self._turns = children(self.turns)
 
     def team_run(self, team: str, cost: float) -> None:
         if cost > 0:
-            self.team_cost.labels(self._teams(team)).inc(cost)
+            self._team_cost(self._teams(team)).inc(cost)
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         label = self._routes(route)
-        self.requests.labels(label, method, str(status)).inc()
-        self.request_seconds.labels(label).observe(seconds)
+        self._requests(label, method, str(status)).inc()
+        self._request_seconds(label).observe(seconds)
 
     def turn(self, agent: str, status: str, seconds: float, cost: float = 0.0) -> None:
         label = self._agents(agent)
-        self.turns.labels(label, status).inc()
-        self.turn_seconds.labels(label).observe(seconds)
+        self._turns(label, status).inc()
+        self._turn_seconds(label).observe(seconds)
         if cost > 0:
-            self.turn_cost.labels(label).inc(cost)
+            self._turn_cost(label).inc(cost)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

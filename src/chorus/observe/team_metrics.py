@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from chorus.observe.labels import ModelLabels
+from chorus.observe.labels import ModelLabels, children
 
 __all__ = ["TeamMetrics"]
 
@@ -58,15 +58,19 @@ class TeamMetrics:
             ["strategy", "outcome"],
             registry=r,
         )
+        self._awards = children(self.awards)
+        self._decisions = children(self.decisions)
+        self._messages = children(self.messages)
+        self._tasks = children(self.tasks)
 
     def message(self, outcome: str, kind: str) -> None:
-        self.messages.labels(self._kind(kind), outcome).inc()
+        self._messages(self._kind(kind), outcome).inc()
 
     def task(self, capability: str, outcome: str, awards: int) -> None:
         label = self._capability(capability)
-        self.tasks.labels(label, outcome).inc()
+        self._tasks(label, outcome).inc()
         if awards:
-            self.awards.labels(label).observe(awards)
+            self._awards(label).observe(awards)
 
     def decision(self, strategy: str, outcome: str) -> None:
-        self.decisions.labels(strategy, outcome).inc()
+        self._decisions(strategy, outcome).inc()
