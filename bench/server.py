@@ -86,7 +86,10 @@ class Client:
         self.open = 0
         self.freed = asyncio.Event()
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+    async def post(
+        self, path: str, body: bytes, retry_after: list[float] | None = None
+    ) -> tuple[int, bytes]:
+        """``retry_after``: a list the response's ``Retry-After`` seconds are appended to."""
         while not self.idle and self.open >= self.most:  # (the wait counts: open loop)
             self.freed.clear()
             await self.freed.wait()
@@ -115,6 +118,8 @@ class Client:
                     length = int(line[15:])
                 elif lower.startswith(b"transfer-encoding:") and b"chunked" in lower:
                     chunked = True
+                elif retry_after is not None and lower.startswith(b"retry-after:"):
+                    retry_after.append(float(line[12:]))
             if chunked:  # (one of the peers answers in chunks)
                 parts = []
                 while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
@@ -183,6 +188,7 @@ async def open_loop(
         "errors": errors,
         "overhead_p50_ms": (percentile(ok, 0.5) or 0) * 1000,
         "overhead_p99_ms": (percentile(ok, 0.99) or 0) * 1000,
+        "shed_p50_ms": (percentile(shed, 0.5) or 0) * 1000 if shed else None,
         "shed_p99_ms": (percentile(shed, 0.99) or 0) * 1000 if shed else None,
         "statuses": dict(collections.Counter(r[1] for r in results)),
     }
@@ -350,12 +356,22 @@ async def memory(config: Path, sim_url: str, sessions: int) -> dict[str, Any]:
         await asyncio.sleep(0.5)
         before = rss_kb(server.pid)
         sem = asyncio.Semaphore(200)
-        failed = 0
+        failed = shed = 0
 
         async def one(i: int) -> None:
-            nonlocal failed
+            """One session's first turn; refused as the server sheds this flood, it is sent
+            again after the ``Retry-After`` the server gave, as an SDK would."""
+            nonlocal failed, shed
             async with sem:
-                status, _ = await client.post(f"/v1/agents/writer/sessions/m{i}/turns", body)
+                for _ in range(30):
+                    wait: list[float] = []
+                    status, _ = await client.post(
+                        f"/v1/agents/writer/sessions/m{i}/turns", body, wait
+                    )
+                    if status != 503:
+                        break
+                    shed += 1
+                    await asyncio.sleep(wait[0] if wait else 1.0)
                 failed += status != 200
 
         started = time.perf_counter()
@@ -367,6 +383,7 @@ async def memory(config: Path, sim_url: str, sessions: int) -> dict[str, Any]:
         row = {
             "sessions": sessions,
             "failed": failed,
+            "shed_then_sent_again": shed,
             "rss_before_kb": before,
             "rss_after_kb": after,
             "rss_per_idle_session_bytes": (after - before) * 1024 / sessions,
