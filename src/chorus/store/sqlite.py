@@ -14,22 +14,13 @@ commit is a compare-and-set on (seq, lease_token) and the inserts, inside one
 transaction: a crash at any point leaves either the whole turn or nothing.
 Writes are group-committed: those that arrive while a transaction is being made
 durable go together into the next one (each in its own savepoint, so one that
-fails is undone alone), and many sessions' turns share one fsync.
-
-Only the fsync leaves the event loop. A batch's statements run on the loop's own
-thread (they write to the page cache, microseconds each), and the ``COMMIT`` runs in a
-worker thread. A worker thread would release and retake the GIL around every
-statement, and under load each retake waits for the busy loop to let go of it (up to
-the interpreter's 5 ms switch interval): a batch of a hundred turns took tens of ms
-and every turn waited for it. When the connection is taken (a read running in a
-thread) or another process holds the write lock, the whole batch goes to a thread as
-before, so the loop never waits on a lock.
+fails is undone alone), and many sessions' turns share one fsync. Calls run in a
+worker thread so the event loop never waits on fsync.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import sqlite3
 import threading
@@ -98,7 +89,6 @@ CREATE TABLE IF NOT EXISTS chorus_context (
 );
 CREATE INDEX IF NOT EXISTS chorus_sessions_updated ON chorus_sessions(updated);
 """
-_BUSY_MS = 30_000  # how long a write waits for another process's write lock
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.decode
 
@@ -120,12 +110,9 @@ class SQLiteStore:
         # (write, its caller's future, whether it commits a turn: the failpoints watch those)
         self._queued: list[tuple[Callable[[], Any], asyncio.Future[Any], bool]] = []
         self._flusher: asyncio.Task[None] | None = None
-        # Commits have a thread of their own: one waiting in the shared pool could sit
-        # behind reads that wait for the connection its transaction holds.
-        self._committer = concurrent.futures.ThreadPoolExecutor(1, f"chorus-commit {self.path}")
         try:
             self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=_BUSY_MS / 1000
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -216,14 +203,10 @@ class SQLiteStore:
     async def _flush(self) -> None:
         while self._queued:
             batch, self._queued = self._queued, []
-            writes = [fn for fn, _, _ in batch]
-            turns = any(t for _, _, t in batch)
             try:
-                outcomes = self._apply_here(writes)
-                if outcomes is None:  # the connection or the file is taken: all in a thread
-                    outcomes = await self._off_loop(self._commit_batch, writes, turns)
-                else:
-                    await self._commit_off_loop(turns)
+                outcomes = await asyncio.to_thread(
+                    self._commit_batch, [fn for fn, _, _ in batch], any(t for _, _, t in batch)
+                )
             except BaseException as exc:  # the transaction itself failed: every write did
                 failure = exc if isinstance(exc, Exception) else SessionError("store closed")
                 outcomes = [(False, failure)] * len(batch)
@@ -235,88 +218,22 @@ class SQLiteStore:
                 else:
                     future.set_exception(value)
 
-    def _apply_here(self, writes: list[Callable[[], Any]]) -> list[tuple[bool, Any]] | None:
-        """Begin the transaction and run the writes on this (the loop's) thread; None,
-        with nothing done, when a thread holds the connection or another process the
-        file's write lock. On success the lock stays held until the commit."""
-        if not self._lock.acquire(blocking=False):
-            return None
-        db = self._db
-        try:
-            db.execute("PRAGMA busy_timeout = 0")  # never wait on another process here
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError:
-                self._lock.release()
-                return None
-            finally:
-                db.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
-            return self._apply(writes)
-        except BaseException as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            self._lock.release()
-            if isinstance(exc, sqlite3.Error):
-                raise SessionError(f"SQLite store {self.path}: {exc}") from exc
-            raise
-
-    async def _commit_off_loop(self, turns: bool) -> None:
-        """COMMIT (the fsync) in a worker thread, then give the connection back."""
-        started = False
-
-        def commit() -> None:
-            nonlocal started
-            started = True
-            db = self._db
-            try:
-                if turns:
-                    self._failpoint("before_commit")
-                db.execute("COMMIT")
-                if turns:
-                    self._failpoint("after_commit")
-            except BaseException as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise SessionError(f"SQLite store {self.path}: {exc}") from exc
-                raise
-            finally:
-                self._lock.release()
-
-        try:
-            await self._off_loop(commit)
-        except BaseException:
-            if not started:  # the thread never ran it: undo here, and free the connection
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                self._lock.release()
-            raise
-
-    async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._committer, fn, *args)
-
-    def _apply(self, writes: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
-        """Each write in its own savepoint, inside the open transaction."""
-        db = self._db
-        outcomes: list[tuple[bool, Any]] = []
-        for write in writes:
-            db.execute("SAVEPOINT chorus_write")
-            try:
-                outcomes.append((True, write()))
-            except Exception as exc:
-                db.execute("ROLLBACK TO chorus_write")
-                if isinstance(exc, sqlite3.Error):
-                    exc = SessionError(f"SQLite store {self.path}: {exc}")
-                outcomes.append((False, exc))
-            db.execute("RELEASE chorus_write")
-        return outcomes
-
     def _commit_batch(self, writes: list[Callable[[], Any]], turns: bool) -> list[tuple[bool, Any]]:
         db = self._db
+        outcomes: list[tuple[bool, Any]] = []
         with self._lock:
             try:
                 db.execute("BEGIN IMMEDIATE")
-                outcomes = self._apply(writes)
+                for write in writes:
+                    db.execute("SAVEPOINT chorus_write")
+                    try:
+                        outcomes.append((True, write()))
+                    except Exception as exc:
+                        db.execute("ROLLBACK TO chorus_write")
+                        if isinstance(exc, sqlite3.Error):
+                            exc = SessionError(f"SQLite store {self.path}: {exc}")
+                        outcomes.append((False, exc))
+                    db.execute("RELEASE chorus_write")
                 if turns:
                     self._failpoint("before_commit")
                 db.execute("COMMIT")
@@ -668,4 +585,3 @@ class SQLiteStore:
         self._stopping.set()
         await asyncio.to_thread(self._checkpointer.join)
         await self._run(self._db.close)
-        self._committer.shutdown(wait=False)
