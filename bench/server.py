@@ -17,6 +17,11 @@ the server's).
   p50/p99 overhead, errors, shed (503), server CPU per turn; for a text turn and a one-tool
   turn. Capacity: the highest offered load served with p99 overhead <= 20 ms and < 0.5%
   errors.
+* **floor**: the same text-turn sweep against ``bench/turn_floor.py`` (an aiohttp handler
+  that makes the turn's one model call and answers; no agent, no store), pinned the same
+  way: the share of a turn's CPU that is chorus's own, and the p99 this machine allows.
+* **shedding**: the server set to shed every turn (``shed_busy`` near 0) at 1,000
+  requests/s: how fast a shed is answered when nothing else runs, and its CPU.
 * **overload**: twice the text-turn capacity: goodput (turns completed per second) as a
   share of capacity, and how fast a shed request is answered.
 * **sessions**: ``--sessions`` sessions of one turn each, then the server's RSS per idle
@@ -32,7 +37,7 @@ the server's).
   turns and as streamed ones (a streamed turn that ends in an ``error`` event, or whose
   text is not whole, fails).
 
-    .venv/bin/python bench/server.py                 # about 6 minutes
+    .venv/bin/python bench/server.py                 # about 12 minutes
 
 Writes bench/results/server.json and docs/server-latency.png; docs/benchmarks.md has the
 tables.
@@ -290,7 +295,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--sessions", type=int, default=100_000)
     parser.add_argument(
-        "--skip", nargs="*", default=[], help="parts to skip: sweep overload sessions faults"
+        "--skip",
+        nargs="*",
+        default=[],
+        help="parts to skip: sweep floor shedding overload sessions peers faults",
     )
     args = parser.parse_args()
     pin_self(1)
@@ -311,6 +319,21 @@ def main() -> None:
             report["sweep"] = rows
             report["capacity"] = {k: capacity(rows, k) for k in TURNS}
             print(json.dumps(report["capacity"]), flush=True)
+        if "floor" not in args.skip:
+            env = {**os.environ, "ANTHROPIC_BASE_URL": sim.url, "ANTHROPIC_API_KEY": "sk-bench"}
+            argv = [sys.executable, str(ROOT / "turn_floor.py")]
+            floor = start_server("turn floor", argv, core=0, env=env)
+            try:
+                rows = asyncio.run(sweep(floor.url, ["text"], args.rates, args.seconds, floor.pid))
+            finally:
+                floor.stop()
+            for row in rows:
+                row["kind"] = "floor"
+            report["floor_sweep"] = rows
+            report["floor_capacity"] = capacity(rows, "floor")
+            print(json.dumps({"floor": report["floor_capacity"]}), flush=True)
+        if "shedding" not in args.skip:
+            report["shedding"] = shed_only(folder, sim.url)
         if "overload" not in args.skip:
             cap = report.get("capacity", {}).get("text") or 1000.0
             (folder / "chorus.db").unlink(missing_ok=True)
@@ -342,8 +365,34 @@ def main() -> None:
     previous["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
     out.write_text(json.dumps(previous, indent=2))
     if "sweep" in previous:
-        plot(previous["sweep"], DOCS / "server-latency.png")
+        plot(previous["sweep"], DOCS / "server-latency.png", previous.get("floor_sweep"))
     print(f"wrote {out}")
+
+
+def shed_only(folder: Path, sim_url: str, rate: float = 1000, seconds: float = 5) -> dict[str, Any]:
+    """Every turn shed (the busy line set near 0): the cost and speed of a 503 alone."""
+    config = folder / "shed-all.yaml"
+    config.write_text(CONFIG.format(db=folder / "shed.db") + "limits: {shed_busy: 0.00001}\n")
+    server = serve(config, sim_url)
+    try:
+        host, port = server.url.removeprefix("http://").split(":")
+
+        async def run() -> dict[str, Any]:
+            from harness import CpuSnapshot
+
+            client = Client(host, int(port))
+            before = CpuSnapshot.of_pid(server.pid)
+            row = await open_loop(client, "text", rate, seconds)
+            cpu = (CpuSnapshot.of_pid(server.pid) - before).seconds
+            client.close()
+            row["server_cpu_ms_per_shed"] = cpu / max(1, row["shed"]) * 1000
+            return row
+
+        row = asyncio.run(run())
+        print(json.dumps(row), flush=True)
+        return row
+    finally:
+        server.stop()
 
 
 async def memory(config: Path, sim_url: str, sessions: int) -> dict[str, Any]:
@@ -524,7 +573,9 @@ def peers(config: Path, sim_url: str, seconds: float = 15.0) -> list[dict[str, A
     return rows
 
 
-def plot(rows: list[dict[str, Any]], path: Path) -> None:
+def plot(
+    rows: list[dict[str, Any]], path: Path, floor_rows: list[dict[str, Any]] | None = None
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -536,6 +587,10 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         xs = [r["offered_per_s"] for r in mine]
         ax.plot(xs, [r["overhead_p50_ms"] for r in mine], "o--", color=colour, label=f"{kind}: p50")
         ax.plot(xs, [r["overhead_p99_ms"] for r in mine], "o-", color=colour, label=f"{kind}: p99")
+    floor = [r for r in floor_rows or [] if r["kind"] == "floor"]
+    if floor:
+        xs = [r["offered_per_s"] for r in floor]
+        ax.plot(xs, [r["overhead_p99_ms"] for r in floor], "s:", color="grey", label="floor: p99")
     ax.axhline(20, color="grey", linewidth=0.8, linestyle=":")
     ax.set_yscale("log")
     ax.set_xlabel("offered load (turns/s, open loop)")

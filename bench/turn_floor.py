@@ -1,0 +1,64 @@
+"""The least a served text turn can cost on chorus's HTTP stack: the floor under ``chorus serve``.
+
+An aiohttp.web handler on uvloop that reads the turn's JSON body, makes the turn's one
+model call with a pooled, kept-alive aiohttp client session, and answers JSON with the
+reply's text and usage. No agent, no context, no store, no limits, no metrics: what is
+left of a turn's CPU and latency here is the HTTP stack's, and the machine's.
+``bench/server.py`` runs it beside ``chorus serve`` at the same offered loads, so the
+share of a turn that is chorus's own, and the p99 this machine allows at all, are read
+from the same run.
+
+    ANTHROPIC_BASE_URL=http://127.0.0.1:PORT python bench/turn_floor.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import aiohttp
+import msgspec
+from aiohttp import web
+
+REQUEST = msgspec.json.encode(
+    {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 64,
+        "system": "Be brief.",
+        "messages": [{"role": "user", "content": "hello there, how are you today?"}],
+    }
+)
+
+
+async def main() -> None:
+    url = os.environ["ANTHROPIC_BASE_URL"].rstrip("/") + "/v1/messages"
+    headers = {
+        "x-api-key": os.environ.get("ANTHROPIC_API_KEY", "sk-floor"),
+        "anthropic-version": "2023-06-01",
+        "content-type": "application/json",
+    }
+    connector = aiohttp.TCPConnector(limit=1000)  # as chorus's client: no pool cap below it
+    session = aiohttp.ClientSession(connector=connector, headers=headers)
+
+    async def turn(request: web.Request) -> web.Response:
+        msgspec.json.decode(await request.read())
+        async with session.post(url, data=REQUEST) as response:
+            reply = msgspec.json.decode(await response.read())
+        body = {"output": reply["content"][0]["text"], "usage": reply["usage"]}
+        return web.Response(body=msgspec.json.encode(body), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/agents/{agent}/sessions/{session}/turns", turn)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", int(os.environ.get("PORT", "0")))
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"turn floor listening on http://127.0.0.1:{port}", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    import uvloop
+
+    uvloop.run(main())
