@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import sys
@@ -124,7 +125,8 @@ class Client:
                 elif lower.startswith(b"transfer-encoding:") and b"chunked" in lower:
                     chunked = True
                 elif retry_after is not None and lower.startswith(b"retry-after:"):
-                    retry_after.append(float(line[12:]))
+                    with contextlib.suppress(ValueError):  # (an HTTP date: not from chorus)
+                        retry_after.append(float(line[12:]))
             if chunked:  # (one of the peers answers in chunks)
                 parts = []
                 while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
@@ -300,6 +302,17 @@ def main() -> None:
         default=[],
         help="parts to skip: sweep floor shedding overload sessions peers faults",
     )
+    parser.add_argument(
+        "--repeat",
+        action="store_true",
+        help="add this run's sweeps to the results' repeats instead of replacing the sweeps",
+    )
+    parser.add_argument(
+        "--overload-at",
+        type=float,
+        default=None,
+        help="offered turns/s for the overload part (default: twice this run's text capacity)",
+    )
     args = parser.parse_args()
     pin_self(1)
     folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))
@@ -335,7 +348,11 @@ def main() -> None:
         if "shedding" not in args.skip:
             report["shedding"] = shed_only(folder, sim.url)
         if "overload" not in args.skip:
-            cap = report.get("capacity", {}).get("text") or 1000.0
+            cap = (
+                args.overload_at / 2
+                if args.overload_at
+                else report.get("capacity", {}).get("text") or 1000.0
+            )
             (folder / "chorus.db").unlink(missing_ok=True)
             server = serve(config, sim.url)
             try:
@@ -361,6 +378,12 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "server.json"
     previous = json.loads(out.read_text()) if out.exists() else {}
+    if args.repeat:  # this run's sweeps join the repeats; the first run's stay the sweeps
+        for part, repeats in (("sweep", "repeats"), ("floor_sweep", "floor_repeats")):
+            if part in report:
+                previous.setdefault(repeats, []).append(report.pop(part))
+        report.pop("capacity", None)
+        report.pop("floor_capacity", None)
     previous.update(report)
     previous["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
     out.write_text(json.dumps(previous, indent=2))

@@ -3,12 +3,14 @@
 An aiohttp.web handler on uvloop that reads the turn's JSON body, makes the turn's one
 model call with a pooled, kept-alive aiohttp client session, and answers JSON with the
 reply's text and usage. No agent, no context, no store, no limits, no metrics: what is
-left of a turn's CPU and latency here is the HTTP stack's, and the machine's.
+left of a turn's CPU and latency here is the HTTP stack's, and the machine's. Its request
+to the model is the same every time, where a chorus session's grows with its history (a
+few turns in the bench).
 ``bench/server.py`` runs it beside ``chorus serve`` at the same offered loads, so the
 share of a turn that is chorus's own, and the p99 this machine allows at all, are read
 from the same run.
 
-    ANTHROPIC_BASE_URL=http://127.0.0.1:PORT python bench/turn_floor.py
+    ANTHROPIC_BASE_URL=http://127.0.0.1:PORT python bench/turn_floor.py   # TURN_FLOOR_PORT: its own
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ async def main() -> None:
     app.router.add_post("/v1/agents/{agent}/sessions/{session}/turns", turn)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", int(os.environ.get("PORT", "0")))
+    site = web.TCPSite(runner, "127.0.0.1", int(os.environ.get("TURN_FLOOR_PORT", "0")))
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     print(f"turn floor listening on http://127.0.0.1:{port}", flush=True)
