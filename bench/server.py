@@ -387,8 +387,10 @@ def main() -> None:
     previous.update(report)
     previous["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
     out.write_text(json.dumps(previous, indent=2))
-    if "sweep" in previous:
-        plot(previous["sweep"], DOCS / "server-latency.png", previous.get("floor_sweep"))
+    if "sweep" in previous:  # (a floor from an earlier run is not drawn beside a new sweep)
+        same_run = "floor_sweep" in report or "sweep" not in report
+        floor = previous.get("floor_sweep") if same_run else None
+        plot(previous["sweep"], DOCS / "server-latency.png", floor)
     print(f"wrote {out}")
 
 
