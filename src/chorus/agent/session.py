@@ -123,12 +123,7 @@ class Session:
 
     async def send(self, prompt: str | list[dict[str, Any]]) -> RunResult:
         """One atomic turn; returns its result (``result.seq`` is the session's new length)."""
-        result: RunResult | None = None
-        async for event in self._turn(prompt, live=False):
-            if isinstance(event, Done):
-                result = event.result
-        assert result is not None
-        return result
+        return await _result_of(self._turn(prompt, live=False))
 
     async def stream(
         self, prompt: str | list[dict[str, Any]], *, live: bool = True
@@ -149,12 +144,7 @@ class Session:
 
     async def resume(self, decisions: dict[str, bool]) -> RunResult:
         """Finish the paused turn with a person's decisions; it can be resumed exactly once."""
-        result: RunResult | None = None
-        async for event in self.stream_resume(decisions, live=False):
-            if isinstance(event, Done):
-                result = event.result
-        assert result is not None
-        return result
+        return await _result_of(self.stream_resume(decisions, live=False))
 
     async def stream_resume(
         self, decisions: dict[str, bool], *, live: bool = True
@@ -357,3 +347,13 @@ def _same(before: ContextState, after: ContextState) -> bool:
     conversation is rewound), so the count and the last one tell."""
     a, b = before.summaries, after.summaries
     return len(a) == len(b) and (not a or a[-1] == b[-1])
+
+
+async def _result_of(events: AsyncIterator[AgentEvent]) -> RunResult:
+    """The result a turn's events end with (its ``Done``)."""
+    result: RunResult | None = None
+    async for event in events:
+        if isinstance(event, Done):
+            result = event.result
+    assert result is not None
+    return result

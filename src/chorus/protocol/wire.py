@@ -94,30 +94,7 @@ def sse_events(
     r: Rendered, *, message_id: str, model: str, usage: dict[str, Any]
 ) -> list[tuple[bytes, int]]:
     """Every event of the stream with the characters of output it carries (for pacing)."""
-    start_usage = dict(usage)
-    start_usage["output_tokens"] = 1
-    out: list[tuple[bytes, int]] = [
-        (
-            b"event: message_start\ndata: "
-            + _encode(
-                {
-                    "type": "message_start",
-                    "message": {
-                        "model": model,
-                        "id": message_id,
-                        "type": "message",
-                        "role": "assistant",
-                        "content": [],
-                        "stop_reason": None,
-                        "stop_sequence": None,
-                        "usage": start_usage,
-                    },
-                }
-            )
-            + b"\n\n",
-            0,
-        )
-    ]
+    out: list[tuple[bytes, int]] = [(message_start(message_id, model, usage), 0)]
     for index, b in enumerate(r.blocks):
         idx = b"%d" % index
         if b.kind == "text":
@@ -165,34 +142,14 @@ def sse_events(
                         0,
                     )
                 )
-        out.append(
-            (
-                b'event: content_block_stop\ndata: {"type":"content_block_stop","index":'
-                + idx
-                + b"}\n\n",
-                0,
-            )
-        )
+        out.append((block_stop(index), 0))
     final_usage = {
         "input_tokens": usage["input_tokens"],
         "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
         "cache_read_input_tokens": usage["cache_read_input_tokens"],
         "output_tokens": r.output_tokens,
     }
-    out.append(
-        (
-            b"event: message_delta\ndata: "
-            + _encode(
-                {
-                    "type": "message_delta",
-                    "delta": {"stop_reason": r.stop_reason, "stop_sequence": r.stop_sequence},
-                    "usage": final_usage,
-                }
-            )
-            + b"\n\n",
-            0,
-        )
-    )
+    out.append((message_delta(r.stop_reason, r.stop_sequence, final_usage), 0))
     out.append((MESSAGE_STOP, 0))
     return out
 
