@@ -3,8 +3,10 @@ backend (Redis joins it later), and what is particular to SQLite."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -241,4 +243,69 @@ async def test_sqlite_commits_and_reads_at_once_never_wedge(tmp_path: Path) -> N
     seqs = await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(40))), 30)
     assert seqs == [6] * 40
     assert [(await store.load(f"s{i}")).seq for i in range(40)] == [6] * 40
+    await store.close()
+
+
+class _Counted(SQLiteStore):
+    """A SQLite store that records the size of each transaction it makes."""
+
+    batches: list[int]
+
+    def _commit_batch(self, writes: list[Any], turns: bool) -> list[tuple[bool, Any]]:
+        self.__dict__.setdefault("batches", []).append(len(writes))
+        return super()._commit_batch(writes, turns)
+
+
+def _mark(value: int) -> Any:
+    def write(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE IF NOT EXISTS marks (v INTEGER)")
+        db.execute("INSERT INTO marks VALUES (?)", (value,))
+
+    return write
+
+
+async def test_a_lazy_write_waits_for_the_next_transaction_and_keeps_its_order(
+    tmp_path: Path,
+) -> None:
+    """A lazy write makes no transaction of its own: it rides with the next write that may
+    not wait, ahead of it, and both are durable when that write returns."""
+    store = _Counted(tmp_path / "l.db", lazy_window=10.0)
+    lazy = store.write_lazily(_mark(1))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not lazy.done() and store.__dict__.get("batches") is None
+    await store.write(_mark(2))
+    assert lazy.done() and lazy.exception() is None
+    assert store.batches == [2]
+    rows = await store.read(lambda db: db.execute("SELECT v FROM marks").fetchall())
+    assert rows == [(1,), (2,)]
+    await store.close()
+
+
+async def test_a_lazy_write_alone_is_made_durable_by_close(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "c.db", lazy_window=10.0)
+    lazy = store.write_lazily(_mark(7))
+    await asyncio.wait_for(store.close(), 10)  # not after lazy_window: close flushes it
+    assert lazy.done()
+    db = sqlite3.connect(tmp_path / "c.db")
+    assert db.execute("SELECT v FROM marks").fetchall() == [(7,)]
+    db.close()
+
+
+async def test_a_lazy_write_alone_is_made_durable_within_its_window(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "w.db", lazy_window=0.01)
+    await asyncio.wait_for(store.write_lazily(_mark(3)), 10)
+    await store.close()
+
+
+async def test_writes_within_the_group_window_share_a_transaction(tmp_path: Path) -> None:
+    """A transaction starts at most every group_window: writes made since the last one
+    began wait and go together."""
+    store = _Counted(tmp_path / "g.db", group_window=1.0)
+    await store.write(_mark(1))  # nothing before it: its transaction starts at once
+    second = asyncio.ensure_future(store.write(_mark(2)))
+    await asyncio.sleep(0.05)
+    third = asyncio.ensure_future(store.write(_mark(3)))
+    await asyncio.gather(second, third)
+    assert store.batches == [1, 2]
     await store.close()

@@ -10,14 +10,20 @@ its ``seq_before``, the turn committed (``done``; its result is rebuilt from the
 messages), else it is ``interrupted``: never half-committed, and never run again.
 
 Kept beside the sessions in the SQLite store (its group commit carries both), or in memory
-when the sessions are.
+when the sessions are. ``start`` and ``finish`` queue their write at once and return an
+awaitable that resolves when it is durable; in SQLite they are lazy writes, which ride
+with the next transaction (at the latest after the store's ``lazy_window``) instead of
+making one each: a turn's start is durable before its commit, and a finish lost to a crash
+is rebuilt by recovery from the committed session.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -58,9 +64,9 @@ class TurnRow:
 
 
 class Journal(Protocol):
-    async def start(self, row: TurnRow) -> None: ...
+    def start(self, row: TurnRow) -> Awaitable[None]: ...
 
-    async def finish(self, row: TurnRow) -> None: ...
+    def finish(self, row: TurnRow) -> Awaitable[None]: ...
 
     async def get(self, session: str, turn: int) -> TurnRow | None: ...
 
@@ -87,11 +93,13 @@ class MemoryJournal:
             self._sessions.popitem(last=False)
         return turns
 
-    async def start(self, row: TurnRow) -> None:
+    def start(self, row: TurnRow) -> Awaitable[None]:
         self._of(row.session)[row.turn] = row
+        return _done()
 
-    async def finish(self, row: TurnRow) -> None:
+    def finish(self, row: TurnRow) -> Awaitable[None]:
         self._of(row.session)[row.turn] = row
+        return _done()
 
     async def get(self, session: str, turn: int) -> TurnRow | None:
         return self._sessions.get(session, {}).get(turn)
@@ -121,7 +129,7 @@ class SQLiteJournal:
     async def open(self) -> None:
         await self.store.read(lambda db: db.executescript(_SCHEMA) and None)  # (its own commit)
 
-    async def start(self, row: TurnRow) -> None:
+    def start(self, row: TurnRow) -> Awaitable[None]:
         def write(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO chorus_turns (session, turn, status, idempotency_key, seq_before, "
@@ -136,9 +144,9 @@ class SQLiteJournal:
                 ),
             )
 
-        await self.store.write(write)
+        return self.store.write_lazily(write)  # type: ignore[no-any-return]
 
-    async def finish(self, row: TurnRow) -> None:
+    def finish(self, row: TurnRow) -> Awaitable[None]:
         result = msgspec.json.encode(row.result)
         events = msgspec.json.encode(row.events) if row.events is not None else None
 
@@ -149,7 +157,7 @@ class SQLiteJournal:
                 (row.status, row.finished or time.time(), result, events, row.session, row.turn),
             )
 
-        await self.store.write(write)
+        return self.store.write_lazily(write)  # type: ignore[no-any-return]
 
     async def get(self, session: str, turn: int) -> TurnRow | None:
         def read(db: sqlite3.Connection) -> Any:
@@ -208,3 +216,9 @@ def _row(session: str, found: Any) -> TurnRow | None:
         msgspec.json.decode(result) if result is not None else None,
         msgspec.json.decode(events) if events is not None else None,
     )
+
+
+def _done() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future

@@ -28,7 +28,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,7 @@ from chorus.serve.budget import (
     most_a_turn_uses,
 )
 from chorus.serve.config import ServeConfig, TenantConfig
+from chorus.serve.demand import demand_clock
 from chorus.serve.journal import Journal, TurnRow
 from chorus.serve.turns import LiveTurn, result_json, wire
 from chorus.team.events import Decided, TaskCompleted
@@ -156,7 +157,7 @@ class Service:
         self._stack = contextlib.AsyncExitStack()
         self._closing: set[asyncio.Future[None]] = set()  # leases being given back
         self.lag = 0.0  # how late the event loop runs (a running average), in seconds
-        self.busy = 0.0  # the share of its time the event loop's thread is on CPU
+        self.busy = 0.0  # the share of its time the event loop's thread needs the CPU
         self._watcher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -211,19 +212,24 @@ class Service:
     async def _watch_lag(self) -> None:
         """How busy the event loop's thread is, and how late it wakes: the server's own
         measure of being at its capacity (CPU-bound: a new turn would only wait, and make
-        every other one wait), whatever the model's latency. Running averages over about
-        a quarter second: a pause (a collection, a slow write) is not overload."""
+        every other one wait), whatever the model's latency. Busy counts the time the
+        thread waited for the CPU too (serve.demand): a core shared with the store's
+        thread is full before the loop's own CPU time says so. Busy is a running average
+        over about 50 ms, so a step in load is met before turns pile up behind it;
+        lateness over about a quarter second, so a pause (a collection, a slow write) is
+        not overload."""
         loop = asyncio.get_running_loop()
         tick = 0.01
-        cpu, wall = time.thread_time(), loop.time()
+        clock = demand_clock()
+        cpu, wall = clock(), loop.time()
         while True:
             await asyncio.sleep(tick)
-            now_cpu, now = time.thread_time(), loop.time()
+            now_cpu, now = clock(), loop.time()
             late = max(0.0, now - wall - tick)
             busy = (now_cpu - cpu) / max(now - wall, 1e-6)
             cpu, wall = now_cpu, now
             self.lag += (late - self.lag) * 0.04
-            self.busy += (min(1.0, busy) - self.busy) * 0.04
+            self.busy += (min(1.0, busy) - self.busy) * 0.2
 
     def shed(self) -> None:
         """Refuse a new turn at once when the server is past its capacity: too many turns
@@ -450,7 +456,7 @@ class Service:
             row = TurnRow(key, turn.turn, "running", idempotency_key, seq_before, self._clock())
             # Entered now, made durable with the next group commit: always before the
             # turn's own commit (writes keep their order), without the turn waiting for it.
-            started = asyncio.ensure_future(self.journal.start(row))
+            started = self.journal.start(row)
         except BaseException:
             self._running.pop(key, None)
             allowance.settle(reservation, 0, 0.0)
@@ -519,7 +525,7 @@ class Service:
         allowance: Allowance,
         reservation: Reservation,
         resume: dict[str, bool] | None,
-        entered: asyncio.Future[None],
+        entered: Awaitable[None],
         watched: bool = True,
     ) -> None:
         started = time.monotonic()
@@ -594,9 +600,10 @@ class Service:
             self._recent[(turn.session, turn.turn)] = turn
             while len(self._recent) > self.limits.recent_turns:
                 self._recent.popitem(last=False)
+            finished = self.journal.finish(row)  # (queued now: a cancel cannot drop it)
             with contextlib.suppress(Exception):
-                await asyncio.shield(entered)
-                await asyncio.shield(self.journal.finish(row))
+                await entered  # (a cancel here only stops the waiting: both stay queued)
+                await finished
 
     async def _by_key(self, key: str, idempotency_key: str) -> LiveTurn | None:
         running = self._running.get(key)
