@@ -83,6 +83,18 @@ def test_a_rate_limit_wait_past_the_deadline_is_refused_and_given_back() -> None
     assert limits.admit(ticket(), now=0.0) == 1.0  # the refused one took nothing
 
 
+def test_refused_attempts_do_not_count_as_sent_when_judging_a_storm() -> None:
+    """A storm is judged by the share of attempts *sent* that came back 429: attempts
+    refused before sending (their wait would pass their deadline) were never sent."""
+    limits = RateLimits({"*": {"rpm": 60}})
+    sent = [ticket() for _ in range(60)]
+    for t in sent:
+        assert limits.admit(t, now=0.0) == 0.0
+    for _ in range(200):  # refused at once: never sent
+        assert isinstance(limits.admit(ticket(deadline=0.5), now=0.0), Refuse)
+    assert limits.of(M).window.sent == 60
+
+
 def test_the_breaker_refuses_while_open_and_probes_soon() -> None:
     changes: list[tuple[str, str]] = []
     breaker = Breaker(rng=random.Random(0), on_change=lambda m, s: changes.append((m, s)))

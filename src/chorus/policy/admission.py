@@ -355,15 +355,15 @@ class RateLimits(_PerModel):
 
     def admit(self, ticket: Ticket, now: float) -> float | Refuse:
         state = self.of(ticket.model, now)
-        state.window.add_sent(now)  # admission is the last gate: this attempt goes
         buckets = state.buckets
         if not (buckets.configured or buckets.blocked_until > now):
+            state.window.add_sent(now)  # admission is the last gate: this attempt goes
             return 0.0
         grant = buckets.reserve(
             input_tokens=ticket.input_tokens, output_tokens=ticket.output_tokens, now=now
         )
         if grant.wait > 0 and now + grant.wait >= ticket.deadline:
-            buckets.cancel(grant, now)
+            buckets.cancel(grant, now)  # (refused: never sent, so not counted as sent)
             return Refuse(
                 math.inf,
                 ShedError(
@@ -374,6 +374,7 @@ class RateLimits(_PerModel):
                 ),
             )
         ticket.grant = grant
+        state.window.add_sent(now)  # it goes, after waiting for its grant
         return grant.wait
 
     def release(self, ticket: Ticket, now: float) -> None:
