@@ -159,3 +159,18 @@ def test_a_retry_the_server_paced_does_not_grow_the_backoff() -> None:
     assert isinstance(step, Again) and step.reason == "backoff" and step.delay <= 0.5
     step = call.failed(overloaded, now=0.0, wall=0.0)
     assert isinstance(step, Again) and step.delay <= 1.0
+
+
+def test_a_continuation_waits_as_a_retry_would() -> None:
+    """A reply cut after its text reached the caller is continued, after the delay the
+    retry policy gives the failure (a hint first), never at once regardless."""
+    from chorus.errors import OverloadedError
+    from chorus.policy.call import Call, Continue
+
+    call = Call(["m"], deadline=100.0, policy=policy(max_retries=3))
+    call.escape()
+    hinted = OverloadedError("x", status=529, type="overloaded_error", headers={"retry-after": "2"})
+    assert call.failed(hinted, now=0.0, wall=0.0, continuable=True) == Continue(2.0, "server hint")
+    unhinted = OverloadedError("x", status=529, type="overloaded_error")
+    step = call.failed(unhinted, now=0.0, wall=0.0, continuable=True)
+    assert isinstance(step, Continue) and step.reason == "backoff" and 0 <= step.delay <= 0.5

@@ -404,7 +404,7 @@ class Engine:
         if type(step) is Again:
             attempt.retry_reason, attempt.retry_delay = step.reason, step.delay
         elif type(step) is Continue:
-            attempt.retry_reason = "continue interrupted text"
+            attempt.retry_reason, attempt.retry_delay = "continue interrupted text", step.delay
         for obs in self.observers:
             obs.attempt_finished(attempt)
         return step

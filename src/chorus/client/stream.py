@@ -420,7 +420,9 @@ class MessageStream:
             assert self._call is not None
             await e.backoff(self._call.model, step.delay, hinted=step.reason != "backoff")
         elif type(step) is Continue:
-            assert continuation is not None
+            assert continuation is not None and self._call is not None
+            if step.delay > 0:  # (an overloaded server's error event asks for a pause too)
+                await e.backoff(self._call.model, step.delay, hinted=step.reason != "backoff")
             self._stitch = continuation
             self._body = e.encode_body(continuation.request(self._request))
         elif type(step) is Next:

@@ -7,7 +7,7 @@ what happened; this decides what comes next, and nothing else does::
     ... an attempt at ``call.model`` fails with ``exc`` ...
     match call.failed(exc, now=clock.monotonic(), wall=clock.now()):
         case Again(delay):  sleep, then send the same request again
-        case Continue():    send the prefill request (the text so far) to continue
+        case Continue(delay): sleep, then send the prefill request (the text so far)
         case Next(model):   send the request to the next fallback model
         case End(error):    the call is over: raise (wrapped as incomplete if it escaped)
 
@@ -48,7 +48,11 @@ class Again:
 
 @dataclass(frozen=True, slots=True)
 class Continue:
-    """Send the continuation (the text so far as a prefill) at once."""
+    """Wait ``delay`` seconds (the retry policy's, server hints first, as for
+    :class:`Again`), then send the continuation: the text so far as a prefill."""
+
+    delay: float = 0.0
+    reason: str = "backoff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +72,7 @@ class End:
     model: str
 
 
-CONTINUE = Continue()
+CONTINUE = Continue()  # (at once: for drivers and tests that need no delay)
 Step = Again | Continue | Next | End
 
 
@@ -128,7 +132,9 @@ class Call:
         if self.escaped:
             if continuable and isinstance(decision, Retry):
                 self.retry.attempts += 1
-                return CONTINUE
+                if decision.reason == "backoff":
+                    self.retry.backoffs += 1
+                return Continue(decision.delay, decision.reason)
             return End(exc, "incomplete", self.model)
         if isinstance(decision, Retry):
             self.retry.attempts += 1
