@@ -7,9 +7,10 @@ call after a fixed 50 ms (no spread), so a turn's *server overhead* is its laten
 
 Load is open loop: arrivals are scheduled at a fixed rate and each latency is measured from
 the arrival's scheduled time, so a server that falls behind is charged for the wait (no
-coordinated omission). Each arrival is a turn of one of 500 sessions in turn (each had one
-turn before the run: a session's first turn, which reads the store, is measured apart), so
-sessions grow by a few turns and never receive two turns at once. The load generator speaks HTTP/1.1
+coordinated omission). Each arrival is a turn of one of ``sessions_for(rate)`` sessions in
+turn (two seconds of arrivals, at least 1,000 and at most 2,000; each had one turn before
+the run: a session's first turn, which reads the store, is measured apart), so sessions grow
+by a few turns and a session's turns are 0.8 s or more apart. The load generator speaks HTTP/1.1
 itself on kept-alive connections (a general client would spend the generator's core before
 the server's).
 
@@ -65,7 +66,15 @@ from soak import SIM_CONFIG as SOAK_CONFIG  # noqa: E402
 RESULTS = ROOT / "results"
 DOCS = ROOT.parent / "docs"
 MODEL_SECONDS = 0.05
-SESSIONS = 1000  # a session gets a turn every SESSIONS / rate seconds: never two at once
+SESSIONS = 1000  # at least; a session gets a turn every sessions_for(rate) / rate seconds
+
+
+def sessions_for(rate: float) -> int:
+    """Sessions a run at ``rate`` spreads its turns over: two seconds of arrivals, so a turn
+    is not sent while its session's last one still runs (a 409), between 1,000 and 2,000
+    (the server's default ``live_sessions`` is 2,048: a run measures turns of sessions held
+    in memory, and past 1,000/s a session's turns are 2 s / (rate / 1,000) apart)."""
+    return min(2 * SESSIONS, max(SESSIONS, int(rate * 2)))
 CONFIG = """
 agents:
   - name: writer
@@ -161,6 +170,7 @@ async def open_loop(
     """``stream``: each turn streamed (SSE); one that ends in an ``error`` event, or whose
     streamed text is not its reply, counts as an error."""
     agent, message, calls = TURNS[kind]
+    sessions = sessions_for(rate)
     body = json.dumps({"message": message, "stream": stream}).encode()
     results: list[tuple[float, int, float]] = []  # (overhead or latency, status, latency)
     start = time.perf_counter() + 0.05
@@ -168,7 +178,7 @@ async def open_loop(
     tasks = []
 
     async def one(i: int, scheduled: float) -> None:
-        session = first_session + i % SESSIONS
+        session = first_session + i % sessions
         status, payload = await client.post(f"/v1/agents/{agent}/sessions/b{session}/turns", body)
         latency = time.perf_counter() - scheduled
         if stream and status == 200 and not streamed_whole(payload):
@@ -252,12 +262,12 @@ async def sweep(
     session = 0
     for kind in kinds:
         for rate in rates:
-            await warm(client, kind, session)
+            await warm(client, kind, session, sessions_for(rate))
             before = CpuSnapshot.of_pid(pid)
             row = await open_loop(client, kind, rate, seconds, first_session=session)
             cpu = (CpuSnapshot.of_pid(pid) - before).seconds
             row["server_cpu_ms_per_turn"] = cpu / max(1, row["completed"]) * 1000
-            session += SESSIONS
+            session += sessions_for(rate)
             rows.append(row)
             print(json.dumps(row), flush=True)
             await asyncio.sleep(1.0)
@@ -265,7 +275,7 @@ async def sweep(
     return rows
 
 
-async def warm(client: Client, kind: str, first: int) -> None:
+async def warm(client: Client, kind: str, first: int, count: int = SESSIONS) -> None:
     """One turn in each session the next run uses, unmeasured."""
     agent, message, _ = TURNS[kind]
     body = json.dumps({"message": message}).encode()
@@ -275,7 +285,7 @@ async def warm(client: Client, kind: str, first: int) -> None:
         async with gate:
             await client.post(f"/v1/agents/{agent}/sessions/b{first + i}/turns", body)
 
-    await asyncio.gather(*(one(i) for i in range(SESSIONS)))
+    await asyncio.gather(*(one(i) for i in range(count)))
 
 
 def capacity(rows: list[dict[str, Any]], kind: str) -> float:
