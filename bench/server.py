@@ -75,6 +75,8 @@ def sessions_for(rate: float) -> int:
     (the server's default ``live_sessions`` is 2,048: a run measures turns of sessions held
     in memory, and past 1,000/s a session's turns are 2 s / (rate / 1,000) apart)."""
     return min(2 * SESSIONS, max(SESSIONS, int(rate * 2)))
+
+
 CONFIG = """
 agents:
   - name: writer
