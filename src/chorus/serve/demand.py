@@ -9,27 +9,31 @@ on the CPU, then nanoseconds waiting on a run queue); elsewhere only the CPU tim
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Callable
 
-__all__ = ["demand_clock"]
+__all__ = ["DemandClock"]
 
 
-def demand_clock() -> Callable[[], float]:
-    """A clock, for the calling thread only, of the seconds it has spent on the CPU or
-    waiting for it; its CPU time alone where the kernel does not say."""
-    try:
-        fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
-        _read(fd)
-    except (OSError, ValueError, IndexError):
-        with contextlib.suppress(NameError, OSError):
+class DemandClock:
+    """A clock, for the thread that made it only, of the seconds it has spent on the CPU
+    or waiting for it; its CPU time alone where the kernel does not say. ``close()`` it."""
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+        try:
+            self._fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+            self()
+        except (OSError, ValueError, IndexError):
+            self.close()
+
+    def __call__(self) -> float:
+        if self._fd is None:
+            return time.thread_time()
+        on_cpu, waiting = os.pread(self._fd, 128, 0).split()[:2]
+        return (int(on_cpu) + int(waiting)) / 1e9
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
             os.close(fd)
-        return time.thread_time
-    return lambda: _read(fd)
-
-
-def _read(fd: int) -> float:
-    on_cpu, waiting = os.pread(fd, 128, 0).split()[:2]
-    return (int(on_cpu) + int(waiting)) / 1e9

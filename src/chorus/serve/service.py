@@ -64,7 +64,7 @@ from chorus.serve.budget import (
     most_a_turn_uses,
 )
 from chorus.serve.config import ServeConfig, TenantConfig
-from chorus.serve.demand import demand_clock
+from chorus.serve.demand import DemandClock
 from chorus.serve.journal import Journal, TurnRow
 from chorus.serve.turns import LiveTurn, result_json, wire
 from chorus.team.events import Decided, TaskCompleted
@@ -214,22 +214,23 @@ class Service:
         measure of being at its capacity (CPU-bound: a new turn would only wait, and make
         every other one wait), whatever the model's latency. Busy counts the time the
         thread waited for the CPU too (serve.demand): a core shared with the store's
-        thread is full before the loop's own CPU time says so. Busy is a running average
-        over about 50 ms, so a step in load is met before turns pile up behind it;
-        lateness over about a quarter second, so a pause (a collection, a slow write) is
-        not overload."""
+        thread is full before the loop's own CPU time says so. Running averages over
+        about a quarter second: a pause (a collection, a slow write) is not overload."""
         loop = asyncio.get_running_loop()
         tick = 0.01
-        clock = demand_clock()
-        cpu, wall = clock(), loop.time()
-        while True:
-            await asyncio.sleep(tick)
-            now_cpu, now = clock(), loop.time()
-            late = max(0.0, now - wall - tick)
-            busy = (now_cpu - cpu) / max(now - wall, 1e-6)
-            cpu, wall = now_cpu, now
-            self.lag += (late - self.lag) * 0.04
-            self.busy += (min(1.0, busy) - self.busy) * 0.2
+        clock = DemandClock()
+        try:
+            cpu, wall = clock(), loop.time()
+            while True:
+                await asyncio.sleep(tick)
+                now_cpu, now = clock(), loop.time()
+                late = max(0.0, now - wall - tick)
+                busy = (now_cpu - cpu) / max(now - wall, 1e-6)
+                cpu, wall = now_cpu, now
+                self.lag += (late - self.lag) * 0.04
+                self.busy += (min(1.0, busy) - self.busy) * 0.04
+        finally:
+            clock.close()
 
     def shed(self) -> None:
         """Refuse a new turn at once when the server is past its capacity: too many turns

@@ -203,7 +203,11 @@ class SQLiteStore:
                         self._db.execute("ROLLBACK")
                     raise SessionError(f"SQLite store {self.path}: {exc}") from exc
 
-        return await asyncio.get_running_loop().run_in_executor(self._thread, locked)
+        try:
+            running = asyncio.get_running_loop().run_in_executor(self._thread, locked)
+        except RuntimeError:  # (its thread is shut down)
+            raise SessionError(f"SQLite store {self.path} is closed") from None
+        return await running
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(connection)`` for reading, off the event loop (for components that keep
