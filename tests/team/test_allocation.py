@@ -74,3 +74,13 @@ def test_nobody_capable_or_nobody_bidding_is_a_failure_not_a_wait() -> None:
         bid("a", load=2.0, queue=0)
     with pytest.raises(ValueError):
         ContractNet("t6", "x", candidates=["a", "a"])
+
+
+def test_a_failing_member_bids_worse_for_a_cool_down_that_doubles() -> None:
+    from chorus.team.allocation import FAILING, failing_penalty
+
+    assert failing_penalty(0, 0.0) == 0.0
+    assert failing_penalty(1, 0.5) == FAILING and failing_penalty(1, 1.0) == 0.0
+    assert failing_penalty(3, 3.9) == FAILING and failing_penalty(3, 4.0) == 0.0
+    assert failing_penalty(40, 59.0) == FAILING and failing_penalty(40, 60.0) == 0.0
+    assert bid("a", load=0.0, queue=0, penalty=FAILING).score > bid("b", load=1, queue=50).score

@@ -182,3 +182,47 @@ async def test_a_team_exports_its_messages_tasks_and_decisions_as_metrics() -> N
     assert value("chorus_team_tasks_total", capability="cobol", outcome="failed") == 1
     assert value("chorus_team_task_awards_count", capability="python") == 1
     assert value("chorus_team_decisions_total", strategy="majority", outcome="agreed") == 1
+
+
+async def test_a_member_that_failed_is_not_awarded_again_during_its_cool_down() -> None:
+    """A member that is down costs the team one failed award, not one per task: after a
+    failure it bids worse than any working member until its cool-down passes."""
+    tried: list[str] = []
+
+    def broken(request: dict[str, Any]) -> str:
+        tried.append("a")
+        raise RuntimeError("the server is gone")
+
+    now = [0.0]
+    bad = member("a", PY, broken)  # bids best (alphabetical tie-break)
+    good = member("b", PY)
+    async with Team([bad, good], bid_window=0.1, clock=lambda: now[0]) as team:
+        first = await team.assign("python", "task one")
+        second = await team.assign("python", "task two")
+        third = await team.assign("python", "task three")
+        assert (first.agent, first.awards) == ("b", 2)
+        assert (second.agent, second.awards) == ("b", 1)  # a, failing, was out-bid
+        assert (third.agent, third.awards) == ("b", 1)
+        assert tried == ["a"]
+        now[0] = 1.5  # past its first cool-down (1 s): its next award is a probe
+        fourth = await team.assign("python", "task four")
+        assert (fourth.agent, fourth.awards) == ("b", 2) and tried == ["a", "a"]
+        now[0] = 3.0  # two failures in a row: 2 s of cool-down from 1.5
+        fifth = await team.assign("python", "task five")
+        assert (fifth.agent, fifth.awards) == ("b", 1) and tried == ["a", "a"]
+
+
+async def test_a_failing_member_that_is_the_only_one_capable_is_still_awarded() -> None:
+    calls = iter([RuntimeError("down"), "done at last"])
+
+    def flaky(request: dict[str, Any]) -> str:
+        outcome = next(calls)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async with Team([member("a", PY, flaky)], bid_window=0.1, max_awards=1) as team:
+        with pytest.raises(TaskFailedError):
+            await team.assign("python", "task one")
+        done = await team.assign("python", "task two")  # in its cool-down, yet the only one
+    assert done.output == "done at last"

@@ -35,7 +35,10 @@ __all__ = [
     "Failed",
     "Wait",
     "bid",
+    "failing_penalty",
 ]
+
+FAILING = 1000.0  # what a failing member adds to its bids: more than any working one's
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +49,26 @@ class Bid:
     score: float
 
 
-def bid(agent: str, *, load: float, queue: int, price: float = 0.0) -> Bid:
+def bid(agent: str, *, load: float, queue: int, price: float = 0.0, penalty: float = 0.0) -> Bid:
     """A bid from what the agent knows of itself: how busy it is (``load`` in [0, 1] of its
-    concurrency, ``queue`` tasks waiting) and what a task costs it. No model call."""
-    if not 0 <= load <= 1 or queue < 0 or price < 0:
-        raise ValueError("a bid needs 0 <= load <= 1, queue >= 0 and price >= 0")
-    return Bid(agent, load + queue + price)
+    concurrency, ``queue`` tasks waiting), what a task costs it, and how it has been doing
+    (``penalty``: :func:`failing_penalty`). No model call."""
+    if not 0 <= load <= 1 or queue < 0 or price < 0 or penalty < 0:
+        raise ValueError("a bid needs 0 <= load <= 1 and queue, price, penalty >= 0")
+    return Bid(agent, load + queue + price + penalty)
+
+
+def failing_penalty(failures: int, since: float, *, longest: float = 60.0) -> float:
+    """What a member adds to its bids after ``failures`` failed runs in a row, the last one
+    ``since`` seconds ago: out-bid by any member that works for a cool-down that doubles
+    with each failure (1 s, 2 s, 4 s ... up to ``longest``), then nothing, so its next
+    award is a probe. A member that is down (a remote server gone, a model in an outage)
+    then costs the team one failed award per cool-down, not one per task; when it is the
+    only capable member, it is still awarded the task."""
+    if failures <= 0:
+        return 0.0
+    cooldown = min(longest, 2.0 ** min(failures - 1, 30))
+    return FAILING if since < cooldown else 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ idempotency key: an agent that is handed the same task twice runs it once, and a
 result from an awardee that was given up on still completes the task, once.
 
 Every member runs a small worker on its own inbox: it answers calls for bids from what it
-knows of itself (how many tasks it runs and how many wait, so no model call per bid),
+knows of itself (how many tasks it runs and how many wait, so no model call per bid;
+a member whose last runs failed bids worse for a cool-down: ``failing_penalty``),
 runs the tasks it is awarded with its own context (the task, never the team's history),
 and reports the result. Messages per task with k capable agents: 2k + 2.
 
@@ -43,6 +44,7 @@ from chorus.team.allocation import (
     Failed,
     Wait,
     bid,
+    failing_penalty,
 )
 from chorus.team.asking import Asking, comparable
 from chorus.team.bus import Bus, LocalBus
@@ -121,6 +123,8 @@ class Team:
         self._seq = itertools.count(1)
         self._waiting: dict[str, asyncio.Queue[Envelope]] = {}
         self._running: dict[str, int] = dict.fromkeys(names, 0)
+        # (failed runs in a row, when the last ended): a failing member bids worse
+        self._failing: dict[str, tuple[int, float]] = {}
         self._done: OrderedDict[str, tuple[bool, Any]] = OrderedDict()  # key -> (ok, output)
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._dispatcher: asyncio.Task[None] | None = None
@@ -465,7 +469,13 @@ class Team:
                 if envelope is None:
                     continue
                 if envelope.kind == "cfp":
-                    offer = bid(name, load=min(1.0, self._running[name]), queue=len(runs))
+                    failures, last = self._failing.get(name, (0, 0.0))
+                    offer = bid(
+                        name,
+                        load=min(1.0, self._running[name]),
+                        queue=len(runs),
+                        penalty=failing_penalty(failures, self._clock() - last),
+                    )
                     await self._send(
                         "bid",
                         envelope.sender,
@@ -504,6 +514,11 @@ class Team:
                 done = (False, f"{type(exc).__name__}: {exc}")
             finally:
                 self._running[agent.name] -= 1
+            if done[0]:
+                self._failing.pop(agent.name, None)
+            else:
+                failures = self._failing.get(agent.name, (0, 0.0))[0]
+                self._failing[agent.name] = (failures + 1, self._clock())
             if done[0]:
                 self._done[key] = done
                 if len(self._done) > _DONE_MEMORY:
