@@ -270,7 +270,7 @@ async def test_a_lazy_write_waits_for_the_next_transaction_and_keeps_its_order(
     """A lazy write makes no transaction of its own: it rides with the next write that may
     not wait, ahead of it, and both are durable when that write returns."""
     store = _Counted(tmp_path / "l.db", lazy_window=10.0)
-    lazy = store.write_lazily(_mark(1))
+    lazy = store.queue_write(_mark(1), lazy=True)
     for _ in range(20):
         await asyncio.sleep(0)
     assert not lazy.done() and store.__dict__.get("batches") is None
@@ -284,7 +284,7 @@ async def test_a_lazy_write_waits_for_the_next_transaction_and_keeps_its_order(
 
 async def test_a_lazy_write_alone_is_made_durable_by_close(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "c.db", lazy_window=10.0)
-    lazy = store.write_lazily(_mark(7))
+    lazy = store.queue_write(_mark(7), lazy=True)
     await asyncio.wait_for(store.close(), 10)  # not after lazy_window: close flushes it
     assert lazy.done()
     db = sqlite3.connect(tmp_path / "c.db")
@@ -294,7 +294,7 @@ async def test_a_lazy_write_alone_is_made_durable_by_close(tmp_path: Path) -> No
 
 async def test_a_lazy_write_alone_is_made_durable_within_its_window(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "w.db", lazy_window=0.01)
-    await asyncio.wait_for(store.write_lazily(_mark(3)), 10)
+    await asyncio.wait_for(store.queue_write(_mark(3), lazy=True), 10)
     await store.close()
 
 

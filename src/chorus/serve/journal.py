@@ -14,7 +14,10 @@ when the sessions are. ``start`` and ``finish`` queue their write at once and re
 awaitable that resolves when it is durable; in SQLite they are lazy writes, which ride
 with the next transaction (at the latest after the store's ``lazy_window``) instead of
 making one each: a turn's start is durable before its commit, and a finish lost to a crash
-is rebuilt by recovery from the committed session.
+is rebuilt by recovery from the committed session. A start that tells a client the turn's
+number before its commit (a streamed turn names it in its first bytes) is written
+``soon``: in the next transaction, as the commit would be, so a turn a client heard of
+is in the journal after a crash.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ class TurnRow:
 
 
 class Journal(Protocol):
-    def start(self, row: TurnRow) -> Awaitable[None]: ...
+    def start(self, row: TurnRow, *, soon: bool = False) -> Awaitable[None]: ...
 
     def finish(self, row: TurnRow) -> Awaitable[None]: ...
 
@@ -93,7 +96,7 @@ class MemoryJournal:
             self._sessions.popitem(last=False)
         return turns
 
-    def start(self, row: TurnRow) -> Awaitable[None]:
+    def start(self, row: TurnRow, *, soon: bool = False) -> Awaitable[None]:
         self._of(row.session)[row.turn] = row
         return _done()
 
@@ -129,7 +132,7 @@ class SQLiteJournal:
     async def open(self) -> None:
         await self.store.read(lambda db: db.executescript(_SCHEMA) and None)  # (its own commit)
 
-    def start(self, row: TurnRow) -> Awaitable[None]:
+    def start(self, row: TurnRow, *, soon: bool = False) -> Awaitable[None]:
         def write(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO chorus_turns (session, turn, status, idempotency_key, seq_before, "
@@ -144,7 +147,7 @@ class SQLiteJournal:
                 ),
             )
 
-        return self.store.write_lazily(write)  # type: ignore[no-any-return]
+        return self.store.queue_write(write, lazy=not soon)  # type: ignore[no-any-return]
 
     def finish(self, row: TurnRow) -> Awaitable[None]:
         result = msgspec.json.encode(row.result)
@@ -157,7 +160,7 @@ class SQLiteJournal:
                 (row.status, row.finished or time.time(), result, events, row.session, row.turn),
             )
 
-        return self.store.write_lazily(write)  # type: ignore[no-any-return]
+        return self.store.queue_write(write, lazy=True)  # type: ignore[no-any-return]
 
     async def get(self, session: str, turn: int) -> TurnRow | None:
         def read(db: sqlite3.Connection) -> Any:

@@ -455,9 +455,10 @@ class Service:
         self._running[key] = turn
         try:
             row = TurnRow(key, turn.turn, "running", idempotency_key, seq_before, self._clock())
-            # Entered now, made durable with the next group commit: always before the
-            # turn's own commit (writes keep their order), without the turn waiting for it.
-            started = self.journal.start(row)
+            # Entered now, made durable with a coming group commit: always before the
+            # turn's own commit (writes keep their order), without the turn waiting for it;
+            # in the next one when a reader is told the turn's number at once (streamed).
+            started = self.journal.start(row, soon=watched)
         except BaseException:
             self._running.pop(key, None)
             allowance.settle(reservation, 0, 0.0)

@@ -219,11 +219,13 @@ class SQLiteStore:
         this returns, and undone alone (a savepoint) if it raises."""
         return await self._write(lambda: fn(self._db))
 
-    def write_lazily(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
-        """Queue ``fn(connection)`` as a lazy write (see the module's docstring) now, from
-        synchronous code; the future is resolved once it is durable. For records that can
-        be rebuilt after a crash: it may wait up to ``lazy_window`` for a transaction."""
-        return self._enqueue(lambda: fn(self._db), turn=False, lazy=True)
+    def queue_write(
+        self, fn: Callable[[sqlite3.Connection], T], *, lazy: bool = False
+    ) -> asyncio.Future[T]:
+        """Queue ``fn(connection)`` as a write now, from synchronous code; the future is
+        resolved once it is durable. ``lazy`` (see the module's docstring): for records
+        that can be rebuilt after a crash, it may wait up to ``lazy_window`` for company."""
+        return self._enqueue(lambda: fn(self._db), turn=False, lazy=lazy)
 
     async def _write(self, fn: Callable[[], T], *, turn: bool = False) -> T:
         # (not shielded: a cancelled caller only stops waiting; its write stays queued)
