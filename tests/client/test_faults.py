@@ -570,6 +570,24 @@ async def test_f6_continuation_seam_adds_and_loses_nothing(make_rig, after: int)
     assert "".join(texts) == final.text == "seam one two"
 
 
+@pytest.mark.parametrize("after", [7, 8])  # after content_block_stop; after message_delta
+async def test_f6_a_cut_after_the_text_block_closed_is_continued_to_the_reply_end(
+    make_rig, after: int
+) -> None:
+    """The text the caller has is whole; the continuation only brings the reply's end (its
+    stop reason and usage), nothing repeated and no block reopened."""
+    plan = {"faults": {"*": f"cut(after={after})"}}
+    async with make_rig(plan, continue_interrupted=True) as r:
+        async with r.claude.messages.stream(
+            model=MODEL, max_tokens=64, messages=user("seam one two")
+        ) as s:
+            texts = [t async for t in s.text_stream]
+        final = await s.get_final_message()
+        attempts = len(r.attempts())
+    assert "".join(texts) == final.text == "seam one two"
+    assert final.stop_reason == "end_turn" and attempts == 2
+
+
 @pytest.mark.parametrize(
     ("shown", "continuation", "expected"),
     [
@@ -596,3 +614,45 @@ def test_f6_the_seam_shows_whitespace_once(
         if event is not None:
             text += event.delta.text
     assert text == expected
+
+
+def test_f6_a_continuation_after_a_closed_block_adds_new_blocks_only() -> None:
+    from chorus.protocol.continuation import Continuation
+    from chorus.protocol.types import (
+        ContentBlockDeltaEvent,
+        ContentBlockStartEvent,
+        ContentBlockStopEvent,
+        MessageStopEvent,
+        TextBlock,
+        TextDelta,
+    )
+
+    def reply(*texts: str) -> list:
+        events: list = []
+        for i, text in enumerate(texts):
+            events.append(ContentBlockStartEvent(index=i, content_block=TextBlock(text="")))
+            if text:
+                events.append(ContentBlockDeltaEvent(index=i, delta=TextDelta(text=text)))
+            events.append(ContentBlockStopEvent(index=i))
+        return [*events, MessageStopEvent()]
+
+    nothing_more = Continuation(2, "Hello.\n", closed=True).remap_all(reply("", "Next."))
+    assert [type(e).__name__ for e in nothing_more] == [
+        "ContentBlockStartEvent",
+        "ContentBlockDeltaEvent",
+        "ContentBlockStopEvent",
+        "MessageStopEvent",
+    ]
+    assert {e.index for e in nothing_more if hasattr(e, "index")} == {3}  # after block 2
+    seam_only = Continuation(0, "Hello.\n", closed=True).remap_all(reply("\n"))
+    assert seam_only == [MessageStopEvent()]  # the newline was shown already
+    more = Continuation(0, "Hello.", closed=True).remap_all(reply(" More.", "And."))
+    assert [(type(e).__name__, getattr(e, "index", None)) for e in more] == [
+        ("ContentBlockStartEvent", 1),
+        ("ContentBlockDeltaEvent", 1),
+        ("ContentBlockStopEvent", 1),
+        ("ContentBlockStartEvent", 2),
+        ("ContentBlockDeltaEvent", 2),
+        ("ContentBlockStopEvent", 2),
+        ("MessageStopEvent", None),
+    ]
