@@ -1,9 +1,8 @@
 """Which committed turns mention a word: the rules every store's ``search`` follows. Pure.
 
 Recall asks the store for old turns that mention a word the new prompt names and the window
-does not show. A store keeps, per session, the words of each committed turn (added by the
-first search after the turn is committed, as :func:`chorus.context.recall.terms` splits its
-rendered text) and how
+does not show. A store keeps, per session, the words of each committed turn (added when the
+turn is committed, as :func:`chorus.context.recall.terms` splits its rendered text) and how
 many turns hold each word, so a lookup reads only the turns it returns, chosen by
 :func:`chorus.context.evicted.rarest_newest`. The first recall of a long session, loaded
 cold, renders nothing old.

@@ -382,12 +382,8 @@ class SQLiteStore:
         ]
 
     def _index_backlog(self, session_id: str) -> None:
-        """Index the turns committed since the session's last search (or ever, for a
-        database written before this store kept words): rendered from the log, a turn at
-        each new prompt. Done by search rather than by commit, so a session that never
-        recalls never pays for it; a session that recalls pays for its newest turns only.
-        The index is made from the log, so its transaction is not synced on its own (the
-        next commit's fsync carries it): a crash loses only work, never consistency."""
+        """Index the turns committed before this store kept words (an older database),
+        once: rendered from the log, a turn at each new prompt."""
         db = self._db
         row = db.execute(
             "SELECT seq, indexed FROM chorus_sessions WHERE id = ?", (session_id,)
@@ -401,23 +397,18 @@ class SQLiteStore:
             (session_id, indexed),
         ).fetchall()
         messages = [{"role": role, "content": _decode(content)} for role, content in rows]
-        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for start, end in turns_of(messages, indexed):
-                    turn = messages[start - indexed : end - indexed]
-                    self._index_turn(session_id, start, end, turn)
-                db.execute(
-                    "UPDATE chorus_sessions SET indexed = ? WHERE id = ? AND indexed = ?",
-                    (seq, session_id, indexed),
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        finally:
-            db.execute("PRAGMA synchronous=FULL")
+            for start, end in turns_of(messages, indexed):
+                self._index_turn(session_id, start, end, messages[start - indexed : end - indexed])
+            db.execute(
+                "UPDATE chorus_sessions SET indexed = ? WHERE id = ? AND indexed = ?",
+                (seq, session_id, indexed),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def _index_turn(
         self, session_id: str, start: int, end: int, messages: list[dict[str, Any]]
@@ -541,8 +532,12 @@ class SQLiteStore:
                     for i, (role, content) in enumerate(rows, 1)
                 ],
             )
-            # (The turn's words are indexed by the first search that needs them, not
-            # here: most sessions never recall, and a commit is on every turn's path.)
+            end = expected_seq + len(rows)
+            if db.execute(
+                "UPDATE chorus_sessions SET indexed = ? WHERE id = ? AND indexed = ?",
+                (end, lease.session_id, expected_seq),
+            ).rowcount:
+                self._index_turn(lease.session_id, expected_seq, end, messages)
             if context is not None:
                 db.execute(
                     "INSERT OR REPLACE INTO chorus_context (session_id, context) VALUES (?, ?)",
