@@ -570,13 +570,12 @@ async def test_f6_continuation_seam_adds_and_loses_nothing(make_rig, after: int)
     assert "".join(texts) == final.text == "seam one two"
 
 
-@pytest.mark.parametrize("after", [7, 8])  # after content_block_stop; after message_delta
 async def test_f6_a_cut_after_the_text_block_closed_is_continued_to_the_reply_end(
-    make_rig, after: int
+    make_rig,
 ) -> None:
-    """The text the caller has is whole; the continuation only brings the reply's end (its
-    stop reason and usage), nothing repeated and no block reopened."""
-    plan = {"faults": {"*": f"cut(after={after})"}}
+    """Cut after content_block_stop: the text the caller has is whole; the continuation only
+    brings the reply's end (its stop reason and usage), nothing repeated, no block reopened."""
+    plan = {"faults": {"*": "cut(after=7)"}}
     async with make_rig(plan, continue_interrupted=True) as r:
         async with r.claude.messages.stream(
             model=MODEL, max_tokens=64, messages=user("seam one two")
@@ -586,6 +585,21 @@ async def test_f6_a_cut_after_the_text_block_closed_is_continued_to_the_reply_en
         attempts = len(r.attempts())
     assert "".join(texts) == final.text == "seam one two"
     assert final.stop_reason == "end_turn" and attempts == 2
+
+
+async def test_f6_a_cut_after_the_stop_reason_is_not_continued(make_rig) -> None:
+    """Cut after message_delta: the stop reason is known, so asking again could only add
+    to a finished reply (one cut at max_tokens would grow); it is incomplete, as before."""
+    async with make_rig({"faults": {"*": "cut(after=8)"}}, continue_interrupted=True) as r:
+        texts: list[str] = []
+        with pytest.raises(IncompleteResponseError) as info:
+            async with r.claude.messages.stream(
+                model=MODEL, max_tokens=64, messages=user("seam one two")
+            ) as s:
+                async for t in s.text_stream:
+                    texts.append(t)
+        assert len(r.attempts()) == 1
+    assert "".join(texts) == "seam one two" and info.value.partial is not None
 
 
 @pytest.mark.parametrize(
@@ -646,6 +660,25 @@ def test_f6_a_continuation_after_a_closed_block_adds_new_blocks_only() -> None:
     assert {e.index for e in nothing_more if hasattr(e, "index")} == {3}  # after block 2
     seam_only = Continuation(0, "Hello.\n", closed=True).remap_all(reply("\n"))
     assert seam_only == [MessageStopEvent()]  # the newline was shown already
+    from chorus.protocol.types import InputJSONDelta, ToolUseBlock
+
+    tool = [
+        ContentBlockStartEvent(
+            index=0, content_block=ToolUseBlock(id="t1", name="get_weather", input={})
+        ),
+        ContentBlockDeltaEvent(index=0, delta=InputJSONDelta(partial_json='{"city":"Lyon"}')),
+        ContentBlockStopEvent(index=0),
+        MessageStopEvent(),
+    ]
+    called = Continuation(0, "Let me check.", closed=True).remap_all(tool)
+    assert [(type(e).__name__, getattr(e, "index", None)) for e in called] == [
+        ("ContentBlockStartEvent", 1),
+        ("ContentBlockDeltaEvent", 1),
+        ("ContentBlockStopEvent", 1),
+        ("MessageStopEvent", None),
+    ]
+    assert isinstance(called[0].content_block, ToolUseBlock)  # a tool call stays one
+    assert isinstance(called[1].delta, InputJSONDelta)
     more = Continuation(0, "Hello.", closed=True).remap_all(reply(" More.", "And."))
     assert [(type(e).__name__, getattr(e, "index", None)) for e in more] == [
         ("ContentBlockStartEvent", 1),

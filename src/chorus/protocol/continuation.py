@@ -45,14 +45,15 @@ class Continuation:
         # already; the continuation usually writes it again, and it must not show twice.
         self.seam = text[len(text.rstrip()) :]
         self._opened = False  # (closed) the continuation's first block has been shown
+        self._text_first = True  # (closed) that first block is text (else forwarded whole)
 
     @classmethod
     def after(cls, visible: Accumulator, attempt: Accumulator) -> Continuation | None:
         if not visible.started:
             return None
         message = visible.message
-        if not message.content or attempt.done:
-            return None
+        if not message.content or attempt.done or message.stop_reason is not None:
+            return None  # (a known stop reason: the reply is whole but for its last event)
         last = message.content[-1]
         open_blocks = visible.incomplete
         # Only plain text, cut inside its last text block or after it closed.
@@ -107,7 +108,12 @@ class Continuation:
         if isinstance(event, ContentBlockStartEvent | ContentBlockDeltaEvent) and event.index:
             return [_shifted(event, first + event.index - (0 if self._opened else 1))]
         if isinstance(event, ContentBlockStartEvent):
-            return []  # (shown with its first text, if it has any)
+            if not isinstance(event.content_block, TextBlock):  # a tool call: shown as is
+                self._text_first, self._opened = False, True
+                return [_shifted(event, first)]
+            return []  # (a text block: shown with its first text, if it has any)
+        if isinstance(event, ContentBlockDeltaEvent) and not self._text_first:
+            return [_shifted(event, first)]
         if isinstance(event, ContentBlockDeltaEvent):
             delta = event.delta
             if self.seam and isinstance(delta, TextDelta):

@@ -23,7 +23,8 @@ class DemandClock:
         self._fd: int | None = None
         try:
             self._fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
-            self()
+            if self() <= 0:  # a kernel without schedstats writes zeros: nothing to go by
+                self.close()
         except (OSError, ValueError, IndexError):
             self.close()
 

@@ -134,6 +134,7 @@ class SQLiteStore:
         self._urgent = False  # a queued write that may not wait for company
         self._wake: asyncio.Future[None] | None = None  # the flusher waiting out lazy_window
         self._began = -math.inf  # when (loop time) the last transaction started
+        self._closed = False
         self._flusher: asyncio.Task[None] | None = None
         try:
             self._db = sqlite3.connect(
@@ -640,6 +641,9 @@ class SQLiteStore:
         return await self._write(drop)
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self._flusher is not None:  # the writes already queued are made durable first
             self._urgent = True
             if self._wake is not None and not self._wake.done():
