@@ -10,6 +10,7 @@ import asyncio
 import ssl
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -556,10 +557,9 @@ async def test_f16_oversized_request_is_refused_locally(make_rig) -> None:
         assert r.attempts() == []
 
 
-@pytest.mark.parametrize("after", [3, 4, 5, 6])
-async def test_f6_continuation_seam_adds_and_loses_nothing(make_rig, after: int) -> None:
-    """Cut after each delta in turn, the last one included (the prefill is then the whole
-    reply): the stitched text is exactly the reply, with no doubled or extra whitespace."""
+async def _continued_after_cut(make_rig, after: int) -> tuple[list[str], Any, int]:
+    """Stream "seam one two" with the first response cut after event ``after`` and
+    continue_interrupted on: the texts read, the final message, the attempts made."""
     plan = {"faults": {"*": f"cut(after={after})"}}  # the first request only
     async with make_rig(plan, continue_interrupted=True) as r:
         async with r.claude.messages.stream(
@@ -567,6 +567,15 @@ async def test_f6_continuation_seam_adds_and_loses_nothing(make_rig, after: int)
         ) as s:
             texts = [t async for t in s.text_stream]
         final = await s.get_final_message()
+        attempts = len(r.attempts())
+    return texts, final, attempts
+
+
+@pytest.mark.parametrize("after", [3, 4, 5, 6])
+async def test_f6_continuation_seam_adds_and_loses_nothing(make_rig, after: int) -> None:
+    """Cut after each delta in turn, the last one included (the prefill is then the whole
+    reply): the stitched text is exactly the reply, with no doubled or extra whitespace."""
+    texts, final, _ = await _continued_after_cut(make_rig, after)
     assert "".join(texts) == final.text == "seam one two"
 
 
@@ -575,14 +584,7 @@ async def test_f6_a_cut_after_the_text_block_closed_is_continued_to_the_reply_en
 ) -> None:
     """Cut after content_block_stop: the text the caller has is whole; the continuation only
     brings the reply's end (its stop reason and usage), nothing repeated, no block reopened."""
-    plan = {"faults": {"*": "cut(after=7)"}}
-    async with make_rig(plan, continue_interrupted=True) as r:
-        async with r.claude.messages.stream(
-            model=MODEL, max_tokens=64, messages=user("seam one two")
-        ) as s:
-            texts = [t async for t in s.text_stream]
-        final = await s.get_final_message()
-        attempts = len(r.attempts())
+    texts, final, attempts = await _continued_after_cut(make_rig, 7)
     assert "".join(texts) == final.text == "seam one two"
     assert final.stop_reason == "end_turn" and attempts == 2
 

@@ -240,12 +240,17 @@ class SQLiteStore:
         future: asyncio.Future[Any] = loop.create_future()
         self._queued.append((fn, future, turn))
         if not lazy:
-            self._urgent = True
-            if self._wake is not None and not self._wake.done():
-                self._wake.set_result(None)
+            self._hurry()
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush())
         return future
+
+    def _hurry(self) -> None:
+        """A write that may not wait is queued: the next transaction waits for no lazy
+        company (only for the group window)."""
+        self._urgent = True
+        if self._wake is not None:
+            _resolve(self._wake)
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
@@ -645,9 +650,7 @@ class SQLiteStore:
             return
         self._closed = True
         if self._flusher is not None:  # the writes already queued are made durable first
-            self._urgent = True
-            if self._wake is not None and not self._wake.done():
-                self._wake.set_result(None)
+            self._hurry()
             await asyncio.shield(self._flusher)
         self._stopping.set()
         await asyncio.to_thread(self._checkpointer.join)
