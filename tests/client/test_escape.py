@@ -9,6 +9,9 @@ there, for each way of consuming it:
   event is retried unseen, one after it is an ``IncompleteResponseError`` whose
   partial message is exactly what the caller saw;
 * ``text``: the caller iterates ``text_stream``: the same, counted in text deltas.
+
+A cut after ``message_delta`` loses nothing (only ``message_stop`` is missing, and it
+carries nothing): the reply is whole at its first attempt, however it is read.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ PROMPT = "escape alpha beta gamma delta"
 # message_delta, message_stop: the simulator's events for PROMPT, checked below.
 EVENTS = 11
 FIRST_TEXT = 3  # index of the first text delta
+ENDED = EVENTS - 1  # events up to message_delta: all but message_stop
 
 
 async def _consume(stream: Any, how: str, seen: list[Any]) -> str:
@@ -75,19 +79,26 @@ async def test_a_failure_after_any_event(make_rig, how: str, fault: str, after: 
             extra_headers={"x-chorus-fault": f"{fault}(after={after});ok"},
         )
         read_before = how != "final" and after > FIRST_TEXT
+        whole = fault == "cut" and after == ENDED
         seen: list[Any] = []
         try:
             async with stream as s:
                 text = await _consume(s, how, seen)
         except IncompleteResponseError as exc:
-            assert read_before, f"retried unseen was possible, yet {exc!r}"
+            assert read_before and not whole, f"retried unseen was possible, yet {exc!r}"
             assert exc.partial is not None
             assert exc.partial.text == _seen_text(how, seen)
             assert len(r.attempts()) == 1  # never retried blindly once the caller read
             return
-        assert not read_before, "the caller had read part of the reply, yet it was retried"
         assert text == PROMPT
-        assert stream.attempts == 2
+        if whole:  # nothing was lost: the reply ends as if message_stop had come
+            assert stream.attempts == 1 and len(r.attempts()) == 1
+            assert (await stream.get_final_message()).stop_reason == "end_turn"
+            if how == "events":
+                assert [e.type for e in seen][-2:] == ["message_delta", "message_stop"]
+        else:
+            assert not read_before, "the caller had read part of the reply, yet it was retried"
+            assert stream.attempts == 2
         if how == "events":
             assert [e.type for e in seen].count("message_start") == 1
             assert _seen_text(how, seen) == PROMPT

@@ -589,19 +589,19 @@ async def test_f6_a_cut_after_the_text_block_closed_is_continued_to_the_reply_en
     assert final.stop_reason == "end_turn" and attempts == 2
 
 
-async def test_f6_a_cut_after_the_stop_reason_is_not_continued(make_rig) -> None:
-    """Cut after message_delta: the stop reason is known, so asking again could only add
-    to a finished reply (one cut at max_tokens would grow); it is incomplete, as before."""
+async def test_f6_a_cut_after_the_stop_reason_ends_the_reply_whole(make_rig) -> None:
+    """Cut after message_delta: the stop reason and the final usage came, every block is
+    closed, and message_stop carries nothing more. The reply is whole: not asked again
+    (that could only add to a finished reply), not failed either."""
     async with make_rig({"faults": {"*": "cut(after=8)"}}, continue_interrupted=True) as r:
-        texts: list[str] = []
-        with pytest.raises(IncompleteResponseError) as info:
-            async with r.claude.messages.stream(
-                model=MODEL, max_tokens=64, messages=user("seam one two")
-            ) as s:
-                async for t in s.text_stream:
-                    texts.append(t)
+        async with r.claude.messages.stream(
+            model=MODEL, max_tokens=64, messages=user("seam one two")
+        ) as s:
+            texts = [t async for t in s.text_stream]
+        final = await s.get_final_message()
         assert len(r.attempts()) == 1
-    assert "".join(texts) == "seam one two" and info.value.partial is not None
+    assert "".join(texts) == final.text == "seam one two"
+    assert final.stop_reason == "end_turn" and final.usage.output_tokens > 0
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,21 @@ def test_refused_attempts_do_not_count_as_sent_when_judging_a_storm() -> None:
     assert limits.of(M).window.sent == 60
 
 
+def test_an_attempt_that_waited_for_its_grant_then_never_went_is_not_counted_sent() -> None:
+    """Admitted to wait for a grant, then released (its call was cancelled, or a later gate
+    refused it): it never went, so it is uncounted; a release without a grant is a no-op."""
+    limits = RateLimits({"*": {"rpm": 60}})
+    for _ in range(60):
+        limits.admit(ticket(), now=0.0)
+    waiting = ticket()
+    assert limits.admit(waiting, now=0.0) == 1.0  # it goes after its grant's wait...
+    assert limits.of(M).window.sent == 61
+    limits.release(waiting, now=0.5)  # ...but never did
+    assert limits.of(M).window.sent == 60
+    limits.release(waiting, now=0.6)  # (released twice: counted off once)
+    assert limits.of(M).window.sent == 60
+
+
 def test_the_breaker_refuses_while_open_and_probes_soon() -> None:
     changes: list[tuple[str, str]] = []
     breaker = Breaker(rng=random.Random(0), on_change=lambda m, s: changes.append((m, s)))

@@ -587,3 +587,29 @@ def test_done_only_after_message_stop() -> None:
     acc.add(events[-1])
     assert acc.done
     assert acc.message.text == "x"
+
+
+def test_a_reply_is_whole_once_message_delta_closed_it_and_every_block_stopped() -> None:
+    """What a stream cut before message_stop may still count as a whole reply: the stop
+    reason and final usage came (message_delta) and every block closed soundly."""
+    acc = Accumulator()
+    acc.add(start())
+    blocks = text_block(0, "one ", "two")
+    for event in blocks[:-1]:  # the block's stop not yet come
+        acc.add(event)
+    assert not acc.whole
+    acc.add(blocks[-1])
+    assert not acc.whole  # blocks closed, but no stop reason yet
+    message_delta, message_stop = end("end_turn")
+    acc.add(message_delta)
+    assert acc.whole and not acc.done
+    acc.add(message_stop)
+    assert acc.whole and acc.done
+
+
+def test_a_message_delta_over_a_block_left_open_is_not_whole() -> None:
+    acc = Accumulator()
+    acc.add(start())
+    acc.add(text_block(0, "one")[0])  # started, never stopped
+    acc.add(end("end_turn")[0])
+    assert acc.ended and acc.incomplete == [0] and not acc.whole

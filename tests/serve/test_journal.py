@@ -1,13 +1,16 @@
-"""The turn journal in the SQLite store: entries ride with commits, and a streamed turn's
-start (its number already told to a reader) is written in the next transaction."""
+"""The turn journal in the SQLite store: entries ride with commits, a streamed turn's
+start (its number already told to a reader) is written in the next transaction, and a
+turn that commits nothing is answered only once its entry is durable."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 from chorus.serve.journal import SQLiteJournal, TurnRow
 from chorus.store import SQLiteStore
+from tests.serve.conftest import config, served
 
 
 async def test_a_lazy_start_waits_for_company_and_a_soon_one_does_not(tmp_path: Path) -> None:
@@ -44,3 +47,21 @@ async def test_entries_queued_before_close_are_durable_after_it(tmp_path: Path) 
     assert found is not None and found.status == "done" and found.result == {"turn": 1}
     assert await journal.running() == []
     await store.close()
+
+
+async def test_a_failed_json_turn_is_answered_once_its_journal_entry_is_durable(
+    tmp_path: Path,
+) -> None:
+    """A failed turn commits nothing of its own, so nothing else carries its (lazy) journal
+    entry to the disk: it is answered only once the entry is durable, and a crash after
+    the answer cannot give its number to a later turn."""
+    path = tmp_path / "f.db"
+    turns = "/v1/agents/writer/sessions/f/turns"
+    async with served(config(store={"path": str(path)}), sim={"faults": {"*": "ok;400"}}) as s:
+        first, _, _ = await s.post(turns, {"message": "hi"})  # (leases the session: held)
+        s.service.store.lazy_window = 30.0  # a lazy entry alone would wait past the test
+        status, body, _ = await asyncio.wait_for(s.post(turns, {"message": "again"}), 10)
+        with sqlite3.connect(path) as db:  # what another process sees: committed rows
+            rows = db.execute("SELECT turn, status FROM chorus_turns ORDER BY turn").fetchall()
+    assert first == 200 and status != 200, body
+    assert rows == [(1, "done"), (2, "failed")]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chorus.errors import CorruptTranscriptError
+from chorus.errors import CorruptTranscriptError, SessionError
 from chorus.store import MemoryStore, SQLiteStore
 from chorus.testing import check_store
 
@@ -290,6 +290,32 @@ async def test_a_lazy_write_alone_is_made_durable_by_close(tmp_path: Path) -> No
     db = sqlite3.connect(tmp_path / "c.db")
     assert db.execute("SELECT v FROM marks").fetchall() == [(7,)]
     db.close()
+
+
+async def test_a_write_after_close_is_a_session_error(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "x.db")
+    await store.write(_mark(1))
+    await store.close()
+    with pytest.raises(SessionError, match="closed"):
+        store.queue_write(_mark(2), lazy=True)
+    with pytest.raises(SessionError, match="closed"):
+        await store.write(_mark(3))
+
+
+async def test_writes_waiting_when_the_flusher_is_cancelled_fail_instead_of_hanging(
+    tmp_path: Path,
+) -> None:
+    """At a loop's teardown the flusher is cancelled: the writes it held end in a
+    SessionError (not yet durable), and none of their callers waits forever."""
+    store = SQLiteStore(tmp_path / "t.db", lazy_window=10.0)
+    lazy = store.queue_write(_mark(1), lazy=True)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert store._flusher is not None
+    store._flusher.cancel()
+    with pytest.raises(SessionError, match="closed"):
+        await asyncio.wait_for(lazy, 5)
+    await asyncio.wait_for(store.close(), 10)  # (and the store still closes cleanly)
 
 
 async def test_a_lazy_write_alone_is_made_durable_within_its_window(tmp_path: Path) -> None:

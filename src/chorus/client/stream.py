@@ -11,6 +11,9 @@ by this driver to the call's state machine (:meth:`~chorus.policy.call.Call.esca
   first content event, so a failure before that is still retried unseen.
 * A caller iterating ``text_stream`` has read something once it got a text delta.
 
+A stream cut after ``message_delta`` has lost nothing (``message_stop`` carries
+nothing more): the reply is whole, and ends as if the stop had come.
+
 After escape a failure raises :class:`~chorus.errors.IncompleteResponseError`
 carrying the partial message, or, with ``continue_interrupted`` on and a plain
 text reply cut in the middle of a text block, the text so far is sent back as a
@@ -286,12 +289,21 @@ class MessageStream:
                         chunk = await chunks.__anext__()
                     else:
                         chunk = await self._read_by_deadline(chunks)
-                except StopAsyncIteration:
-                    if not acc.done:
+                except (StopAsyncIteration, ConnectionCutError) as exc:
+                    if acc.done:
+                        self._succeeded()
+                        return None
+                    if not acc.whole:
+                        if isinstance(exc, ConnectionCutError):
+                            raise
                         raise ConnectionCutError("stream ended before message_stop") from None
-                    self._succeeded()
-                    return None
-                events = self._decoder.feed(chunk)
+                    # Cut after message_delta: only message_stop, which carries nothing, is
+                    # missing. The reply is whole; the caller gets the stop the server owed.
+                    self._resp.close()  # type: ignore[union-attr]  # (its connection is gone)
+                    self._chunks = _Ended()
+                    events: list[StreamEvent] = [_STOP]
+                else:
+                    events = self._decoder.feed(chunk)
                 try:
                     acc.extend(events)
                 except APIError as exc:  # an error event: what came before it stands
@@ -441,6 +453,19 @@ class MessageStream:
                 error = step.error
             self._over = error
             raise error
+
+
+_STOP = MessageStopEvent()
+
+
+class _Ended:
+    """The chunks of a stream whose last event was supplied here: there are no more."""
+
+    def __aiter__(self) -> _Ended:
+        return self
+
+    async def __anext__(self) -> bytes:
+        raise StopAsyncIteration
 
 
 def _error_at(events: list[StreamEvent]) -> int:

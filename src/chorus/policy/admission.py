@@ -64,6 +64,7 @@ class Ticket:
 
     __slots__ = (
         "answered",
+        "counted",
         "deadline",
         "grant",
         "input_tokens",
@@ -80,6 +81,7 @@ class Ticket:
         self.grant: Grant | None = None  # the rate-limit reservation, settled on record
         self.answered = False  # a success's health was reported when its headers came
         self.probe = False  # it holds the half-open breaker's probe slot
+        self.counted: list[float] | None = None  # the window slot it was counted sent in
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,9 +305,18 @@ class _Window:
         slots.append(current)
         return current
 
-    def add_sent(self, now: float) -> None:
-        self._current(now)[1] += 1
+    def add_sent(self, now: float) -> list[float]:
+        """Count an attempt sent now; the slot it was counted in is returned (see unsend)."""
+        current = self._current(now)
+        current[1] += 1
         self.sent += 1
+        return current
+
+    def unsend(self, slot: list[float]) -> None:
+        """An attempt counted sent in ``slot`` never went: uncount it, if still in view."""
+        if slot[1] > 0 and any(s is slot for s in self.slots):
+            slot[1] -= 1
+            self.sent -= 1
 
     def add_limited(self, now: float) -> None:
         self._current(now)[2] += 1
@@ -374,13 +385,17 @@ class RateLimits(_PerModel):
                 ),
             )
         ticket.grant = grant
-        state.window.add_sent(now)  # it goes, after waiting for its grant
+        ticket.counted = state.window.add_sent(now)  # it goes, after waiting for its grant
         return grant.wait
 
     def release(self, ticket: Ticket, now: float) -> None:
         if ticket.grant is not None:
-            self.of(ticket.model, now).buckets.cancel(ticket.grant, now)
+            state = self.of(ticket.model, now)
+            state.buckets.cancel(ticket.grant, now)
             ticket.grant = None
+            if ticket.counted is not None:  # (it waited for its grant, then never went)
+                state.window.unsend(ticket.counted)
+                ticket.counted = None
 
     def headers(
         self, ticket: Ticket, status: int, headers: Mapping[str, str], now: float, wall: float

@@ -62,12 +62,13 @@ class _Slot:
 class Accumulator:
     """Events in, a message snapshot out at any time."""
 
-    __slots__ = ("_message", "_slots", "done", "request_id")
+    __slots__ = ("_message", "_slots", "done", "ended", "request_id")
 
     def __init__(self) -> None:
         self._message: Message | None = None
         self._slots: list[_Slot] = []
         self.done = False
+        self.ended = False  # message_delta came: the stop reason and final usage are known
         self.request_id: str | None = None
 
     # ----------------------------------------------------------------- input
@@ -152,6 +153,7 @@ class Accumulator:
 
     def _on_message_delta(self, event: MessageDeltaEvent) -> None:
         message = self._require_start("message_delta")
+        self.ended = True
         delta, usage = event.delta, event.usage
         message.stop_reason = delta.stop_reason
         message.stop_sequence = delta.stop_sequence
@@ -176,6 +178,13 @@ class Accumulator:
     @property
     def started(self) -> bool:
         return self._message is not None
+
+    @property
+    def whole(self) -> bool:
+        """Everything but ``message_stop`` came: the stop reason, the final usage, every
+        block closed and sound. ``message_stop`` carries nothing more, so a stream cut
+        here has lost nothing."""
+        return self.done or (self.ended and not self.incomplete)
 
     @property
     def incomplete(self) -> list[int]:

@@ -69,7 +69,7 @@ class TurnRow:
 class Journal(Protocol):
     def start(self, row: TurnRow, *, soon: bool = False) -> Awaitable[None]: ...
 
-    def finish(self, row: TurnRow) -> Awaitable[None]: ...
+    def finish(self, row: TurnRow, *, soon: bool = False) -> Awaitable[None]: ...
 
     async def get(self, session: str, turn: int) -> TurnRow | None: ...
 
@@ -100,7 +100,7 @@ class MemoryJournal:
         self._of(row.session)[row.turn] = row
         return _done()
 
-    def finish(self, row: TurnRow) -> Awaitable[None]:
+    def finish(self, row: TurnRow, *, soon: bool = False) -> Awaitable[None]:
         self._of(row.session)[row.turn] = row
         return _done()
 
@@ -149,7 +149,7 @@ class SQLiteJournal:
 
         return self.store.queue_write(write, lazy=not soon)  # type: ignore[no-any-return]
 
-    def finish(self, row: TurnRow) -> Awaitable[None]:
+    def finish(self, row: TurnRow, *, soon: bool = False) -> Awaitable[None]:
         result = msgspec.json.encode(row.result)
         events = msgspec.json.encode(row.events) if row.events is not None else None
 
@@ -160,7 +160,7 @@ class SQLiteJournal:
                 (row.status, row.finished or time.time(), result, events, row.session, row.turn),
             )
 
-        return self.store.queue_write(write, lazy=True)  # type: ignore[no-any-return]
+        return self.store.queue_write(write, lazy=not soon)  # type: ignore[no-any-return]
 
     async def get(self, session: str, turn: int) -> TurnRow | None:
         def read(db: sqlite3.Connection) -> Any:

@@ -599,12 +599,21 @@ class Service:
                 self.metrics.turn(session.agent.name, status, elapsed, float(used_cost))
             row.status, row.result, row.finished = status, body, self._clock()
             row.events = [list(e) for e in turn.events]
-            turn.end(status, body)
-            self._running.pop(turn.session, None)
-            self._recent[(turn.session, turn.turn)] = turn
-            while len(self._recent) > self.limits.recent_turns:
-                self._recent.popitem(last=False)
-            finished = self.journal.finish(row)  # (queued now: a cancel cannot drop it)
+            # A done or paused turn's own write made its journal entry durable (writes keep
+            # their order). Any other left nothing in the store: it is answered once its
+            # entry is durable, so a crash cannot hand its number to a later turn.
+            stored = status in ("done", "paused")
+            finished = self.journal.finish(row, soon=not stored)  # (queued: a cancel keeps it)
+            try:
+                if not stored:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(finished)
+            finally:
+                turn.end(status, body)
+                self._running.pop(turn.session, None)
+                self._recent[(turn.session, turn.turn)] = turn
+                while len(self._recent) > self.limits.recent_turns:
+                    self._recent.popitem(last=False)
             with contextlib.suppress(Exception):
                 await entered  # (a cancel here only stops the waiting: both stay queued)
                 await finished

@@ -236,6 +236,8 @@ class SQLiteStore:
         """Group commit: writes that arrive while one transaction is being made durable
         wait and go together into the next, so many sessions' turns share one fsync. Each
         write runs in its own savepoint: one that raises is undone alone, the rest commit."""
+        if self._closed and (self._flusher is None or self._flusher.done()):
+            raise SessionError(f"SQLite store {self.path} is closed")  # (else: it drains)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queued.append((fn, future, turn))
@@ -253,6 +255,16 @@ class SQLiteStore:
             _resolve(self._wake)
 
     async def _flush(self) -> None:
+        try:
+            await self._flush_queued()
+        except BaseException:  # cancelled (the loop is being torn down): no caller hangs
+            queued, self._queued = self._queued, []
+            for _, future, _ in queued:
+                if not future.done():
+                    future.set_exception(SessionError(f"SQLite store {self.path} is closed"))
+            raise
+
+    async def _flush_queued(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queued:
             if not self._urgent:  # only lazy writes: wait for company, lazy_window at most
@@ -649,7 +661,7 @@ class SQLiteStore:
         if self._closed:
             return
         self._closed = True
-        if self._flusher is not None:  # the writes already queued are made durable first
+        if self._flusher is not None and not self._flusher.done():  # queued writes first
             self._hurry()
             await asyncio.shield(self._flusher)
         self._stopping.set()
