@@ -20,6 +20,7 @@ from chorus.protocol import a2a
 from chorus.protocol.a2a import RpcError
 from chorus.protocol.a2a_card import (
     Skill,
+    address_refusal,
     agent_card,
     card_url,
     credential_header,
@@ -534,3 +535,39 @@ def test_a_card_is_at_the_well_known_path_unless_named() -> None:
     assert card_url("http://h/a2a/x") == "http://h/a2a/x/.well-known/agent-card.json"
     assert card_url("http://h/a2a/x/") == "http://h/a2a/x/.well-known/agent-card.json"
     assert card_url("http://h/cards/x.json") == "http://h/cards/x.json"
+
+
+@pytest.mark.parametrize(
+    ("host", "address", "allowed", "refused"),
+    [
+        ("agents.test", "93.184.216.34", ["agents.test"], None),  # a public address
+        ("agents.test", "2606:2800:220:1:248:1893:25c8:1946", ["agents.test"], None),
+        ("agents.test", "127.0.0.1", ["agents.test"], "not a public address"),
+        ("agents.test", "::1", ["agents.test"], "not a public address"),
+        ("agents.test", "10.1.2.3", ["agents.test"], "not a public address"),
+        ("agents.test", "192.168.0.9", ["agents.test"], "not a public address"),
+        ("agents.test", "169.254.169.254", ["agents.test"], "not a public address"),
+        ("agents.test", "100.64.0.1", ["agents.test"], "not a public address"),  # CGNAT
+        ("agents.test", "0.0.0.0", ["agents.test"], "not a public address"),
+        ("agents.test", "224.0.0.1", ["agents.test"], "not a public address"),
+        ("agents.test", "fe80::1", ["agents.test"], "not a public address"),
+        ("agents.test", "fd00::1", ["agents.test"], "not a public address"),
+        ("agents.test", "::ffff:127.0.0.1", ["agents.test"], "resolved to 127.0.0.1"),
+        ("agents.test", "::ffff:169.254.169.254", ["agents.test"], "not a public address"),
+        ("agents.test", "not-an-ip", ["agents.test"], "not an address"),
+        # an internal address is followed when it is on the list itself, with or without port
+        ("agents.test", "10.1.2.3", ["agents.test", "10.1.2.3"], None),
+        ("agents.test", "10.1.2.3", ["agents.test", "10.1.2.3:8000"], None),
+        ("agents.test", "::1", ["agents.test", "[::1]:8000"], None),
+        ("agents.test", "10.1.2.4", ["agents.test", "10.1.2.3"], "add 10.1.2.4"),
+        # a host given as an address was allowed as such
+        ("127.0.0.1", "127.0.0.1", ["127.0.0.1"], None),
+        # a decimal spelling of 127.0.0.1 is a name here, and its answer is judged
+        ("2130706433", "127.0.0.1", ["2130706433"], "not a public address"),
+    ],
+)
+def test_a_name_on_the_allow_list_leads_to_public_addresses_or_listed_ones(
+    host: str, address: str, allowed: list[str], refused: str | None
+) -> None:
+    reason = address_refusal(host, address, allowed)
+    assert reason is None if refused is None else refused in (reason or ""), reason

@@ -1,6 +1,7 @@
 """A remote A2A agent as a team member, over a fake transport: the allow-list refuses a host
 before any request, the card's skills become capabilities, a task goes by SendMessage (or
-0.3's message/send) and its answer comes back; a failure is re-awarded."""
+0.3's message/send) and its answer comes back; a failure is re-awarded. Over a real
+connection: a name on the list that resolves to an internal address is not followed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from chorus.agent import Agent
 from chorus.errors import ConfigError, RemoteAgentError
@@ -300,3 +302,54 @@ async def test_a_card_read_over_https_may_not_send_tasks_over_http() -> None:
     with pytest.raises(RemoteAgentError, match="plain http"):
         await member.connect(wait=0.5)
     assert [m for m, *_ in transport.sent] == ["GET"]  # the card only: no task was sent
+
+
+async def test_a_name_that_resolves_to_an_internal_address_is_refused_before_connecting() -> None:
+    """Resolved for real: ``localhost`` is on the list by name, and leads to loopback. The
+    card is not fetched from there (the server sees no request), and the refusal says how to
+    allow the address; with the addresses listed too, the same card is read."""
+    import asyncio
+
+    asked: list[str] = []
+
+    async def card(request: web.Request) -> web.Response:
+        asked.append(request.path)
+        port = request.url.port
+        endpoint = f"http://localhost:{port}/a2a/translator"
+        return web.json_response(
+            agent_card(
+                name="translator",
+                description="translates",
+                url=endpoint,
+                version="1",
+                skills=[Skill("translation", "translation", "translates text")],
+                secured=False,
+            )
+        )
+
+    app = web.Application()
+    app.router.add_get("/a2a/translator/.well-known/agent-card.json", card)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    url = f"http://localhost:{port}/a2a/translator"
+    try:
+        member = RemoteAgent("translator", url, allow_hosts=[f"localhost:{port}"])
+        try:
+            with pytest.raises(RemoteAgentError, match="not a public address; add "):
+                await asyncio.wait_for(member.connect(wait=5), 10)
+        finally:
+            await member.aclose()
+        assert asked == []  # refused before any connection was made
+        listed = [f"localhost:{port}", "127.0.0.1", "::1"]
+        member = RemoteAgent("translator", url, allow_hosts=listed)
+        try:
+            await asyncio.wait_for(member.connect(wait=5), 10)
+        finally:
+            await member.aclose()
+        assert asked == ["/a2a/translator/.well-known/agent-card.json"]
+        assert [c.name for c in member.capabilities] == ["translation"]
+    finally:
+        await runner.cleanup()

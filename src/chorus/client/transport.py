@@ -20,10 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 import aiohttp
+import aiohttp.abc
 
 from chorus.errors import (
     APIConnectionError,
@@ -214,7 +215,10 @@ class AiohttpTransport:
         connect_timeout: float = 5.0,
         read_timeout: float | None = 60.0,
         default_headers: Mapping[str, str] | None = None,
+        resolver: Callable[[], aiohttp.abc.AbstractResolver] | None = None,
     ) -> None:
+        """``resolver``: makes the resolver each event loop's connector asks for addresses
+        (aiohttp's default when None): where a caller vets the addresses it connects to."""
         self.max_connections = max_connections
         self.max_connections_per_host = max_connections_per_host
         self.keepalive_timeout = keepalive_timeout
@@ -227,6 +231,7 @@ class AiohttpTransport:
         # Sent with every request; a request passing this very mapping sends nothing
         # more, which spares aiohttp merging headers on every call.
         self.default_headers: Mapping[str, str] | None = default_headers
+        self._resolver = resolver
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
         self._dogs: dict[asyncio.AbstractEventLoop, _Watchdog] = {}
 
@@ -264,6 +269,7 @@ class AiohttpTransport:
                 keepalive_timeout=self.keepalive_timeout,
                 ttl_dns_cache=300,
                 socket_factory=_keepalive_socket,
+                resolver=self._resolver() if self._resolver is not None else None,
             )
             session = aiohttp.ClientSession(
                 connector=connector,

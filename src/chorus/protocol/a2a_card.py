@@ -10,12 +10,16 @@ and its JSON-RPC endpoint (:func:`endpoint_of`).
 
 The allow-list (:func:`host_refusal`) is checked before any request is made: a config
 that names a host not on it is refused at load, and a card that points its endpoint to
-another host is refused when read.
+another host is refused when read. A host allowed by *name* is checked again at every
+resolution (:func:`address_refusal`): it may lead only to public addresses, unless the
+address itself is on the list, so a name whose DNS answer turns to a loopback, private,
+link-local (cloud metadata) or otherwise internal address is refused, not followed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +32,7 @@ from chorus.protocol.a2a import INPUT_MODES, OUTPUT_MODES
 __all__ = [
     "CARD_PATH",
     "Skill",
+    "address_refusal",
     "agent_card",
     "card_url",
     "credential_header",
@@ -271,3 +276,38 @@ def host_refusal(url: str, allow_hosts: Iterable[str]) -> str | None:
         if allowed is not None and allowed.host == where.host and allowed.port in (None, port):
             return None
     return f"host {where.host} is not on a2a.allow_hosts"
+
+
+def address_refusal(host: str, address: str, allow_hosts: Iterable[str]) -> str | None:
+    """Why chorus may not connect to ``address``, which ``host`` resolved to, or None when
+    it may. A host given as an address was allowed as such (:func:`host_refusal`); a name
+    may lead to a public address, or to one that is itself on ``allow_hosts``. IPv4-mapped
+    IPv6 addresses are judged as the IPv4 address they carry."""
+    if _literal(host) is not None:
+        return None
+    ip = _literal(address)
+    if ip is None:
+        return f"{host} resolved to {address!r}, which is not an address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_global and not ip.is_multicast:
+        return None
+    for entry in allow_hosts:
+        entry = entry.strip()
+        if _literal(entry) == ip:
+            return None
+        split = _split("http://" + entry)
+        if split is not None and _literal(split.host) == ip:
+            return None
+    return (
+        f"{host} resolved to {ip}, which is not a public address; "
+        f"add {ip} to a2a.allow_hosts to allow it"
+    )
+
+
+def _literal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``text`` as an IP address (bracketed IPv6 too, a zone dropped), else None."""
+    try:
+        return ipaddress.ip_address(text.strip("[]").split("%")[0])
+    except ValueError:
+        return None

@@ -2,7 +2,9 @@
 
 ``RemoteAgent("translator", "https://agents.example.com/a2a/translator",
 allow_hosts=["agents.example.com"])`` refuses, at once and before any request, a URL
-whose host is not on ``allow_hosts``. :meth:`RemoteAgent.connect` reads its agent card:
+whose host is not on ``allow_hosts``; a host allowed by name is held to public addresses
+at every resolution (an address of its own on the list excepted), and the connection goes
+to the address that was checked. :meth:`RemoteAgent.connect` reads its agent card:
 the card's skills become the member's capabilities (so the registry finds it by name or
 by the words of a task), and the card's JSON-RPC endpoint (A2A 1.0, or 0.3 if that is all
 it speaks) is where its tasks go; an endpoint on a host not on the list is refused too.
@@ -22,11 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import itertools
+import socket
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
+import aiohttp.abc
 import msgspec
 
 from chorus.agent.capability import Capability
@@ -34,6 +40,7 @@ from chorus.client.transport import AiohttpTransport, Transport
 from chorus.errors import APIError, ConfigError, RemoteAgentError
 from chorus.protocol.a2a import RpcError
 from chorus.protocol.a2a_card import (
+    address_refusal,
     card_url,
     credential_header,
     endpoint_of,
@@ -63,6 +70,29 @@ class RemoteResult:
     task_id: str | None = None
 
 
+class _Vetted(aiohttp.abc.AbstractResolver):
+    """aiohttp's resolver, with every address it finds held to the member's allow-list
+    (:func:`~chorus.protocol.a2a_card.address_refusal`) before a connection is made to it."""
+
+    def __init__(self, member: RemoteAgent) -> None:
+        self._member = member
+        self._inner = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        for result in found:
+            refusal = address_refusal(host, result["host"], self._member.allow_hosts)
+            if refusal is not None:
+                self._member.refused = refusal
+                raise OSError(errno.EACCES, refusal)
+        return found
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
 class RemoteAgent:
     """An agent served elsewhere over A2A, standing in a team as a member."""
 
@@ -90,7 +120,10 @@ class RemoteAgent:
         self.card: dict[str, Any] | None = None
         self.endpoint: str | None = None
         self.dialect = "1.0"
-        self._transport: Transport = transport or AiohttpTransport(read_timeout=None)
+        self.refused: str | None = None  # why the last resolution was not followed
+        self._transport: Transport = transport or AiohttpTransport(
+            read_timeout=None, resolver=lambda: _Vetted(self)
+        )
         self._owns_transport = transport is None
         self._ids = itertools.count(1)
 
@@ -178,6 +211,9 @@ class RemoteAgent:
             finally:
                 response.close()
         except APIError as exc:
+            refused, self.refused = self.refused, None
+            if refused is not None:  # (not unreachable: asking again would only be refused)
+                raise RemoteAgentError(f"{self.name}: {refused}") from exc
             raise _Unreachable(f"{self.name}: {exc}") from exc
 
     # ------------------------------------------------------------------ tasks
