@@ -18,6 +18,7 @@ def test_network_beyond_loopback_is_refused() -> None:
 
 
 PUBLIC = {
+    "AddressRefusedError",
     "APIConnectionError",
     "APIError",
     "APIStatusError",

@@ -29,6 +29,7 @@ from chorus.client import Claude, ClientSettings
 from chorus.clock import Clock, FakeClock, SystemClock
 from chorus.context import ContextPolicy, ContextState
 from chorus.errors import (
+    AddressRefusedError,
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -80,6 +81,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "Accumulator",
+    "AddressRefusedError",
     "Agent",
     "AuthenticationError",
     "BadRequestError",

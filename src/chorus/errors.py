@@ -23,6 +23,8 @@
         ├── APIConnectionError         no response: refused, reset, DNS
         │   ├── TLSError               certificate or TLS failure: a configuration fault,
         │   │                          never retried
+        │   ├── AddressRefusedError    a name resolved to an address chorus may not reach
+        │   │                          (the A2A allow-list), never retried
         │   ├── APITimeoutError        no response (or no next event) in time
         │   │   └── DeadlineExceededError   the call's own deadline passed
         │   └── ConnectionCutError     the connection dropped in the middle of a body
@@ -69,6 +71,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AddressRefusedError",
     "AuthenticationError",
     "BadRequestError",
     "BillingError",
@@ -196,6 +199,12 @@ class APITimeoutError(APIConnectionError):
 
 class TLSError(APIConnectionError):
     """TLS failed (e.g. the certificate did not verify): fix the setup; retrying cannot help."""
+
+
+class AddressRefusedError(APIConnectionError):
+    """A host name resolved to an address the transport was told not to reach (a remote
+    A2A agent's name leading to an internal address): nothing was sent, and asking again
+    would only be refused again."""
 
 
 class DeadlineExceededError(APITimeoutError):

@@ -463,6 +463,109 @@ async def test_f6_cut_mid_tool_json_never_yields_a_callable_tool(make_rig) -> No
         assert partial.stop_reason is None  # never a tool_use stop: nothing may run
 
 
+async def _events_of(make_rig, **request: Any) -> list[str]:
+    """The event types of a reply streamed whole: where each event of it sits."""
+    async with (
+        make_rig() as r,
+        r.claude.messages.stream(model=MODEL, max_tokens=64, **request) as s,
+    ):
+        return [e.type async for e in s]
+
+
+async def test_f6_a_tool_call_cut_after_its_stop_reason_is_whole_and_callable(make_rig) -> None:
+    tool = {
+        "name": "get_weather",
+        "description": "weather for a city",
+        "input_schema": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    }
+    request = {"tools": [tool], "messages": user("weather in Rome")}
+    ended = (await _events_of(make_rig, **request)).index("message_delta") + 1
+    async with make_rig() as r:
+        async with r.claude.messages.stream(
+            model=MODEL,
+            max_tokens=64,
+            extra_headers={"x-chorus-fault": f"cut(after={ended});ok"},
+            **request,
+        ) as s:
+            seen = [e.type async for e in s]
+        final = await s.get_final_message()
+        assert len(r.attempts()) == 1
+    assert seen[-2:] == ["message_delta", "message_stop"]  # the stop the server owed
+    assert final.stop_reason == "tool_use"
+    assert final.content[-1].type == "tool_use" and final.content[-1].input == {"city": "Rome"}
+
+
+_ENDED_REPLY = (  # a short reply's events, all but message_stop
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1",'
+    b'"type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],'
+    b'"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}}\n\n'
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+    b'"content_block":{"type":"text","text":""}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"text_delta","text":"all here"}}\n\n'
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
+    b'"stop_sequence":null},"usage":{"output_tokens":2}}\n\n'
+)
+
+
+class _StallsAtTheEnd:
+    """A transport whose one reply stops after message_delta the way a real one does when
+    the call's deadline comes: its body's next read raises DeadlineExceededError."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def send(self, method: str, url: str, **kw: Any) -> Any:
+        self.sent += 1
+        return self
+
+    status = 200
+    headers: dict[str, str] = {}
+
+    async def read(self) -> bytes:
+        raise AssertionError("a stream is read in chunks")
+
+    async def chunks(self) -> Any:
+        from chorus.errors import DeadlineExceededError
+
+        yield _ENDED_REPLY
+        raise DeadlineExceededError("the call's deadline passed")
+
+    def close(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("how", ["events", "text", "final"])
+async def test_f6_a_reply_stalled_after_its_stop_reason_is_whole_at_the_deadline(
+    how: str,
+) -> None:
+    """Nothing but message_stop is missing when the call's deadline comes: the reply is
+    whole, not a deadline error, and not asked again, however it is read."""
+    from chorus.client import Claude
+
+    transport = _StallsAtTheEnd()
+    claude = Claude(api_key="sk-test", transport=transport)
+    try:
+        async with claude.messages.stream(model=MODEL, max_tokens=64, messages=user("hi")) as s:
+            if how == "events":
+                assert [e.type async for e in s][-2:] == ["message_delta", "message_stop"]
+            elif how == "text":
+                assert [t async for t in s.text_stream] == ["all here"]
+            final = await s.get_final_message()
+    finally:
+        await claude.aclose()
+    assert final.text == "all here" and final.stop_reason == "end_turn"
+    assert final.usage.output_tokens == 2 and transport.sent == 1
+
+
 async def test_f6_continuation_stitches_text(make_rig) -> None:
     async with make_rig({"faults": {"*": "cut(after=6)"}}, continue_interrupted=True) as r:
         async with r.claude.messages.stream(

@@ -110,6 +110,23 @@ def test_an_attempt_that_waited_for_its_grant_then_never_went_is_not_counted_sen
     assert limits.of(M).window.sent == 60
 
 
+def test_an_attempt_released_after_it_went_stays_counted_sent() -> None:
+    """A release after the attempt was sent (its stream closed early, its caller
+    cancelled) gives back its grant but not its place among the attempts sent: a 429 storm
+    is judged by what reached the API."""
+    for configured in ({"*": {"rpm": 60}}, None):
+        limits = RateLimits(configured)
+        sent = ticket()
+        assert limits.admit(sent, now=0.0) == 0.0
+        sent.went()
+        limits.release(sent, now=0.1)
+        assert limits.of(M).window.sent == 1
+        unsent = ticket()  # admitted at once, then refused by a later gate: never went
+        assert limits.admit(unsent, now=0.2) == 0.0
+        limits.release(unsent, now=0.2)
+        assert limits.of(M).window.sent == 1
+
+
 def test_the_breaker_refuses_while_open_and_probes_soon() -> None:
     changes: list[tuple[str, str]] = []
     breaker = Breaker(rng=random.Random(0), on_change=lambda m, s: changes.append((m, s)))

@@ -555,9 +555,17 @@ def test_a_card_is_at_the_well_known_path_unless_named() -> None:
         ("agents.test", "::ffff:127.0.0.1", ["agents.test"], "resolved to 127.0.0.1"),
         ("agents.test", "::ffff:169.254.169.254", ["agents.test"], "not a public address"),
         ("agents.test", "not-an-ip", ["agents.test"], "not an address"),
+        # IPv6 forms that carry an internal IPv4 address are judged as that address
+        ("agents.test", "64:ff9b::a00:7", ["agents.test"], "resolved to 10.0.0.7"),  # NAT64
+        ("agents.test", "2002:a9fe:a9fe::", ["agents.test"], "resolved to 169.254.169.254"),
+        ("agents.test", "::a00:7", ["agents.test"], "resolved to 10.0.0.7"),  # compatible
+        ("agents.test", "fec0::1", ["agents.test"], "not a public address"),  # site-local
+        ("agents.test", "fe80::1%eth0", ["agents.test"], "not a public address"),
+        ("agents.test", "64:ff9b::5db8:d822", ["agents.test"], None),  # NAT64 of a public one
         # an internal address is followed when it is on the list itself, with or without port
         ("agents.test", "10.1.2.3", ["agents.test", "10.1.2.3"], None),
         ("agents.test", "10.1.2.3", ["agents.test", "10.1.2.3:8000"], None),
+        ("agents.test", "10.1.2.3", ["agents.test", "10.1.2.3:9000"], "add 10.1.2.3"),  # port
         ("agents.test", "::1", ["agents.test", "[::1]:8000"], None),
         ("agents.test", "10.1.2.4", ["agents.test", "10.1.2.3"], "add 10.1.2.4"),
         # a host given as an address was allowed as such
@@ -569,5 +577,5 @@ def test_a_card_is_at_the_well_known_path_unless_named() -> None:
 def test_a_name_on_the_allow_list_leads_to_public_addresses_or_listed_ones(
     host: str, address: str, allowed: list[str], refused: str | None
 ) -> None:
-    reason = address_refusal(host, address, allowed)
+    reason = address_refusal(host, address, 8000, allowed)
     assert reason is None if refused is None else refused in (reason or ""), reason

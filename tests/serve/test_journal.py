@@ -65,3 +65,23 @@ async def test_a_failed_json_turn_is_answered_once_its_journal_entry_is_durable(
             rows = db.execute("SELECT turn, status FROM chorus_turns ORDER BY turn").fetchall()
     assert first == 200 and status != 200, body
     assert rows == [(1, "done"), (2, "failed")]
+
+
+async def test_a_cancelled_json_turn_is_answered_once_its_journal_entry_is_durable(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    turns = "/v1/agents/writer/sessions/c/turns"
+    slow = {"latency": {"ttft": 0.0, "tokens_per_second": 20}}
+    async with served(config(store={"path": str(path)}), sim=slow) as s:
+        await s.post(turns, {"message": "hi"})
+        s.service.store.lazy_window = 30.0
+        said = "please repeat after me: " + " ".join(f"word{i}" for i in range(40))
+        running = asyncio.create_task(s.post(turns, {"message": said}))
+        await asyncio.sleep(0.3)  # the model is mid-reply
+        cancel, _, _ = await s.post(f"{turns}/2/cancel", {})
+        status, body, _ = await asyncio.wait_for(running, 10)
+        with sqlite3.connect(path) as db:
+            rows = db.execute("SELECT turn, status FROM chorus_turns ORDER BY turn").fetchall()
+    assert cancel == 200 and status != 200, body
+    assert rows == [(1, "done"), (2, "cancelled")]

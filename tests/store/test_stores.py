@@ -318,6 +318,53 @@ async def test_writes_waiting_when_the_flusher_is_cancelled_fail_instead_of_hang
     await asyncio.wait_for(store.close(), 10)  # (and the store still closes cleanly)
 
 
+async def test_a_flusher_cancelled_before_it_began_leaves_its_writes_to_close(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "b.db", lazy_window=10.0)
+    lazy = store.queue_write(_mark(5), lazy=True)
+    assert store._flusher is not None
+    store._flusher.cancel()  # (before its first step: it never saw the write)
+    await asyncio.sleep(0)
+    await asyncio.wait_for(store.close(), 10)
+    assert lazy.done() and lazy.exception() is None
+    db = sqlite3.connect(tmp_path / "b.db")
+    assert db.execute("SELECT v FROM marks").fetchall() == [(5,)]
+    db.close()
+
+
+async def test_a_flusher_cancelled_mid_commit_tells_each_write_what_became_of_it(
+    tmp_path: Path,
+) -> None:
+    """The transaction on the store's thread is not stopped by a cancel: the writes it
+    committed are reported durable (not failed), then the flusher ends cancelled."""
+    import threading
+
+    gate = threading.Event()
+
+    class Slow(SQLiteStore):
+        def _commit_batch(self, writes: Any, turns: bool) -> Any:
+            gate.wait(10)
+            return super()._commit_batch(writes, turns)
+
+    store = Slow(tmp_path / "m.db")
+    write = asyncio.ensure_future(store.write(_mark(9)))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    flusher = store._flusher
+    assert flusher is not None and not flusher.done()
+    flusher.cancel()
+    await asyncio.sleep(0.05)
+    gate.set()
+    assert await asyncio.wait_for(write, 10) is None  # durable, and told so
+    await asyncio.wait({flusher})
+    assert flusher.cancelled()
+    await asyncio.wait_for(store.close(), 10)
+    db = sqlite3.connect(tmp_path / "m.db")
+    assert db.execute("SELECT v FROM marks").fetchall() == [(9,)]
+    db.close()
+
+
 async def test_a_lazy_write_alone_is_made_durable_within_its_window(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "w.db", lazy_window=0.01)
     await asyncio.wait_for(store.queue_write(_mark(3), lazy=True), 10)

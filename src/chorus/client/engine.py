@@ -356,6 +356,7 @@ class Engine:
     def started(self, call: Call, ticket: Ticket, *, stream: bool) -> Attempt:
         """An admitted attempt is about to be sent."""
         attempt = Attempt(ticket.model, call.retry.attempts, stream, self.clock.monotonic())
+        ticket.went()  # (a release after this, on a cancel, leaves it counted as sent)
         call.sent()
         for obs in self.observers:
             obs.attempt_started(attempt)

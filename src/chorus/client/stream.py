@@ -11,8 +11,10 @@ by this driver to the call's state machine (:meth:`~chorus.policy.call.Call.esca
   first content event, so a failure before that is still retried unseen.
 * A caller iterating ``text_stream`` has read something once it got a text delta.
 
-A stream cut after ``message_delta`` has lost nothing (``message_stop`` carries
-nothing more): the reply is whole, and ends as if the stop had come.
+A stream cut after ``message_delta`` (or stalled there until the call's deadline) has
+lost nothing: ``message_stop`` carries nothing more, so the reply is whole and ends as if
+the stop had come. An ``error`` event there still fails the attempt: the server said the
+reply went wrong, and that is taken at its word.
 
 After escape a failure raises :class:`~chorus.errors.IncompleteResponseError`
 carrying the partial message, or, with ``continue_interrupted`` on and a plain
@@ -282,28 +284,23 @@ class MessageStream:
                     await self._start()
                     continue
                 acc = self._acc
-                if not acc.done and e.clock.monotonic() > self._call.deadline:  # type: ignore[union-attr]
+                if not acc.whole and e.clock.monotonic() > self._call.deadline:  # type: ignore[union-attr]
                     raise DeadlineExceededError("the call's deadline passed mid-stream")
                 try:
                     if self._watched:
                         chunk = await chunks.__anext__()
                     else:
                         chunk = await self._read_by_deadline(chunks)
-                except (StopAsyncIteration, ConnectionCutError) as exc:
+                except (StopAsyncIteration, ConnectionCutError, DeadlineExceededError) as exc:
                     if acc.done:
                         self._succeeded()
                         return None
                     if not acc.whole:
-                        if isinstance(exc, ConnectionCutError):
+                        if isinstance(exc, APIError):
                             raise
                         raise ConnectionCutError("stream ended before message_stop") from None
-                    # Cut after message_delta: only message_stop, which carries nothing, is
-                    # missing. The reply is whole; the caller gets the stop the server owed.
-                    self._resp.close()  # type: ignore[union-attr]  # (its connection is gone)
-                    self._chunks = _Ended()
-                    events: list[StreamEvent] = [_STOP]
-                else:
-                    events = self._decoder.feed(chunk)
+                    return self._ended(drain)
+                events = self._decoder.feed(chunk)
                 try:
                     acc.extend(events)
                 except APIError as exc:  # an error event: what came before it stands
@@ -339,6 +336,22 @@ class MessageStream:
                     self._engine.abandoned(self._ticket, self._attempt)
                 self._end_attempt()
                 raise
+
+    def _ended(self, drain: bool) -> list[StreamEvent] | None:
+        """The stream stopped (cut, ended, or its deadline came) after ``message_delta``:
+        only ``message_stop``, which carries nothing, is missing, so the reply is whole.
+        The call succeeds now; a caller reading events gets the stop the server owed."""
+        if self._resp is not None:
+            self._resp.close()  # (not read to its end: the connection is not reused)
+        events: list[StreamEvent] = [_STOP]
+        self._acc.add(_STOP)
+        if self._stitch is not None:
+            events = self._stitch.remap_all(events)
+            assert self._visible is not None
+            for event in events:
+                self._visible.add(event)
+        self._succeeded()
+        return None if drain else events
 
     async def _read_by_deadline(self, chunks: AsyncIterator[bytes]) -> bytes:
         """The next chunk, or :class:`DeadlineExceededError` once the deadline passes."""
@@ -456,16 +469,6 @@ class MessageStream:
 
 
 _STOP = MessageStopEvent()
-
-
-class _Ended:
-    """The chunks of a stream whose last event was supplied here: there are no more."""
-
-    def __aiter__(self) -> _Ended:
-        return self
-
-    async def __anext__(self) -> bytes:
-        raise StopAsyncIteration
 
 
 def _error_at(events: list[StreamEvent]) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ import aiohttp
 import aiohttp.abc
 
 from chorus.errors import (
+    AddressRefusedError,
     APIConnectionError,
     APITimeoutError,
     ConnectionCutError,
@@ -203,6 +205,45 @@ class _Chunks:
         return chunk
 
 
+class _Refused(OSError):
+    """An address the transport's ``vet`` refused (raised inside aiohttp's connector)."""
+
+
+class _Vetted(aiohttp.abc.AbstractResolver):
+    """aiohttp's resolver, with every address it finds vetted before a connection is made
+    to it: what aiohttp connects to is what was vetted, whatever DNS answers next time."""
+
+    def __init__(self, vet: Callable[[str, str, int], str | None]) -> None:
+        self._vet = vet
+        self._inner = aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        for result in found:
+            refusal = self._vet(host, result["host"], port)
+            if refusal is not None:
+                raise _Refused(errno.EACCES, refusal)
+        return found
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def _refusal_in(exc: BaseException) -> _Refused | None:
+    """The vetting refusal behind an aiohttp connection error, if that is what it was."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # (aiohttp wraps it once or twice)
+        if seen is None:
+            return None
+        if isinstance(seen, _Refused):
+            return seen
+        wrapped = getattr(seen, "os_error", None)
+        seen = wrapped if isinstance(wrapped, BaseException) else seen.__cause__
+    return None
+
+
 class AiohttpTransport:
     """Pooled aiohttp transport, one session per event loop."""
 
@@ -215,10 +256,12 @@ class AiohttpTransport:
         connect_timeout: float = 5.0,
         read_timeout: float | None = 60.0,
         default_headers: Mapping[str, str] | None = None,
-        resolver: Callable[[], aiohttp.abc.AbstractResolver] | None = None,
+        vet: Callable[[str, str, int], str | None] | None = None,
     ) -> None:
-        """``resolver``: makes the resolver each event loop's connector asks for addresses
-        (aiohttp's default when None): where a caller vets the addresses it connects to."""
+        """``vet(host, address, port)``: why a connection to ``address``, which ``host``
+        resolved to, may not be made (None: it may). Every address a resolution gives is
+        vetted before any connection, and the connection goes to a vetted address; a
+        refusal raises :class:`AddressRefusedError` and nothing is sent."""
         self.max_connections = max_connections
         self.max_connections_per_host = max_connections_per_host
         self.keepalive_timeout = keepalive_timeout
@@ -231,7 +274,9 @@ class AiohttpTransport:
         # Sent with every request; a request passing this very mapping sends nothing
         # more, which spares aiohttp merging headers on every call.
         self.default_headers: Mapping[str, str] | None = default_headers
-        self._resolver = resolver
+        self._vet = vet
+        # (a connector does not close a resolver it was given: aclose does)
+        self._resolvers: dict[asyncio.AbstractEventLoop, _Vetted] = {}
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
         self._dogs: dict[asyncio.AbstractEventLoop, _Watchdog] = {}
 
@@ -269,7 +314,7 @@ class AiohttpTransport:
                 keepalive_timeout=self.keepalive_timeout,
                 ttl_dns_cache=300,
                 socket_factory=_keepalive_socket,
-                resolver=self._resolver() if self._resolver is not None else None,
+                resolver=self._vetted() if self._vet is not None else None,
             )
             session = aiohttp.ClientSession(
                 connector=connector,
@@ -279,6 +324,11 @@ class AiohttpTransport:
             )
             self._sessions[loop] = session
         return session
+
+    def _vetted(self) -> _Vetted:
+        assert self._vet is not None
+        resolver = self._resolvers[asyncio.get_running_loop()] = _Vetted(self._vet)
+        return resolver
 
     async def send(
         self,
@@ -320,6 +370,9 @@ class AiohttpTransport:
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
             raise TLSError(f"TLS failed for {url}: {_describe(exc)}") from exc
         except aiohttp.ClientError as exc:
+            refused = _refusal_in(exc)
+            if refused is not None:
+                raise AddressRefusedError(str(refused)) from exc
             raise APIConnectionError(f"cannot reach {url}: {_describe(exc)}") from exc
         finally:
             if watch is not None:
@@ -343,6 +396,9 @@ class AiohttpTransport:
             dog.stop()
         if session is not None:
             await session.close()
+        resolver = self._resolvers.pop(loop, None)
+        if resolver is not None:
+            await resolver.close()
 
 
 def _keepalive_socket(addr_info: Any) -> socket.socket:

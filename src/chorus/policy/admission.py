@@ -81,7 +81,14 @@ class Ticket:
         self.grant: Grant | None = None  # the rate-limit reservation, settled on record
         self.answered = False  # a success's health was reported when its headers came
         self.probe = False  # it holds the half-open breaker's probe slot
-        self.counted: list[float] | None = None  # the window slot it was counted sent in
+        # The storm window's slot it was counted sent in, while it has not gone yet: one
+        # released before it goes (a later gate refused it, its caller gave up) is
+        # uncounted; the engine clears this once the attempt is sent (see ``went``).
+        self.counted: list[float] | None = None
+
+    def went(self) -> None:
+        """The attempt was sent: from now on it stays counted, however it ends."""
+        self.counted = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +375,7 @@ class RateLimits(_PerModel):
         state = self.of(ticket.model, now)
         buckets = state.buckets
         if not (buckets.configured or buckets.blocked_until > now):
-            state.window.add_sent(now)  # admission is the last gate: this attempt goes
+            ticket.counted = state.window.add_sent(now)  # the last gate: this attempt goes
             return 0.0
         grant = buckets.reserve(
             input_tokens=ticket.input_tokens, output_tokens=ticket.output_tokens, now=now
@@ -389,13 +396,13 @@ class RateLimits(_PerModel):
         return grant.wait
 
     def release(self, ticket: Ticket, now: float) -> None:
+        state = self.of(ticket.model, now)
         if ticket.grant is not None:
-            state = self.of(ticket.model, now)
             state.buckets.cancel(ticket.grant, now)
             ticket.grant = None
-            if ticket.counted is not None:  # (it waited for its grant, then never went)
-                state.window.unsend(ticket.counted)
-                ticket.counted = None
+        if ticket.counted is not None:  # admitted, then never went: not an attempt sent
+            state.window.unsend(ticket.counted)
+            ticket.counted = None
 
     def headers(
         self, ticket: Ticket, status: int, headers: Mapping[str, str], now: float, wall: float

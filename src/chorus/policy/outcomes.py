@@ -9,6 +9,7 @@ from __future__ import annotations
 import msgspec
 
 from chorus.errors import (
+    AddressRefusedError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -40,8 +41,8 @@ def outcome_of(exc: BaseException, *, escaped: bool = False) -> Outcome:
         return Outcome("stream_error", 200, {}, exc.type, escaped=escaped)
     if isinstance(exc, DeadlineExceededError):
         return Outcome("timeout", escaped=True)  # nothing left to retry with
-    if isinstance(exc, TLSError):
-        return Outcome("tls")
+    if isinstance(exc, TLSError | AddressRefusedError):
+        return Outcome("tls")  # (a configuration fault either way: never retried)
     if isinstance(exc, ConnectionCutError):
         return Outcome("stream_cut", escaped=escaped)
     if isinstance(exc, APITimeoutError):
@@ -67,6 +68,8 @@ def outcome_label(exc: BaseException | None) -> str:
         return "timeout"
     if isinstance(exc, TLSError):
         return "tls"
+    if isinstance(exc, AddressRefusedError):
+        return "refused"
     if isinstance(exc, APIConnectionError):
         return "connection"
     if isinstance(exc, ShedError):
@@ -85,7 +88,7 @@ def fallback_worthy(exc: BaseException) -> bool:
     """Would another model do better? Only when this one is unavailable, not when we erred."""
     if isinstance(exc, ShedError):
         return exc.reason in ("breaker_open", "throttled", "rate_limit_wait")
-    if isinstance(exc, DeadlineExceededError | TLSError):
+    if isinstance(exc, DeadlineExceededError | TLSError | AddressRefusedError):
         return False
     if isinstance(exc, APIStatusError):
         return exc.status == 429 or exc.status >= 500

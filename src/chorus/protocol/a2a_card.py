@@ -278,31 +278,61 @@ def host_refusal(url: str, allow_hosts: Iterable[str]) -> str | None:
     return f"host {where.host} is not on a2a.allow_hosts"
 
 
-def address_refusal(host: str, address: str, allow_hosts: Iterable[str]) -> str | None:
-    """Why chorus may not connect to ``address``, which ``host`` resolved to, or None when
-    it may. A host given as an address was allowed as such (:func:`host_refusal`); a name
-    may lead to a public address, or to one that is itself on ``allow_hosts``. IPv4-mapped
-    IPv6 addresses are judged as the IPv4 address they carry."""
+def address_refusal(host: str, address: str, port: int, allow_hosts: Iterable[str]) -> str | None:
+    """Why chorus may not connect to ``address`` (at ``port``), which ``host`` resolved to,
+    or None when it may. A host given as an address was allowed as such
+    (:func:`host_refusal`); a name may lead to a public address, or to one that is itself
+    on ``allow_hosts`` (for ``port``, if the entry names one). An IPv6 address that carries
+    an IPv4 one (mapped, compatible, 6to4, NAT64) is judged as the IPv4 address."""
     if _literal(host) is not None:
         return None
     ip = _literal(address)
     if ip is None:
         return f"{host} resolved to {address!r}, which is not an address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_global and not ip.is_multicast:
+    ip = _carried(ip)
+    if _public(ip):
         return None
     for entry in allow_hosts:
         entry = entry.strip()
-        if _literal(entry) == ip:
-            return None
-        split = _split("http://" + entry)
-        if split is not None and _literal(split.host) == ip:
+        if _literal(entry) is not None:  # a bare address (an IPv6 one has colons)
+            allowed_ip, allowed_port = _literal(entry), None
+        else:
+            split = _split("http://" + entry)
+            if split is None:
+                continue
+            allowed_ip, allowed_port = _literal(split.host), split.port
+        if allowed_ip is not None and _carried(allowed_ip) == ip and allowed_port in (None, port):
             return None
     return (
         f"{host} resolved to {ip}, which is not a public address; "
         f"add {ip} to a2a.allow_hosts to allow it"
     )
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _carried(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The IPv4 address an IPv6 one stands for (mapped, 6to4, NAT64, compatible), else it."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64 or (ip in _COMPATIBLE and int(ip) > 1):  # (not :: or ::1)
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Reachable on the public internet, by every test the address itself allows."""
+    if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_private:
+        return False
+    return not (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
 
 
 def _literal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -603,11 +603,16 @@ class Service:
             # their order). Any other left nothing in the store: it is answered once its
             # entry is durable, so a crash cannot hand its number to a later turn.
             stored = status in ("done", "paused")
-            finished = self.journal.finish(row, soon=not stored)  # (queued: a cancel keeps it)
+            try:
+                finished = self.journal.finish(row, soon=not stored)  # (queued: a cancel keeps it)
+            except Exception as exc:  # (the store is closed, or the row would not encode)
+                _log.error(
+                    "turn %s of %s: journal entry not written: %s", turn.turn, turn.session, exc
+                )
+                finished = _settled()
             try:
                 if not stored:
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(finished)
+                    await _durable(finished, f"turn {turn.turn} of {turn.session}")
             finally:
                 turn.end(status, body)
                 self._running.pop(turn.session, None)
@@ -905,6 +910,22 @@ class Service:
         live = await self._session(key, self.agent(agent))
         calls = await live.session.pending()
         return [{"id": c.id, "name": c.name, "input": c.input} for c in calls]
+
+
+def _settled() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future
+
+
+async def _durable(write: Awaitable[None], what: str, most: float = 10.0) -> None:
+    """Wait for ``write`` to be durable, ``most`` seconds at most; a failure or a stalled
+    store is logged (the answer then goes without the guarantee, and the log says so)."""
+    done, _ = await asyncio.wait({asyncio.ensure_future(write)}, timeout=most)
+    if not done:
+        _log.error("%s: journal entry not durable after %g s", what, most)
+    elif (failure := next(iter(done)).exception()) is not None:
+        _log.error("%s: journal entry not written: %s", what, failure)
 
 
 def _calls(agent: Agent) -> int:

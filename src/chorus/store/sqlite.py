@@ -241,7 +241,7 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queued.append((fn, future, turn))
-        if not lazy:
+        if not lazy or self._closed:  # (a store closing waits for no company)
             self._hurry()
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush())
@@ -278,16 +278,30 @@ class SQLiteStore:
                 await asyncio.sleep(wait)
             batch, self._queued, self._urgent = self._queued, [], False
             self._began = loop.time()
-            try:
-                outcomes = await loop.run_in_executor(
-                    self._thread,
-                    self._commit_batch,
-                    [fn for fn, _, _ in batch],
-                    any(t for _, _, t in batch),
-                )
-            except BaseException as exc:  # the transaction itself failed: every write did
-                failure = exc if isinstance(exc, Exception) else SessionError("store closed")
-                outcomes = [(False, failure)] * len(batch)
+            running = loop.run_in_executor(
+                self._thread,
+                self._commit_batch,
+                [fn for fn, _, _ in batch],
+                any(t for _, _, t in batch),
+            )
+            cancelled = False
+            while True:
+                try:
+                    outcomes = await asyncio.shield(running)
+                    break
+                except asyncio.CancelledError:
+                    # Cancelled while the thread commits: what it commits is told as it is
+                    # (never "failed" for a write that is in fact durable), then the
+                    # cancellation goes on.
+                    cancelled = True
+                    if running.done() and running.cancelled():
+                        outcomes = [(False, SessionError(f"SQLite store {self.path} is closed"))]
+                        outcomes *= len(batch)
+                        break
+                except BaseException as exc:  # the transaction itself failed: every write did
+                    failure = exc if isinstance(exc, Exception) else SessionError("store closed")
+                    outcomes = [(False, failure)] * len(batch)
+                    break
             for (_, future, _), (ok, value) in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue
@@ -295,6 +309,8 @@ class SQLiteStore:
                     future.set_result(value)
                 else:
                     future.set_exception(value)
+            if cancelled:
+                raise asyncio.CancelledError
 
     def _commit_batch(self, writes: list[Callable[[], Any]], turns: bool) -> list[tuple[bool, Any]]:
         db = self._db
@@ -661,13 +677,18 @@ class SQLiteStore:
         if self._closed:
             return
         self._closed = True
-        if self._flusher is not None and not self._flusher.done():  # queued writes first
-            self._hurry()
-            await asyncio.shield(self._flusher)
-        self._stopping.set()
-        await asyncio.to_thread(self._checkpointer.join)
-        await self._run(self._db.close)
-        self._thread.shutdown(wait=False)
+        try:
+            if self._queued and (self._flusher is None or self._flusher.done()):
+                # (a flusher cancelled before it began left writes behind: flush them now)
+                self._flusher = asyncio.get_running_loop().create_task(self._flush())
+            if self._flusher is not None and not self._flusher.done():  # queued writes first
+                self._hurry()
+                await asyncio.wait({self._flusher})
+        finally:
+            self._stopping.set()
+            await asyncio.to_thread(self._checkpointer.join)
+            await self._run(self._db.close)
+            self._thread.shutdown(wait=False)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

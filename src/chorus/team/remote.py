@@ -24,20 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import itertools
-import socket
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-import aiohttp.abc
 import msgspec
 
 from chorus.agent.capability import Capability
 from chorus.client.transport import AiohttpTransport, Transport
-from chorus.errors import APIError, ConfigError, RemoteAgentError
+from chorus.errors import AddressRefusedError, APIError, ConfigError, RemoteAgentError
 from chorus.protocol.a2a import RpcError
 from chorus.protocol.a2a_card import (
     address_refusal,
@@ -70,29 +66,6 @@ class RemoteResult:
     task_id: str | None = None
 
 
-class _Vetted(aiohttp.abc.AbstractResolver):
-    """aiohttp's resolver, with every address it finds held to the member's allow-list
-    (:func:`~chorus.protocol.a2a_card.address_refusal`) before a connection is made to it."""
-
-    def __init__(self, member: RemoteAgent) -> None:
-        self._member = member
-        self._inner = aiohttp.DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[aiohttp.abc.ResolveResult]:
-        found = await self._inner.resolve(host, port, family)
-        for result in found:
-            refusal = address_refusal(host, result["host"], self._member.allow_hosts)
-            if refusal is not None:
-                self._member.refused = refusal
-                raise OSError(errno.EACCES, refusal)
-        return found
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
 class RemoteAgent:
     """An agent served elsewhere over A2A, standing in a team as a member."""
 
@@ -120,9 +93,10 @@ class RemoteAgent:
         self.card: dict[str, Any] | None = None
         self.endpoint: str | None = None
         self.dialect = "1.0"
-        self.refused: str | None = None  # why the last resolution was not followed
+        # (a transport given here is trusted to vet addresses itself, or to need none)
         self._transport: Transport = transport or AiohttpTransport(
-            read_timeout=None, resolver=lambda: _Vetted(self)
+            read_timeout=None,
+            vet=lambda host, address, port: address_refusal(host, address, port, self.allow_hosts),
         )
         self._owns_transport = transport is None
         self._ids = itertools.count(1)
@@ -210,10 +184,9 @@ class RemoteAgent:
                 return response.status, bytes(read)
             finally:
                 response.close()
+        except AddressRefusedError as exc:  # (not unreachable: asking again is refused again)
+            raise RemoteAgentError(f"{self.name}: {exc}") from exc
         except APIError as exc:
-            refused, self.refused = self.refused, None
-            if refused is not None:  # (not unreachable: asking again would only be refused)
-                raise RemoteAgentError(f"{self.name}: {refused}") from exc
             raise _Unreachable(f"{self.name}: {exc}") from exc
 
     # ------------------------------------------------------------------ tasks
