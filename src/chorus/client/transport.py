@@ -372,7 +372,7 @@ class AiohttpTransport:
         except aiohttp.ClientError as exc:
             refused = _refusal_in(exc)
             if refused is not None:
-                raise AddressRefusedError(str(refused)) from exc
+                raise AddressRefusedError(refused.strerror or str(refused)) from exc
             raise APIConnectionError(f"cannot reach {url}: {_describe(exc)}") from exc
         finally:
             if watch is not None:
