@@ -578,6 +578,27 @@ async def test_f6_continuation_stitches_text(make_rig) -> None:
         assert prefill.outcome == "ok" and len(r.attempts()) == 2
 
 
+async def test_f6_a_continuation_cut_after_its_stop_reason_ends_the_reply_whole(
+    make_rig,
+) -> None:
+    """The continuation of a cut reply is itself cut after its message_delta: nothing of it
+    was lost either, so the stitched reply is whole, with no third request."""
+    prompt = "f6 a b c d e f g h"
+    async with make_rig({"faults": {"*": "cut(after=6)"}}, continue_interrupted=True) as r:
+        async with r.claude.messages.stream(model=MODEL, max_tokens=64, messages=user(prompt)) as s:
+            [t async for t in s.text_stream]
+        continued = r.attempts()[-1].events_sent  # the continuation's events, all sent
+    plan = {"faults": {"*": f"cut(after=6);cut(after={continued - 1})"}}  # all but its stop
+    async with make_rig(plan, continue_interrupted=True) as r:
+        async with r.claude.messages.stream(model=MODEL, max_tokens=64, messages=user(prompt)) as s:
+            texts = [t async for t in s.text_stream]
+        final = await s.get_final_message()
+        assert len(r.attempts()) == 2
+        assert r.attempts()[-1].events_sent == continued - 1  # (it was cut where meant)
+    assert "".join(texts) == final.text == prompt
+    assert final.stop_reason == "end_turn"
+
+
 # -- fault 7: event: error inside a 200 stream ----------------------------------------------
 
 
