@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import itertools
 import re
 import weakref
 from collections.abc import AsyncIterator
@@ -43,6 +42,7 @@ from chorus.protocol.a2a import RpcError
 from chorus.protocol.a2a_card import CARD_PATH, Skill, agent_card, etag, matches_etag
 from chorus.protocol.a2a_v03 import for_dialect
 from chorus.serve.auth import Principal
+from chorus.serve.journal import TurnRow
 from chorus.serve.service import ServeError, Service
 from chorus.serve.turns import EVENT_SPAN, LiveTurn
 
@@ -558,38 +558,60 @@ def _message_id(turn: LiveTurn) -> str | None:
 
 @dataclass(slots=True)
 class _TeamRun:
-    """A task given to a team: its events, kept in memory (team runs are not durable)."""
+    """A task given to a team: its events in memory while it runs and for a while after,
+    and its entry in the turn journal (so it is found, finished, after a restart)."""
 
     context: str
     turn: LiveTurn
     tenant: str
+    row: TurnRow
 
 
-def _never_begun(turn: LiveTurn, held: Any) -> None:
+def _never_begun(service: Service, run: _TeamRun, held: Any) -> None:
     """A team task cancelled before its first step never ran its own ``finally``: its
     hold is given back and it ends, so nobody waits for it."""
     held.settle()
+    turn = run.turn
     if turn.running:
         turn.add("error", {"type": "cancelled", "message": "the task was cancelled"})
+        _finish(service, run, "cancelled", None)
         turn.end("cancelled", None)
 
 
+def _finish(service: Service, run: _TeamRun, status: str, result: Any) -> Any:
+    """Queue the task's closing journal entry; its future (written in the next commit)."""
+    row = run.row
+    row.status, row.result, row.finished = status, result, service.now()
+    row.events = [list(e) for e in run.turn.events]
+    return service.journal.finish(row, soon=True)
+
+
+def _team_key(tenant: str, team: str, context: str) -> str:
+    """The journal's session for a team's tasks in one A2A context (never an agent's)."""
+    return f"{tenant}/team:{team}/{context}"
+
+
 class _TeamRuns:
-    """The team tasks this server holds, by tenant and id: the most recent ``most``."""
+    """The team tasks this server holds in memory, by tenant and id: the most recent
+    ``most``; older ones (and those of an earlier process) are read from the journal."""
 
     def __init__(self, most: int = 1024) -> None:
         self.most = most
         self.by_id: dict[tuple[str, str, str], _TeamRun] = {}  # (tenant, team, task id)
         self.by_message: dict[tuple[str, str, str], str] = {}  # (tenant, team, messageId)
-        # task numbers, one count per tenant (a shared count would tell each tenant how
-        # busy the others are); tenants are the configured keys', so this stays small
-        self.numbers: dict[str, itertools.count[int]] = {}
+        # the last task number given in each context (the journal's, at first use)
+        self.numbers: dict[str, int] = {}
 
-    def number(self, tenant: str) -> int:
-        counter = self.numbers.get(tenant)
-        if counter is None:
-            counter = self.numbers[tenant] = itertools.count(1)
-        return next(counter)
+    async def number(self, service: Service, key: str) -> int:
+        """The next task number in context ``key``, past any the journal already has."""
+        last = self.numbers.get(key)
+        if last is None:
+            last = await service.journal.last_turn(key)
+            last = max(last, self.numbers.get(key, 0))  # (another start got there first)
+        self.numbers[key] = last + 1
+        while len(self.numbers) > self.most:
+            self.numbers.pop(next(iter(self.numbers)))
+        return last + 1
 
     def add(self, tenant: str, team: str, message_id: str, run: _TeamRun) -> None:
         self.by_id[(tenant, team, a2a.task_id(run.context, run.turn.turn))] = run
@@ -612,11 +634,34 @@ class _TeamFace(_Face):
             runs = _TEAM_RUNS[self.service] = _TeamRuns(self.service.limits.recent_turns)
         return runs
 
-    def _run(self, tid: str) -> _TeamRun:
-        found = self._runs().by_id.get((self.principal.tenant, self.name, tid))
+    async def _run(self, tid: str) -> _TeamRun:
+        tenant = self.principal.tenant
+        runs = self._runs()
+        found = runs.by_id.get((tenant, self.name, tid))
+        if found is None:
+            split = a2a.split_task_id(tid)
+            if split is not None:
+                found = await self._journaled(*split)
         if found is None:
             raise RpcError(a2a.TASK_NOT_FOUND, f"no task {tid!r}")
         return found
+
+    async def _journaled(
+        self, context: str, number: int, message_id: str | None = None
+    ) -> _TeamRun | None:
+        """A task this server no longer holds in memory, from the journal (by number, or
+        by the messageId that started it), held again for the next ask."""
+        tenant = self.principal.tenant
+        key = _team_key(tenant, self.name, context)
+        journal = self.service.journal
+        row = await (
+            journal.by_key(key, message_id) if message_id else journal.get(key, number)
+        )
+        if row is None:
+            return None
+        run = _TeamRun(context, self.service.loaded_turn(row), tenant, row)
+        self._runs().add(tenant, self.name, row.idempotency_key or "", run)
+        return run
 
     def _task(self, run: _TeamRun, history_length: int | None = None) -> dict[str, Any]:
         return a2a.turn_task(
@@ -638,6 +683,10 @@ class _TeamFace(_Face):
         known = runs.by_message.get((tenant, self.name, message.message_id))
         if known is not None and (tenant, self.name, known) in runs.by_id:
             return runs.by_id[(tenant, self.name, known)], send
+        context = message.context_id or context_for(message.message_id)
+        journaled = await self._journaled(context, 0, message.message_id)
+        if journaled is not None:  # (sent before this process began: the same task)
+            return journaled, send
         content = a2a.content_of(message)
         if not isinstance(content, str):
             raise RpcError(
@@ -652,14 +701,16 @@ class _TeamFace(_Face):
             self.principal, self.name, len(content), team.max_awards
         )
         try:
-            context = message.context_id or context_for(message.message_id)
-            number = runs.number(tenant)
-            turn = LiveTurn(f"{tenant}/team:{self.name}/{context}", number)
+            key = _team_key(tenant, self.name, context)
+            number = await runs.number(self.service, key)
+            turn = LiveTurn(key, number, idempotency_key=message.message_id)
             turn.message = content
-            run = _TeamRun(context, turn, tenant)
+            row = TurnRow(key, number, "running", message.message_id, 0, self.service.now())
+            self.service.journal.start(row, soon=True)  # (its id is told at once)
+            run = _TeamRun(context, turn, tenant, row)
             runs.add(tenant, self.name, message.message_id, run)
             turn.task = asyncio.create_task(self._drive(run, capability, content, held))
-            turn.task.add_done_callback(lambda _: _never_begun(turn, held))
+            turn.task.add_done_callback(lambda _: _never_begun(self.service, run, held))
         except BaseException:
             held.settle()
             raise
@@ -693,7 +744,11 @@ class _TeamFace(_Face):
             turn.add("error", {"type": type(exc).__name__, "message": str(exc)})
         finally:
             held.settle()
-            turn.end(status, result)
+            try:  # answered once its closing entry is durable (a restart then shows it)
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(_finish(self.service, run, status, result))
+            finally:
+                turn.end(status, result)
 
     async def _send(self, request: web.Request, call: a2a.Call) -> web.StreamResponse:
         run, send = await self._start(call)
@@ -722,11 +777,11 @@ class _TeamFace(_Face):
 
     async def _get(self, request: web.Request, call: a2a.Call) -> web.StreamResponse:
         tid, history_length = a2a.read_task_ref(call.params)
-        return _rpc_result(call, "task", self._task(self._run(tid), history_length))
+        return _rpc_result(call, "task", self._task(await self._run(tid), history_length))
 
     async def _cancel(self, request: web.Request, call: a2a.Call) -> web.StreamResponse:
         tid, _ = a2a.read_task_ref(call.params)
-        run = self._run(tid)
+        run = await self._run(tid)
         if not run.turn.running or run.turn.task is None:
             raise RpcError(a2a.TASK_NOT_CANCELABLE, f"task {tid} has already ended")
         run.turn.task.cancel()
@@ -736,7 +791,7 @@ class _TeamFace(_Face):
     async def _subscribe(self, request: web.Request, call: a2a.Call) -> web.StreamResponse:
         tid, _ = a2a.read_task_ref(call.params)
         after = _after(request)
-        run = self._run(tid)
+        run = await self._run(tid)
         if after is None and not run.turn.running:
             raise RpcError(
                 a2a.UNSUPPORTED_OPERATION,

@@ -633,6 +633,14 @@ class Service:
         row = await self.journal.by_key(key, idempotency_key)
         return self._loaded(row) if row is not None else None
 
+    def now(self) -> float:
+        """The server's clock (wall time), as its journal records it."""
+        return self._clock()
+
+    def loaded_turn(self, row: TurnRow) -> LiveTurn:
+        """A finished turn as the journal kept it (after a restart, say)."""
+        return self._loaded(row)
+
     def _loaded(self, row: TurnRow) -> LiveTurn:
         turn = LiveTurn(row.session, row.turn, idempotency_key=row.idempotency_key)
         turn.seq_before = row.seq_before

@@ -1,0 +1,66 @@
+"""A team's A2A tasks are kept in the turn journal: a restarted server finds a finished
+one, answers its messageId again with the same task (never running it twice), numbers new
+tasks in the same context past it, and shows one that was running at the crash as
+interrupted."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from tests.serve.conftest import config, served
+
+TEAM = "/a2a/teams/crew"
+
+
+def _rpc(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+
+
+def _send(text: str, message_id: str, **fields: Any) -> dict[str, Any]:
+    message = {"messageId": message_id, "role": "ROLE_USER", "parts": [{"text": text}]}
+    return _rpc("SendMessage", {"message": {**message, **fields}})
+
+
+def _calls(s: Any) -> int:
+    return sum(1 for e in s.sim.ledger if e.path == "/v1/messages")
+
+
+async def test_a_team_task_outlives_its_server(tmp_path: Path) -> None:
+    cfg = config(store={"path": str(tmp_path / "t.db")})
+    async with served(cfg) as s:
+        status, reply, _ = await s.post(TEAM, _send("fix the failing Python code", "m-1"))
+    assert status == 200, reply
+    task = reply["result"]["task"]
+    assert task["status"]["state"] == "TASK_STATE_COMPLETED", task
+    async with served(cfg) as s:  # a new server on the same file
+        status, got, _ = await s.post(TEAM, _rpc("GetTask", {"id": task["id"]}))
+        assert status == 200 and got["result"]["status"]["state"] == "TASK_STATE_COMPLETED"
+        assert got["result"]["artifacts"] == task["artifacts"]  # the same answer
+        _, again, _ = await s.post(TEAM, _send("fix the failing Python code", "m-1"))
+        assert again["result"]["task"]["id"] == task["id"] and _calls(s) == 0  # not run again
+        _, other, _ = await s.post(
+            TEAM, _send("fix another failing Python function", "m-2", contextId=task["contextId"])
+        )
+        assert other["result"]["task"]["id"] != task["id"]  # numbered past the first
+        assert other["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+
+
+async def test_a_team_task_running_at_a_crash_shows_as_interrupted(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    with sqlite3.connect(path) as db:  # what a crashed server left: a task entered, running
+        db.execute(
+            "CREATE TABLE chorus_turns (session TEXT NOT NULL, turn INTEGER NOT NULL, "
+            "status TEXT NOT NULL, idempotency_key TEXT, seq_before INTEGER NOT NULL, "
+            "created REAL NOT NULL, finished REAL, result BLOB, events BLOB, "
+            "PRIMARY KEY (session, turn)) WITHOUT ROWID"
+        )
+        db.execute(
+            "INSERT INTO chorus_turns (session, turn, status, idempotency_key, seq_before, "
+            "created) VALUES ('default/team:crew/ctx-1', 1, 'running', 'm-9', 0, 1.0)"
+        )
+    async with served(config(store={"path": str(path)})) as s:
+        status, got, _ = await s.post(TEAM, _rpc("GetTask", {"id": "ctx-1:1"}))
+    assert status == 200, got
+    assert got["result"]["status"]["state"] == "TASK_STATE_FAILED", got  # (interrupted)
