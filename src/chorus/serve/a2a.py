@@ -654,9 +654,7 @@ class _TeamFace(_Face):
         tenant = self.principal.tenant
         key = _team_key(tenant, self.name, context)
         journal = self.service.journal
-        row = await (
-            journal.by_key(key, message_id) if message_id else journal.get(key, number)
-        )
+        row = await (journal.by_key(key, message_id) if message_id else journal.get(key, number))
         if row is None:
             return None
         run = _TeamRun(context, self.service.loaded_turn(row), tenant, row)
