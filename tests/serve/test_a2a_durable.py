@@ -1,14 +1,19 @@
 """A team's A2A tasks are kept in the turn journal: a restarted server finds a finished
 one, answers its messageId again with the same task (never running it twice), numbers new
 tasks in the same context past it, and shows one that was running at the crash as
-interrupted."""
+interrupted; a messageId sent twice at once is one task."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from chorus.errors import ConfigError
+from chorus.serve.config import load_serve_config
 from tests.serve.conftest import config, served
 
 TEAM = "/a2a/teams/crew"
@@ -64,3 +69,22 @@ async def test_a_team_task_running_at_a_crash_shows_as_interrupted(tmp_path: Pat
         status, got, _ = await s.post(TEAM, _rpc("GetTask", {"id": "ctx-1:1"}))
     assert status == 200, got
     assert got["result"]["status"]["state"] == "TASK_STATE_FAILED", got  # (interrupted)
+
+
+async def test_one_message_sent_twice_at_once_is_one_task() -> None:
+    """Two copies of one messageId, sent together: one task, run once."""
+    async with served() as s:
+        first, second = await asyncio.gather(
+            s.post(TEAM, _send("fix the failing Python code", "m-twice")),
+            s.post(TEAM, _send("fix the failing Python code", "m-twice")),
+        )
+        calls = _calls(s)
+    assert first[1]["result"]["task"]["id"] == second[1]["result"]["task"]["id"]
+    assert calls == 1  # (the coder's one model call: one run)
+
+
+def test_an_agent_may_not_be_named_like_a_teams_journal_entries(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("agents: [{name: 'team:crew', system: hi}]\n")
+    with pytest.raises(ConfigError, match=r"agents\[0\]\.name may not begin with 'team:'"):
+        load_serve_config(str(path))

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import re
 import weakref
 from collections.abc import AsyncIterator
@@ -42,7 +43,7 @@ from chorus.protocol.a2a import RpcError
 from chorus.protocol.a2a_card import CARD_PATH, Skill, agent_card, etag, matches_etag
 from chorus.protocol.a2a_v03 import for_dialect
 from chorus.serve.auth import Principal
-from chorus.serve.journal import TurnRow
+from chorus.serve.journal import TurnRow, wait_durable
 from chorus.serve.service import ServeError, Service
 from chorus.serve.turns import EVENT_SPAN, LiveTurn
 
@@ -565,6 +566,7 @@ class _TeamRun:
     turn: LiveTurn
     tenant: str
     row: TurnRow
+    entered: Any = None  # the start entry's write (awaited before the task is answered)
 
 
 def _never_begun(service: Service, run: _TeamRun, held: Any) -> None:
@@ -574,8 +576,14 @@ def _never_begun(service: Service, run: _TeamRun, held: Any) -> None:
     turn = run.turn
     if turn.running:
         turn.add("error", {"type": "cancelled", "message": "the task was cancelled"})
-        _finish(service, run, "cancelled", None)
-        turn.end("cancelled", None)
+        try:
+            _finish(service, run, "cancelled", None)
+        except Exception as exc:  # (the store is closed): the waiters are answered anyway
+            _log.error(
+                "team task %s:%s: journal entry not written: %s", run.context, turn.turn, exc
+            )
+        finally:
+            turn.end("cancelled", None)
 
 
 def _finish(service: Service, run: _TeamRun, status: str, result: Any) -> Any:
@@ -601,6 +609,7 @@ class _TeamRuns:
         self.by_message: dict[tuple[str, str, str], str] = {}  # (tenant, team, messageId)
         # the last task number given in each context (the journal's, at first use)
         self.numbers: dict[str, int] = {}
+        self.starting = asyncio.Lock()
 
     async def number(self, service: Service, key: str) -> int:
         """The next task number in context ``key``, past any the journal already has."""
@@ -616,11 +625,17 @@ class _TeamRuns:
     def add(self, tenant: str, team: str, message_id: str, run: _TeamRun) -> None:
         self.by_id[(tenant, team, a2a.task_id(run.context, run.turn.turn))] = run
         self.by_message[(tenant, team, message_id)] = a2a.task_id(run.context, run.turn.turn)
-        for kept in (self.by_id, self.by_message):
-            while len(kept) > self.most:
-                kept.pop(next(iter(kept)))
+        # The oldest finished ones go (the journal has them); a running one stays held.
+        if len(self.by_id) > self.most:
+            for key in [k for k, kept in self.by_id.items() if not kept.turn.running]:
+                if len(self.by_id) <= self.most:
+                    break
+                del self.by_id[key]
+        while len(self.by_message) > self.most:
+            self.by_message.pop(next(iter(self.by_message)))
 
 
+_log = logging.getLogger("chorus.serve")
 _TEAM_RUNS: weakref.WeakKeyDictionary[Service, _TeamRuns] = weakref.WeakKeyDictionary()
 
 
@@ -655,7 +670,7 @@ class _TeamFace(_Face):
         key = _team_key(tenant, self.name, context)
         journal = self.service.journal
         row = await (journal.by_key(key, message_id) if message_id else journal.get(key, number))
-        if row is None:
+        if row is None or row.status == "running":  # (running: this process holds it)
             return None
         run = _TeamRun(context, self.service.loaded_turn(row), tenant, row)
         self._runs().add(tenant, self.name, row.idempotency_key or "", run)
@@ -678,6 +693,12 @@ class _TeamFace(_Face):
         if message.task_id is not None:
             raise RpcError(a2a.INVALID_PARAMS, "a team's tasks take no replies: leave out taskId")
         runs, tenant = self._runs(), self.principal.tenant
+        async with runs.starting:  # (one start at a time: a resent messageId finds the first)
+            return await self._start_one(runs, tenant, message, send)
+
+    async def _start_one(
+        self, runs: _TeamRuns, tenant: str, message: Any, send: a2a.Send
+    ) -> tuple[_TeamRun, a2a.Send]:
         known = runs.by_message.get((tenant, self.name, message.message_id))
         if known is not None and (tenant, self.name, known) in runs.by_id:
             return runs.by_id[(tenant, self.name, known)], send
@@ -704,8 +725,8 @@ class _TeamFace(_Face):
             turn = LiveTurn(key, number, idempotency_key=message.message_id)
             turn.message = content
             row = TurnRow(key, number, "running", message.message_id, 0, self.service.now())
-            self.service.journal.start(row, soon=True)  # (its id is told at once)
-            run = _TeamRun(context, turn, tenant, row)
+            entered = self.service.journal.start(row, soon=True)  # (its id is told at once)
+            run = _TeamRun(context, turn, tenant, row, entered)
             runs.add(tenant, self.name, message.message_id, run)
             turn.task = asyncio.create_task(self._drive(run, capability, content, held))
             turn.task.add_done_callback(lambda _: _never_begun(self.service, run, held))
@@ -742,9 +763,16 @@ class _TeamFace(_Face):
             turn.add("error", {"type": type(exc).__name__, "message": str(exc)})
         finally:
             held.settle()
-            try:  # answered once its closing entry is durable (a restart then shows it)
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(_finish(self.service, run, status, result))
+            what = f"team task {run.context}:{turn.turn}"
+            try:  # answered once its entries are durable (a restart then shows it)
+                try:
+                    closing = _finish(self.service, run, status, result)
+                except Exception as exc:  # (the store is closed, or the row would not encode)
+                    _log.error("%s: journal entry not written: %s", what, exc)
+                else:
+                    for write in (run.entered, closing):
+                        if write is not None:
+                            await wait_durable(write, what)
             finally:
                 turn.end(status, result)
 

@@ -145,6 +145,8 @@ def check_serve_config(config: ServeConfig, where: str) -> ServeConfig:
     names = [a.name for a in config.agents]
     for i, agent in enumerate(config.agents):
         check_agent(agent, f"{where}: agents[{i}]")
+        if agent.name.startswith("team:"):  # (the journal keeps team tasks under that name)
+            raise ConfigError(f"{where}: agents[{i}].name may not begin with 'team:'")
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ConfigError(f"{where}: agents need distinct names; {', '.join(twice)} repeat")

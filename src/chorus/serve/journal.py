@@ -23,6 +23,7 @@ is in the journal after a crash.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections import OrderedDict
@@ -32,7 +33,9 @@ from typing import Any, Protocol
 
 import msgspec
 
-__all__ = ["Journal", "MemoryJournal", "SQLiteJournal", "TurnRow"]
+__all__ = ["Journal", "MemoryJournal", "SQLiteJournal", "TurnRow", "settled", "wait_durable"]
+
+_log = logging.getLogger("chorus.serve")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chorus_turns (
@@ -225,3 +228,21 @@ def _done() -> asyncio.Future[None]:
     future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     future.set_result(None)
     return future
+
+
+def settled() -> asyncio.Future[None]:
+    """A write that is already over (one that could not be queued stands in as this)."""
+    return _done()
+
+
+async def wait_durable(write: Awaitable[None], what: str, most: float = 10.0) -> None:
+    """Wait for ``write`` to be durable, ``most`` seconds at most; a failure or a stalled
+    store is logged (the answer then goes without the guarantee, and the log says so)."""
+    future = asyncio.ensure_future(write)
+    done, _ = await asyncio.wait({future}, timeout=most)
+    if not done:
+        _log.error("%s: journal entry not durable after %g s", what, most)
+    elif future.cancelled():
+        _log.error("%s: journal entry not written: its write was cancelled", what)
+    elif (failure := future.exception()) is not None:
+        _log.error("%s: journal entry not written: %s", what, failure)

@@ -65,7 +65,7 @@ from chorus.serve.budget import (
 )
 from chorus.serve.config import ServeConfig, TenantConfig
 from chorus.serve.demand import DemandClock
-from chorus.serve.journal import Journal, TurnRow
+from chorus.serve.journal import Journal, TurnRow, settled, wait_durable
 from chorus.serve.turns import LiveTurn, result_json, wire
 from chorus.team.events import Decided, TaskCompleted
 
@@ -609,10 +609,10 @@ class Service:
                 _log.error(
                     "turn %s of %s: journal entry not written: %s", turn.turn, turn.session, exc
                 )
-                finished = _settled()
+                finished = settled()
             try:
                 if not stored:
-                    await _durable(finished, f"turn {turn.turn} of {turn.session}")
+                    await wait_durable(finished, f"turn {turn.turn} of {turn.session}")
             finally:
                 turn.end(status, body)
                 self._running.pop(turn.session, None)
@@ -918,22 +918,6 @@ class Service:
         live = await self._session(key, self.agent(agent))
         calls = await live.session.pending()
         return [{"id": c.id, "name": c.name, "input": c.input} for c in calls]
-
-
-def _settled() -> asyncio.Future[None]:
-    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    future.set_result(None)
-    return future
-
-
-async def _durable(write: Awaitable[None], what: str, most: float = 10.0) -> None:
-    """Wait for ``write`` to be durable, ``most`` seconds at most; a failure or a stalled
-    store is logged (the answer then goes without the guarantee, and the log says so)."""
-    done, _ = await asyncio.wait({asyncio.ensure_future(write)}, timeout=most)
-    if not done:
-        _log.error("%s: journal entry not durable after %g s", what, most)
-    elif (failure := next(iter(done)).exception()) is not None:
-        _log.error("%s: journal entry not written: %s", what, failure)
 
 
 def _calls(agent: Agent) -> int:

@@ -278,12 +278,18 @@ class SQLiteStore:
                 await asyncio.sleep(wait)
             batch, self._queued, self._urgent = self._queued, [], False
             self._began = loop.time()
-            running = loop.run_in_executor(
-                self._thread,
-                self._commit_batch,
-                [fn for fn, _, _ in batch],
-                any(t for _, _, t in batch),
-            )
+            try:
+                running = loop.run_in_executor(
+                    self._thread,
+                    self._commit_batch,
+                    [fn for fn, _, _ in batch],
+                    any(t for _, _, t in batch),
+                )
+            except RuntimeError:  # (its thread is shut down: the store closed under it)
+                for _, future, _ in batch:
+                    if not future.done():
+                        future.set_exception(SessionError(f"SQLite store {self.path} is closed"))
+                continue
             cancelled = False
             while True:
                 try:
