@@ -127,6 +127,24 @@ def test_an_attempt_released_after_it_went_stays_counted_sent() -> None:
         assert limits.of(M).window.sent == 1
 
 
+def test_an_attempt_released_after_it_went_keeps_its_request_and_input_spent() -> None:
+    """Sent, then abandoned (a stream closed early): the API has counted the request and
+    its input, so those stay taken; only the unknown output is given back. One released
+    before it went gives everything back."""
+    limits = RateLimits({"*": {"rpm": 2}})
+    went = ticket()
+    assert limits.admit(went, now=0.0) == 0.0
+    went.went()
+    limits.release(went, now=0.0)
+    never = ticket()
+    assert limits.admit(never, now=0.0) == 0.0  # the second of two requests a minute
+    limits.release(never, now=0.0)  # never sent: its request is given back
+    third = limits.admit(ticket(), now=0.0)
+    assert third == 0.0  # (the given-back one's place)
+    fourth = limits.admit(ticket(), now=0.0)
+    assert isinstance(fourth, float) and fourth > 0  # the sent one still counts
+
+
 def test_the_breaker_refuses_while_open_and_probes_soon() -> None:
     changes: list[tuple[str, str]] = []
     breaker = Breaker(rng=random.Random(0), on_change=lambda m, s: changes.append((m, s)))

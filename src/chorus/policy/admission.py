@@ -71,6 +71,7 @@ class Ticket:
         "model",
         "output_tokens",
         "probe",
+        "sent",
     )
 
     def __init__(self, model: str, input_tokens: int, output_tokens: int, deadline: float) -> None:
@@ -86,9 +87,12 @@ class Ticket:
         # uncounted; the engine clears this once the attempt is sent (see ``went``).
         self.counted: list[float] | None = None
 
+        self.sent = False  # it went to the API (a release after that gives back less)
+
     def went(self) -> None:
         """The attempt was sent: from now on it stays counted, however it ends."""
         self.counted = None
+        self.sent = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,7 +402,12 @@ class RateLimits(_PerModel):
     def release(self, ticket: Ticket, now: float) -> None:
         state = self.of(ticket.model, now)
         if ticket.grant is not None:
-            state.buckets.cancel(ticket.grant, now)
+            if ticket.sent:  # (the request and its input were spent; only output is unknown)
+                state.buckets.settle(
+                    ticket.grant, input_tokens=ticket.grant.input_tokens, output_tokens=0, now=now
+                )
+            else:
+                state.buckets.cancel(ticket.grant, now)
             ticket.grant = None
         if ticket.counted is not None:  # admitted, then never went: not an attempt sent
             state.window.unsend(ticket.counted)
