@@ -88,3 +88,24 @@ def test_an_agent_may_not_be_named_like_a_teams_journal_entries(tmp_path: Path) 
     path.write_text("agents: [{name: 'team:crew', system: hi}]\n")
     with pytest.raises(ConfigError, match=r"agents\[0\]\.name may not begin with 'team:'"):
         load_serve_config(str(path))
+
+
+async def test_a_team_task_running_when_the_server_stops_ends_cancelled(tmp_path: Path) -> None:
+    """A graceful stop cancels a running team task and writes its end: after a restart it
+    reads as cancelled, not as the interruption a crash leaves."""
+    cfg = config(store={"path": str(tmp_path / "s.db")})
+    slow = {"latency": {"ttft": 2.0}}
+    message = {
+        "messageId": "m-slow",
+        "role": "ROLE_USER",
+        "parts": [{"text": "fix the failing Python code"}],
+    }
+    sent = _rpc("SendMessage", {"message": message, "configuration": {"returnImmediately": True}})
+    async with served(cfg, sim=slow) as s:
+        status, reply, _ = await s.post(TEAM, sent)
+        assert status == 200, reply
+        task = reply["result"]["task"]
+        await asyncio.sleep(0.3)  # the member's model call is under way
+    async with served(cfg) as s:
+        _, got, _ = await s.post(TEAM, _rpc("GetTask", {"id": task["id"]}))
+    assert got["result"]["status"]["state"] == "TASK_STATE_CANCELED", got

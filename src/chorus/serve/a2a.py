@@ -730,6 +730,7 @@ class _TeamFace(_Face):
             runs.add(tenant, self.name, message.message_id, run)
             turn.task = asyncio.create_task(self._drive(run, capability, content, held))
             turn.task.add_done_callback(lambda _: _never_begun(self.service, run, held))
+            self.service.hold(turn.task)
         except BaseException:
             held.settle()
             raise

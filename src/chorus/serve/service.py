@@ -156,6 +156,7 @@ class Service:
         self.ready = False
         self._stack = contextlib.AsyncExitStack()
         self._closing: set[asyncio.Future[None]] = set()  # leases being given back
+        self._held: set[asyncio.Task[Any]] = set()  # other runs (team tasks) to end at close
         self.lag = 0.0  # how late the event loop runs (a running average), in seconds
         self.busy = 0.0  # the share of its time the event loop's thread needs the CPU
         self._watcher: asyncio.Task[None] | None = None
@@ -265,6 +266,7 @@ class Service:
         if self._watcher is not None:
             self._watcher.cancel()
         running = [t.task for t in self._running.values() if t.task is not None]
+        running += [t for t in self._held if not t.done()]
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
@@ -632,6 +634,12 @@ class Service:
                 return turn
         row = await self.journal.by_key(key, idempotency_key)
         return self._loaded(row) if row is not None else None
+
+    def hold(self, task: asyncio.Task[Any]) -> None:
+        """A run outside the turns (a team task) that closing the server cancels and waits
+        for, so it ends as cancelled, with its entries written, not as a crash would."""
+        self._held.add(task)
+        task.add_done_callback(self._held.discard)
 
     def now(self) -> float:
         """The server's clock (wall time), as its journal records it."""
