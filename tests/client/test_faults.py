@@ -437,22 +437,24 @@ async def test_f6_cut_after_output_escaped_hands_over_the_partial(make_rig, afte
         assert isinstance(info.value.__cause__, Exception)
 
 
+WEATHER = {  # a tool the simulator calls when asked about the weather
+    "name": "get_weather",
+    "description": "weather for a city",
+    "input_schema": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
+
+
 async def test_f6_cut_mid_tool_json_never_yields_a_callable_tool(make_rig) -> None:
-    tool = {
-        "name": "get_weather",
-        "description": "weather for a city",
-        "input_schema": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    }
     async with make_rig() as r:
         with pytest.raises(IncompleteResponseError) as info:
             async with r.claude.messages.stream(
                 model=MODEL,
                 max_tokens=64,
-                tools=[tool],
+                tools=[WEATHER],
                 messages=user("weather in Rome"),
                 extra_headers={"x-chorus-fault": "cut(after=12);ok"},
             ) as s:
@@ -473,16 +475,7 @@ async def _events_of(make_rig, **request: Any) -> list[str]:
 
 
 async def test_f6_a_tool_call_cut_after_its_stop_reason_is_whole_and_callable(make_rig) -> None:
-    tool = {
-        "name": "get_weather",
-        "description": "weather for a city",
-        "input_schema": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    }
-    request = {"tools": [tool], "messages": user("weather in Rome")}
+    request = {"tools": [WEATHER], "messages": user("weather in Rome")}
     ended = (await _events_of(make_rig, **request)).index("message_delta") + 1
     async with make_rig() as r:
         async with r.claude.messages.stream(

@@ -662,7 +662,7 @@ class _TeamFace(_Face):
         return found
 
     async def _journaled(
-        self, context: str, number: int, message_id: str | None = None
+        self, context: str, number: int = 0, *, message_id: str | None = None
     ) -> _TeamRun | None:
         """A task this server no longer holds in memory, from the journal (by number, or
         by the messageId that started it), held again for the next ask."""
@@ -703,7 +703,7 @@ class _TeamFace(_Face):
         if known is not None and (tenant, self.name, known) in runs.by_id:
             return runs.by_id[(tenant, self.name, known)], send
         context = message.context_id or context_for(message.message_id)
-        journaled = await self._journaled(context, 0, message.message_id)
+        journaled = await self._journaled(context, message_id=message.message_id)
         if journaled is not None:  # (sent before this process began: the same task)
             return journaled, send
         content = a2a.content_of(message)

@@ -169,7 +169,7 @@ class Service:
         opener = getattr(self.journal, "open", None)
         if opener is not None:
             await opener()
-        settled = []
+        closing = []
         for row in await self.journal.running():
             head = await self.store.load(row.session, since=_PAST_END)
             if head.seq > row.seq_before:  # its commit made it: the turn happened
@@ -188,8 +188,8 @@ class Service:
                 ]
             ]
             row.finished = self._clock()
-            settled.append(self.journal.finish(row))  # (queued: one transaction for all)
-        await asyncio.gather(*settled)
+            closing.append(self.journal.finish(row))  # (queued: one transaction for all)
+        await asyncio.gather(*closing)
         for agent in self.agents.values():
             for toolset in agent.toolsets:
                 if hasattr(toolset, "__aenter__"):

@@ -207,7 +207,7 @@ class SQLiteStore:
         try:
             running = asyncio.get_running_loop().run_in_executor(self._thread, locked)
         except RuntimeError:  # (its thread is shut down)
-            raise SessionError(f"SQLite store {self.path} is closed") from None
+            raise self._closed_error() from None
         return await running
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -237,7 +237,7 @@ class SQLiteStore:
         wait and go together into the next, so many sessions' turns share one fsync. Each
         write runs in its own savepoint: one that raises is undone alone, the rest commit."""
         if self._closed and (self._flusher is None or self._flusher.done()):
-            raise SessionError(f"SQLite store {self.path} is closed")  # (else: it drains)
+            raise self._closed_error()  # (else: it drains)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queued.append((fn, future, turn))
@@ -246,6 +246,9 @@ class SQLiteStore:
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush())
         return future
+
+    def _closed_error(self) -> SessionError:
+        return SessionError(f"SQLite store {self.path} is closed")
 
     def _hurry(self) -> None:
         """A write that may not wait is queued: the next transaction waits for no lazy
@@ -261,7 +264,7 @@ class SQLiteStore:
             queued, self._queued = self._queued, []
             for _, future, _ in queued:
                 if not future.done():
-                    future.set_exception(SessionError(f"SQLite store {self.path} is closed"))
+                    future.set_exception(self._closed_error())
             raise
 
     async def _flush_queued(self) -> None:
@@ -288,7 +291,7 @@ class SQLiteStore:
             except RuntimeError:  # (its thread is shut down: the store closed under it)
                 for _, future, _ in batch:
                     if not future.done():
-                        future.set_exception(SessionError(f"SQLite store {self.path} is closed"))
+                        future.set_exception(self._closed_error())
                 continue
             cancelled = False
             while True:
@@ -301,7 +304,7 @@ class SQLiteStore:
                     # cancellation goes on.
                     cancelled = True
                     if running.done() and running.cancelled():
-                        outcomes = [(False, SessionError(f"SQLite store {self.path} is closed"))]
+                        outcomes = [(False, self._closed_error())]
                         outcomes *= len(batch)
                         break
                 except BaseException as exc:  # the transaction itself failed: every write did
