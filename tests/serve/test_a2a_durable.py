@@ -83,6 +83,17 @@ async def test_one_message_sent_twice_at_once_is_one_task() -> None:
     assert calls == 1  # (the coder's one model call: one run)
 
 
+async def test_a_team_task_context_is_a_plain_name() -> None:
+    """A contextId names the task's entries in the journal: one that is no session id is
+    refused with one line, and nothing runs."""
+    async with served() as s:
+        for context in ("a/b", "ctx\n", "x" * 129):
+            status, got, _ = await s.post(TEAM, _send("fix the code", "m-c", contextId=context))
+            assert status == 200 and got["error"]["code"] == -32602, got
+            assert "message.contextId: a session id is" in got["error"]["message"], got
+        assert _calls(s) == 0
+
+
 def test_an_agent_may_not_be_named_like_a_teams_journal_entries(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("agents: [{name: 'team:crew', system: hi}]\n")

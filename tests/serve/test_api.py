@@ -107,8 +107,9 @@ async def test_bad_requests_get_one_line_that_says_what_is_wrong() -> None:
             status, answer, _ = await s.post(TURNS.format("bad"), body)
             assert status == code, (body, answer)
             assert words in answer["error"]["message"], answer
-        status, answer, _ = await s.post(TURNS.format("bad session!"), {"message": "x"})
-        assert status == 400 and "session id" in answer["error"]["message"]
+        for session in ("bad session!", "line%0A", "x" * 129):  # (%0A: a decoded newline)
+            status, answer, _ = await s.post(TURNS.format(session), {"message": "x"})
+            assert status == 400 and "session id" in answer["error"]["message"], session
         async with s.http.post(
             s.url + TURNS.format("raw"),
             data=b"{not json",

@@ -44,7 +44,7 @@ from chorus.protocol.a2a_card import CARD_PATH, Skill, agent_card, etag, matches
 from chorus.protocol.a2a_v03 import for_dialect
 from chorus.serve.auth import Principal
 from chorus.serve.journal import TurnRow, wait_durable
-from chorus.serve.service import ServeError, Service
+from chorus.serve.service import ServeError, Service, check_session_id
 from chorus.serve.turns import EVENT_SPAN, LiveTurn
 
 __all__ = ["a2a_routes", "context_for", "is_public"]
@@ -703,6 +703,10 @@ class _TeamFace(_Face):
         if known is not None and (tenant, self.name, known) in runs.by_id:
             return runs.by_id[(tenant, self.name, known)], send
         context = message.context_id or context_for(message.message_id)
+        try:
+            check_session_id(context)
+        except ServeError as exc:
+            raise RpcError(a2a.INVALID_PARAMS, f"message.contextId: {exc.message}") from None
         journaled = await self._journaled(context, message_id=message.message_id)
         if journaled is not None:  # (sent before this process began: the same task)
             return journaled, send

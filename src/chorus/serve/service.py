@@ -69,10 +69,11 @@ from chorus.serve.journal import Journal, TurnRow, settled, wait_durable
 from chorus.serve.turns import LiveTurn, result_json, wire
 from chorus.team.events import Decided, TaskCompleted
 
-__all__ = ["ServeError", "Service"]
+__all__ = ["ServeError", "Service", "check_session_id"]
 
 _log = logging.getLogger("chorus.serve")
-_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
 _PAST_END = 2**62
 SEARCHED = 500  # the most recent sessions a session search reads the word index of
 OWNER = "chorus-serve"  # one lease owner for the server, across restarts (see Service.open)
@@ -86,6 +87,17 @@ class ServeError(Exception):
     ) -> None:
         super().__init__(message)
         self.status, self.kind, self.message, self.retry_after = status, kind, message, retry_after
+
+
+def check_session_id(session: str) -> None:
+    """A session id (or an A2A contextId, which names one) is a short plain name: it
+    goes into keys, paths and logs as it is."""
+    if not _ID.fullmatch(session):
+        raise ServeError(
+            400,
+            "invalid_request_error",
+            "a session id is 1-128 letters, digits, '.', '_', ':' or '-'",
+        )
 
 
 @dataclass(slots=True)
@@ -298,12 +310,7 @@ class Service:
 
     def _key(self, principal: Principal, agent: str, session: str) -> str:
         self.agent(agent)
-        if not _ID.match(session):
-            raise ServeError(
-                400,
-                "invalid_request_error",
-                "a session id is 1-128 letters, digits, '.', '_', ':' or '-'",
-            )
+        check_session_id(session)
         return f"{principal.tenant}/{agent}/{session}"
 
     def _allowance(self, tenant: str) -> Allowance:
