@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import statistics
@@ -167,9 +168,19 @@ class Tally:
             self.failures.append(note)
 
 
-async def one(call: Call, i: int, how: str, tally: Tally, t0: float, deadline: float) -> None:
+async def one(
+    call: Call,
+    i: int,
+    how: str,
+    tally: Tally,
+    t0: float,
+    deadline: float,
+    scheduled: float | None = None,
+) -> None:
+    """``scheduled``: when an open-loop arrival was due; its latency counts from then,
+    so a client too busy to start it on time is charged for the wait."""
     text = prompt(i)
-    start = time.monotonic()
+    start = time.monotonic() if scheduled is None else scheduled
     try:
         got, attempts = await asyncio.wait_for(call(text, how), deadline)
     except Exception as exc:  # the soak reports every kind of failure, by type
@@ -203,10 +214,11 @@ async def open_loop(call: Call, rate: float, seconds: float, limit: float) -> Ta
     t0 = time.monotonic()
     tasks = []
     for i in range(int(rate * seconds)):
-        delay = t0 + i / rate - time.monotonic()
+        delay = t0 + i / rate - time.monotonic()  # (late: it is started at once)
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(call, i, "final", tally, t0, deadline=limit)))
+        due = t0 + i / rate
+        tasks.append(asyncio.create_task(one(call, i, "final", tally, t0, limit, due)))
     await asyncio.wait(tasks, timeout=limit + 5)
     return tally
 
@@ -339,21 +351,34 @@ def outage_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
         failed = [c for c in tally.calls if c[2] != "ok"]
         sent_during = sum(v for s, v in per_second.items() if at <= s < end)
         ok_after = sorted(c[1] for c in tally.calls if c[2] == "ok" and c[1] >= end)
-        # Back to normal: the first half-second bin after the outage in which calls
-        # started then succeed at the arrival rate, with a normal latency.
+        # Back to normal: from the start of the first half-second bin after the outage
+        # from which on every call (counted from its scheduled arrival) succeeds with a
+        # normal latency, to the end of the run.
         normal = [c[1] - c[0] for c in tally.calls if c[2] == "ok" and c[0] < at]
         typical = statistics.median(normal) if normal else 0.3
-        recovered_at = None
+        recovered_at = end
         for step in range(int((args.seconds - end) * 2)):
             lo = end + step / 2
             fresh = [c for c in tally.calls if lo <= c[0] < lo + 0.5]
-            if fresh and all(c[2] == "ok" and c[1] - c[0] <= 2 * typical + 0.5 for c in fresh):
-                recovered_at = lo
-                break
+            if not all(c[2] == "ok" and c[1] - c[0] <= 2 * typical + 0.5 for c in fresh):
+                recovered_at = lo + 0.5
+        # Each half second after the outage: the slowest call started in it (None: one failed).
+        bins = [
+            max(
+                (
+                    c[1] - c[0] if c[2] == "ok" else math.inf
+                    for c in tally.calls
+                    if end + step / 2 <= c[0] < end + (step + 1) / 2
+                ),
+                default=-1.0,  # none started in it
+            )
+            for step in range(20)
+        ]
         row = {
             "stack": stack,
             "rate": args.rate,
             "outage_s": length,
+            "slowest_per_half_second_after": [round(b, 3) if b < math.inf else None for b in bins],
             "calls": len(tally.calls),
             "outcomes": dict(tally.outcomes),
             "calls_started_in_outage": len(during),
@@ -365,7 +390,7 @@ def outage_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
             "fail_time_p50_s": statistics.median([e - s for s, e, _ in failed]) if failed else None,
             "fail_time_max_s": max((e - s for s, e, _ in failed), default=None),
             "first_success_after_outage_s": ok_after[0] - end if ok_after else None,
-            "back_to_normal_after_s": recovered_at - end if recovered_at is not None else None,
+            "back_to_normal_after_s": recovered_at - end,
             "wall_s": wall,
             "attempts_per_second": per_second,
             "failures": tally.failures,

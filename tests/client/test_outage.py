@@ -9,7 +9,9 @@ every run is the same. What must hold, with the default settings:
   started then stay within ``1 + retry_budget_ratio`` (with breaker and throttle
   off too: the budget alone holds the line);
 * every call ends by its deadline, with a clear error if it fails;
-* traffic is back to normal within 2 s of the outage ending.
+* traffic is back to normal within 2 s of the outage ending;
+* the calls held through it return spread out (a tenth of the outage), not all in one
+  instant, and calls that start after it run as they did before it.
 """
 
 from __future__ import annotations
@@ -116,3 +118,20 @@ def test_the_budget_alone_bounds_amplification(ratio: float) -> None:
     reserve = claude.settings.retry_budget_max / started
     assert amplification(calls, api) <= 1 + ratio + reserve
     assert all(o == "ok" for s, _, o in calls if s >= END + 2)
+
+
+def test_held_calls_return_spread_out_and_new_ones_go_at_once() -> None:
+    calls, api, _ = run()
+    held = [(s, e) for s, e, o in calls if START + 1 <= s < END and o == "ok"]
+    ends = sorted(e for _, e in held)
+    spread = (END - START) / 10
+    # Evenly over the spread (a held call ends a reply after it is sent): no instant herd.
+    assert ends[-1] - ends[0] >= 0.8 * spread
+    assert ends[-1] <= END + 1.0 + spread + 0.5
+    first_half = sum(1 for e in ends if e < ends[0] + spread / 2)
+    assert 0.35 * len(ends) <= first_half <= 0.65 * len(ends)
+    # Calls that start once the breaker has closed neither queue behind the held ones nor
+    # meet a throttle that remembers the probes' failures: they run as before the outage.
+    normal = max(e - s for s, e, _ in calls if s < START)
+    closed_at = min(t for t, status in api.sent if t >= END and status == 200)
+    assert all(e - s <= normal + 0.05 for s, e, _ in calls if s >= closed_at + 0.01)

@@ -204,6 +204,46 @@ def test_the_throttle_refuses_only_while_the_model_refuses_most_requests() -> No
     assert not any(isinstance(throttle.admit(ticket(), now=later), Refuse) for _ in range(100))
 
 
+def test_the_throttle_leaves_the_open_breakers_probes_to_the_breaker() -> None:
+    throttle = Throttle(rng=random.Random(1))
+    for i in range(40):
+        probe = ticket()
+        probe.probe = True
+        throttle.record(probe, OVERLOADED, now=i * 0.1)
+    assert not any(isinstance(throttle.admit(ticket(), now=4.0), Refuse) for _ in range(100))
+
+
+def test_calls_held_through_a_spell_return_spread_and_new_ones_go_at_once() -> None:
+    """Through Gates, as the client asks: a call first refused while the breaker was open
+    waits its place in the spread (a tenth of the spell) once; one that first asks after
+    the close goes at once."""
+    breaker = Breaker(rng=random.Random(3))
+    gates = Gates([breaker])
+    for i in range(20):  # the model fails from t = 10: the breaker opens
+        t = ticket(deadline=1000.0)
+        gates.admit(t, now=10 + i * 0.01)
+        breaker.record(t, OVERLOADED, now=10 + i * 0.01)
+    held = [ticket(deadline=1000.0) for _ in range(200)]
+    for t in held:  # (open for 0.25 s from 10.19)
+        assert isinstance(gates.admit(t, now=10.3), Refuse)
+    now = 10.3
+    while breaker.of(M).state != "closed":  # probes fail until t = 50, then one succeeds
+        now += 0.1
+        probe = ticket()
+        if gates.admit(probe, now) == 0.0:
+            breaker.record(probe, OK if now >= 50 else OVERLOADED, now)
+    spread = breaker.of(M).spread
+    assert math.isclose(spread, (now - 10.19) / 10)  # (it opened at the 20th failure)
+    waits = [gates.admit(t, now) for t in held]
+    assert all(isinstance(w, float) and 0 <= w <= spread for w in waits)
+    assert 0.3 * spread <= sorted(waits)[100] <= 0.7 * spread  # (float: even, not bunched)
+    assert all(gates.admit(t, now + w) == 0.0 for t, w in zip(held, waits, strict=True))  # once
+    assert gates.admit(ticket(deadline=1000.0), now) == 0.0  # a new call goes at once
+    soon = ticket(deadline=now + 1.0)
+    soon.since = 10.3  # held too, but its deadline is near: it keeps a second for its reply
+    assert gates.admit(soon, now) == 0.0
+
+
 def test_only_the_probe_gives_its_probe_slot_back() -> None:
     breaker = Breaker(rng=random.Random(0))
     for i in range(20):

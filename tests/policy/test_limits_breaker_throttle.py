@@ -64,6 +64,28 @@ def test_breaker_opens_on_consecutive_failures_and_probes() -> None:
     assert breaker.state == "closed"
 
 
+def test_held_calls_return_over_a_tenth_of_the_outage() -> None:
+    """The spread is a tenth of the spell, from its first opening (not its last probe)
+    to the close, at most max_spread; the next spell starts counting afresh."""
+    breaker = CircuitBreaker(consecutive=1, open_for=0.25, max_open=0.5, max_spread=10)
+    breaker.record(False, 10.0, connection=True)
+    t = 10.0
+    while t < 70.0:  # probing every half second, every probe failing
+        t = breaker.open_until + 0.01
+        assert breaker.allow(t)
+        breaker.record(t >= 70.0, t, connection=True)
+    assert breaker.state == "closed" and breaker.spread == pytest.approx((t - 10.0) / 10)
+    breaker.record(False, 100.0, connection=True)  # a short spell: a short spread
+    assert breaker.allow(100.3)
+    breaker.record(True, 100.3)
+    assert breaker.spread == pytest.approx(0.03)
+    long = CircuitBreaker(consecutive=1, max_spread=10)
+    long.record(False, 0.0, connection=True)
+    assert long.allow(long.open_until)
+    long.record(True, 500.0)
+    assert long.spread == 10  # capped
+
+
 def test_breaker_opens_on_failure_ratio_of_recent_calls() -> None:
     breaker = CircuitBreaker(window_calls=50, min_calls=20, failure_ratio=0.5, consecutive=100)
     for i in range(200):  # a steady 8% of failures never opens it

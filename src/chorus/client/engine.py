@@ -278,7 +278,8 @@ class Engine:
 
     async def _until_closed(self, model: str, wait: float) -> None:
         """Wait ``wait`` seconds, or less if the model's breaker closes first: once a probe
-        shows the model is back, every waiting call goes at once, not at its next poll."""
+        shows the model is back, a waiting call need not wait for its next poll (the
+        breaker gate then gives each held call its place in the spread return)."""
         key = (asyncio.get_running_loop(), model)
         event = self._closed.get(key)
         if event is None:

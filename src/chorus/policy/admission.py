@@ -24,11 +24,14 @@ The three gates shape traffic in a storm and stay out of the way between storms:
   ``retry-after``).
 * :class:`Breaker` opens on health failures and probes again after a short,
   bounded interval (0.25 s, doubling to 0.5 s): a few probes a second cost the API
-  nothing, and traffic is back within about half a second of its return (the
-  client wakes every waiting call when a probe closes the breaker).
+  nothing, and traffic is back within about half a second of its return. The calls
+  it held then return spread over a tenth of the outage (policy/breaker.py), while
+  calls that start after it closed go at once.
 * :class:`Throttle` refuses locally while the model refuses most requests
   (SRE book's adaptive throttling), over a window short enough to forget a storm
-  once it is over.
+  once it is over. The open breaker's probes are not counted: they are the
+  breaker's question, and their failures would hold back the first calls after it
+  closed.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ class Ticket:
         "output_tokens",
         "probe",
         "sent",
+        "since",
     )
 
     def __init__(self, model: str, input_tokens: int, output_tokens: int, deadline: float) -> None:
@@ -82,6 +86,7 @@ class Ticket:
         self.grant: Grant | None = None  # the rate-limit reservation, settled on record
         self.answered = False  # a success's health was reported when its headers came
         self.probe = False  # it holds the half-open breaker's probe slot
+        self.since: float | None = None  # when it first asked (Gates.admit sets it)
         # The storm window's slot it was counted sent in, while it has not gone yet: one
         # released before it goes (a later gate refused it, its caller gave up) is
         # uncounted; the engine clears this once the attempt is sent (see ``went``).
@@ -137,6 +142,8 @@ class Gates:
         self.gates = tuple(gates)
 
     def admit(self, ticket: Ticket, now: float) -> float | Refuse:
+        if ticket.since is None:
+            ticket.since = now
         wait = 0.0
         gates = self.gates
         for i, gate in enumerate(gates):
@@ -212,6 +219,8 @@ class Throttle(_PerModel):
         )
 
     def record(self, ticket: Ticket, result: Result, now: float) -> None:
+        if ticket.probe:  # the open breaker's own question: its answer is the breaker's
+            return
         outcome = result.outcome
         self.of(ticket.model).record(outcome.kind == "ok" or outcome.accepted, now)
 
@@ -244,6 +253,14 @@ class Breaker(_PerModel):
         breaker = self.of(ticket.model)
         if breaker.allow(now):
             ticket.probe = breaker.state == "half_open"
+            since = ticket.since
+            if since is not None and since < breaker.closed_at <= now:
+                # Held through the last spell: its place in the spread return, once
+                # (after it, it no longer asked before the close), never using more
+                # than half the time it has left past a second kept for its reply.
+                ticket.since = now
+                wait = breaker.returning(now, self.rng.random())
+                return min(wait, max(0.0, ticket.deadline - now - 1.0) / 2)
             return 0.0
         # Open: wait for the probe window. Half-open with the probe out: check back soon.
         wait = breaker.retry_in(now) or 0.25

@@ -16,6 +16,14 @@ Only health failures count (529, 5xx, timeouts, connection errors): a 429
 shapes traffic through the rate limiter and says nothing about health, except
 that a probe answered with 429 shows the model is up again. A probe that never
 reports back (its call was cancelled) is replaced after ``probe_timeout``.
+
+When it closes again, the calls it held return spread out, not at once: each
+draws a delay within ``spread`` seconds, a tenth of the time the model was
+failing (at most ``max_spread``). Calls that arrived at the normal rate during
+the spell so go back at about ten times that rate: the backlog is gone within a
+tenth of the outage, and the API that just came back, and the client's own
+event loop, never take all of it in one instant (the thundering herd that can
+knock a recovering API over again). Calls that start after it closed go at once.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ class CircuitBreaker:
         max_open: float = 60.0,
         probes: int = 1,
         probe_timeout: float = 10.0,
+        spread_share: float = 0.1,
+        max_spread: float = 10.0,
     ) -> None:
         if window_calls < min_calls:
             raise ValueError("window_calls must be at least min_calls")
@@ -52,6 +62,7 @@ class CircuitBreaker:
         self.max_open = max_open
         self.probes = probes
         self.probe_timeout = probe_timeout
+        self.spread_share, self.max_spread = spread_share, max_spread
         self.state: State = "closed"
         self.open_until = 0.0
         self._open_for = open_for
@@ -61,6 +72,9 @@ class CircuitBreaker:
         self._probes_out = 0
         self._probe_at = 0.0
         self.opened = 0  # times it opened, for metrics
+        self.failing_since: float | None = None  # when this spell opened it first
+        self.spread = 0.0  # the held calls' return, in seconds, since it last closed...
+        self.closed_at = 0.0  # ... at this time
 
     def allow(self, now: float) -> bool:
         """May a call go to this model now? A True in half-open takes a probe slot."""
@@ -83,6 +97,13 @@ class CircuitBreaker:
         if self.state == "half_open" and self._probes_out:
             self._probes_out -= 1
 
+    def returning(self, now: float, draw: float) -> float:
+        """How long a call held through the last spell waits now that it is over, given
+        ``draw`` (uniform in 0..1): its place in the spread return, or 0 once past it."""
+        if self.state != "closed":
+            return 0.0
+        return max(0.0, self.closed_at + draw * self.spread - now)
+
     def retry_in(self, now: float) -> float:
         """Seconds until the breaker lets a call through (0 if it does now)."""
         return max(0.0, self.open_until - now) if self.state == "open" else 0.0
@@ -95,7 +116,7 @@ class CircuitBreaker:
         """
         if self.state == "half_open":
             if ok:
-                self._close()
+                self._close(now)
             else:
                 self._trip(now, longer=True)
             return
@@ -118,6 +139,8 @@ class CircuitBreaker:
             self._trip(now, longer=False)
 
     def _trip(self, now: float, *, longer: bool) -> None:
+        if self.failing_since is None:
+            self.failing_since = now
         if longer:
             self._open_for = min(self.max_open, self._open_for * 2)
         self.state = "open"
@@ -126,7 +149,11 @@ class CircuitBreaker:
         self._recent.clear()
         self._failures = self._streak = 0
 
-    def _close(self) -> None:
+    def _close(self, now: float) -> None:
+        since = now if self.failing_since is None else self.failing_since
+        self.spread = min(self.max_spread, (now - since) * self.spread_share)
+        self.failing_since = None
+        self.closed_at = now
         self.state = "closed"
         self._open_for = self.base_open
         self._recent.clear()
