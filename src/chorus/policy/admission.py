@@ -91,7 +91,6 @@ class Ticket:
         # released before it goes (a later gate refused it, its caller gave up) is
         # uncounted; the engine clears this once the attempt is sent (see ``went``).
         self.counted: list[float] | None = None
-
         self.sent = False  # it went to the API (a release after that gives back less)
 
     def went(self) -> None:

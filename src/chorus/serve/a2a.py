@@ -27,10 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import logging
 import re
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +42,7 @@ from chorus.protocol.a2a import RpcError
 from chorus.protocol.a2a_card import CARD_PATH, Skill, agent_card, etag, matches_etag
 from chorus.protocol.a2a_v03 import for_dialect
 from chorus.serve.auth import Principal
-from chorus.serve.journal import TurnRow, wait_durable
+from chorus.serve.journal import TurnRow, finishing, wait_durable
 from chorus.serve.service import ServeError, Service, check_session_id
 from chorus.serve.turns import EVENT_SPAN, LiveTurn
 
@@ -576,22 +575,17 @@ def _never_begun(service: Service, run: _TeamRun, held: Any) -> None:
     turn = run.turn
     if turn.running:
         turn.add("error", {"type": "cancelled", "message": "the task was cancelled"})
-        try:
-            _finish(service, run, "cancelled", None)
-        except Exception as exc:  # (the store is closed): the waiters are answered anyway
-            _log.error(
-                "team task %s:%s: journal entry not written: %s", run.context, turn.turn, exc
-            )
-        finally:
-            turn.end("cancelled", None)
+        _finish(service, run, "cancelled", None)  # (not awaited: nobody waits for it)
+        turn.end("cancelled", None)
 
 
-def _finish(service: Service, run: _TeamRun, status: str, result: Any) -> Any:
-    """Queue the task's closing journal entry; its future (written in the next commit)."""
+def _finish(service: Service, run: _TeamRun, status: str, result: Any) -> Awaitable[None]:
+    """Queue the task's closing journal entry; its write (durable in the next commit)."""
     row = run.row
     row.status, row.result, row.finished = status, result, service.now()
     row.events = [list(e) for e in run.turn.events]
-    return service.journal.finish(row, soon=True)
+    what = f"team task {run.context}:{run.turn.turn}"
+    return finishing(service.journal, row, what, soon=True)
 
 
 def _team_key(tenant: str, team: str, context: str) -> str:
@@ -635,7 +629,6 @@ class _TeamRuns:
             self.by_message.pop(next(iter(self.by_message)))
 
 
-_log = logging.getLogger("chorus.serve")
 _TEAM_RUNS: weakref.WeakKeyDictionary[Service, _TeamRuns] = weakref.WeakKeyDictionary()
 
 
@@ -770,14 +763,10 @@ class _TeamFace(_Face):
             held.settle()
             what = f"team task {run.context}:{turn.turn}"
             try:  # answered once its entries are durable (a restart then shows it)
-                try:
-                    closing = _finish(self.service, run, status, result)
-                except Exception as exc:  # (the store is closed, or the row would not encode)
-                    _log.error("%s: journal entry not written: %s", what, exc)
-                else:
-                    for write in (run.entered, closing):
-                        if write is not None:
-                            await wait_durable(write, what)
+                closing = _finish(self.service, run, status, result)
+                for write in (run.entered, closing):
+                    if write is not None:
+                        await wait_durable(write, what)
             finally:
                 turn.end(status, result)
 

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-__all__ = ["Journal", "MemoryJournal", "SQLiteJournal", "TurnRow", "settled", "wait_durable"]
+__all__ = ["Journal", "MemoryJournal", "SQLiteJournal", "TurnRow", "finishing", "wait_durable"]
 
 _log = logging.getLogger("chorus.serve")
 
@@ -230,9 +230,15 @@ def _done() -> asyncio.Future[None]:
     return future
 
 
-def settled() -> asyncio.Future[None]:
-    """A write that is already over (one that could not be queued stands in as this)."""
-    return _done()
+def finishing(journal: Journal, row: TurnRow, what: str, *, soon: bool) -> Awaitable[None]:
+    """Queue ``row``'s closing entry; if it cannot be queued (the store is closed, the row
+    would not encode), log that and stand in an entry already over: the turn is answered
+    either way, and the log says it went without the guarantee."""
+    try:
+        return journal.finish(row, soon=soon)
+    except Exception as exc:
+        _log.error("%s: journal entry not written: %s", what, exc)
+        return _done()
 
 
 async def wait_durable(write: Awaitable[None], what: str, most: float = 10.0) -> None:

@@ -65,7 +65,7 @@ from chorus.serve.budget import (
 )
 from chorus.serve.config import ServeConfig, TenantConfig
 from chorus.serve.demand import DemandClock
-from chorus.serve.journal import Journal, TurnRow, settled, wait_durable
+from chorus.serve.journal import Journal, TurnRow, finishing, wait_durable
 from chorus.serve.turns import LiveTurn, result_json, wire
 from chorus.team.events import Decided, TaskCompleted
 
@@ -73,7 +73,6 @@ __all__ = ["ServeError", "Service", "check_session_id"]
 
 _log = logging.getLogger("chorus.serve")
 _ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
 _PAST_END = 2**62
 SEARCHED = 500  # the most recent sessions a session search reads the word index of
 OWNER = "chorus-serve"  # one lease owner for the server, across restarts (see Service.open)
@@ -612,16 +611,11 @@ class Service:
             # their order). Any other left nothing in the store: it is answered once its
             # entry is durable, so a crash cannot hand its number to a later turn.
             stored = status in ("done", "paused")
-            try:
-                finished = self.journal.finish(row, soon=not stored)  # (queued: a cancel keeps it)
-            except Exception as exc:  # (the store is closed, or the row would not encode)
-                _log.error(
-                    "turn %s of %s: journal entry not written: %s", turn.turn, turn.session, exc
-                )
-                finished = settled()
+            what = f"turn {turn.turn} of {turn.session}"
+            finished = finishing(self.journal, row, what, soon=not stored)  # (a cancel keeps it)
             try:
                 if not stored:
-                    await wait_durable(finished, f"turn {turn.turn} of {turn.session}")
+                    await wait_durable(finished, what)
             finally:
                 turn.end(status, body)
                 self._running.pop(turn.session, None)
