@@ -711,7 +711,7 @@ class _TeamFace(_Face):
         capability = message.metadata.get("capability")
         if capability is not None and not isinstance(capability, str):
             raise RpcError(a2a.INVALID_PARAMS, "message.metadata.capability: a string")
-        self.service.shed()
+        await self.service.admission()
         team = self.service.teams[self.name]
         held = self.service.reserve_team_run(
             self.principal, self.name, len(content), team.max_awards

@@ -424,7 +424,7 @@ def _check_decide(options: dict[str, Any]) -> None:
 async def _team_run(request: web.Request) -> web.StreamResponse:
     _scope(request, "teams")
     service = request.app[_SERVICE]
-    service.shed()  # team runs make model calls too: past capacity, they wait their turn
+    await service.admission()  # team runs make model calls too: past capacity, they wait
     name = request.match_info["team"]
     team = service.teams.get(name)
     if team is None:

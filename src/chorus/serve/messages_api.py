@@ -92,7 +92,7 @@ async def _team_task(
         prompt = "\n".join(t for t in texts if isinstance(t, str))
     if not prompt.strip():
         raise ServeError(400, _BAD, "a team's task is the last user message's text: empty")
-    service.shed()
+    await service.admission()
     team = service.teams[name]
     hold = service.reserve_team_run(principal, name, len(prompt), team.max_awards)
     last: Any = None
@@ -152,7 +152,7 @@ async def create_message(
         usage = result.get("usage") or {}
         stop = result.get("stop_reason", "end_turn")
     else:
-        service.shed()
+        await service.admission()
         agent = service.agent(name)
         run = await service.run_stateless(principal, agent, prompt, history)
         text, stop = run.output, run.stop_reason
@@ -240,7 +240,7 @@ async def _stream_live(
 
         items = from_turn()
     else:
-        service.shed()
+        await service.admission()
         run = service.stream_stateless(principal, service.agent(name), prompt, history)
         first = await anext(run)  # (refused, or failed before a word: an HTTP error)
 

@@ -27,7 +27,7 @@ import dataclasses
 import logging
 import re
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +66,7 @@ from chorus.serve.budget import (
 from chorus.serve.config import ServeConfig, TenantConfig
 from chorus.serve.demand import DemandClock
 from chorus.serve.journal import Journal, TurnRow, finishing, wait_durable
+from chorus.serve.shedding import Shedding, Verdict
 from chorus.serve.turns import LiveTurn, result_json, wire
 from chorus.team.events import Decided, TaskCompleted
 
@@ -170,6 +171,10 @@ class Service:
         self._held: set[asyncio.Task[Any]] = set()  # other runs (team tasks) to end at close
         self.lag = 0.0  # how late the event loop runs (a running average), in seconds
         self.busy = 0.0  # the share of its time the event loop's thread needs the CPU
+        most_wait = min(config.limits.shed_wait, config.limits.turn_timeout)
+        self._shedding = Shedding(most_wait=most_wait)  # what a full server takes in
+        self._places: deque[asyncio.Future[None]] = deque()
+        self._starting = 0  # runs let in from the line, not running yet
         self._watcher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -243,13 +248,20 @@ class Service:
                 cpu, wall = now_cpu, now
                 self.lag += (late - self.lag) * 0.04
                 self.busy += (min(1.0, busy) - self.busy) * 0.04
+                full = self.busy > self.limits.shed_busy or self.lag > self.limits.shed_lag
+                self._shedding.tick(full, self._load(), tick + late)
+                self._let_in()
         finally:
             clock.close()
 
-    def shed(self) -> None:
-        """Refuse a new turn at once when the server is past its capacity: too many turns
-        running, or the loop so late that the turn would only wait."""
-        running = len(self._running) + self._stateless
+    def _load(self) -> int:
+        return len(self._running) + self._stateless + self._starting
+
+    def shed(self) -> Verdict:
+        """Refuse a new run at once when the server will not take it: as many turns running
+        as it may run, or the server full and its line too long to join
+        (:mod:`chorus.serve.shedding`). Cheap: the HTTP handlers ask before reading a body."""
+        running = self._load()
         if running >= self.limits.max_running_turns:
             raise ServeError(
                 503,
@@ -257,20 +269,53 @@ class Service:
                 f"the server is running {running} turns, its limit",
                 retry_after=max(1.0, round(self._turn_seconds, 1)),
             )
-        if self.busy > self.limits.shed_busy:
-            raise ServeError(
-                503,
-                "overloaded_error",
-                f"the server is at its capacity ({self.busy:.0%} busy)",
-                retry_after=1.0,
-            )
+        verdict = self._shedding.verdict(running, len(self._places))
+        if verdict is not Verdict.REFUSE:
+            return verdict
         if self.lag > self.limits.shed_lag:
+            why = f"the server is past its capacity (running {self.lag * 1000:.0f} ms late)"
+        else:
+            why = f"the server is at its capacity ({self.busy:.0%} busy)"
+        raise ServeError(503, "overloaded_error", why, retry_after=1.0)
+
+    async def admission(self) -> None:
+        """Let a new run start, now or after a short wait in line for a place (the server
+        full, places freeing fast enough), or refuse it (:meth:`shed`)."""
+        if self.shed() is Verdict.START:
+            return
+        place = asyncio.get_running_loop().create_future()
+        self._places.append(place)
+        try:
+            async with asyncio.timeout(self._shedding.most_wait):
+                await place
+        except TimeoutError:
             raise ServeError(
                 503,
                 "overloaded_error",
-                f"the server is past its capacity (running {self.lag * 1000:.0f} ms late)",
+                "the server stayed full: no place came free in time",
                 retry_after=1.0,
-            )
+            ) from None
+        finally:
+            if place.done() and not place.cancelled():
+                self._starting -= 1  # (counted as running from here: the caller starts it)
+            else:
+                place.cancel()
+                with contextlib.suppress(ValueError):
+                    self._places.remove(place)
+
+    def _let_in(self) -> None:
+        """Give the places a full server has (all, when it is not full) to the line, in order."""
+        places = self._shedding.places(self._load())
+        while self._places and places >= 1:
+            place = self._places.popleft()
+            if not place.done():
+                place.set_result(None)
+                self._starting += 1
+                places -= 1
+
+    def _ended(self) -> None:
+        self._shedding.ended()
+        self._let_in()
 
     async def close(self) -> None:
         self.ready = False
@@ -443,7 +488,7 @@ class Service:
         resume: dict[str, bool] | None,
         watched: bool = True,
     ) -> LiveTurn:
-        self.shed()
+        await self.admission()
         if key in self._running:  # (someone else got in first)
             raise ServeError(409, "conflict_error", "the session is running a turn")
         live = await self._session(key, agent)
@@ -471,6 +516,7 @@ class Service:
             started = self.journal.start(row, soon=watched)
         except BaseException:
             self._running.pop(key, None)
+            self._let_in()
             allowance.settle(reservation, 0, 0.0)
             raise
         run_agent = self._bounded(agent, principal.tenant, reservation)
@@ -619,6 +665,7 @@ class Service:
             finally:
                 turn.end(status, body)
                 self._running.pop(turn.session, None)
+                self._ended()
                 self._recent[(turn.session, turn.turn)] = turn
                 while len(self._recent) > self.limits.recent_turns:
                     self._recent.popitem(last=False)
@@ -784,6 +831,7 @@ class Service:
             raise ServeError(500, "api_error", f"{type(exc).__name__}: {exc}") from None
         finally:
             self._stateless -= 1
+            self._ended()
             if ended != "done" and spoke:  # stopped mid-answer (a reader that left, a cut):
                 # its last call's spend is unknown, so it keeps what it reserved
                 used_tokens = max(used_tokens, reservation.tokens)
