@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from typing import Any
 
 from chorus.serve.shedding import Shedding, Verdict
 from tests.serve.conftest import config, served
@@ -13,69 +14,78 @@ TURNS = "/v1/agents/assistant/sessions/{}/turns"
 TICK = 0.01
 
 
-def settled(rule: Shedding, *, full: bool, running: int, ended_per_tick: int = 0) -> Shedding:
-    for _ in range(200):  # two seconds of ticks
-        for _ in range(ended_per_tick):
+def settled(
+    rule: Shedding, *, full: bool, running: int = 40, ended: int = 0, refused: int = 0
+) -> Shedding:
+    """Two seconds of ticks with ``ended`` and ``refused`` runs in each."""
+    for _ in range(200):
+        for _ in range(ended):
             rule.ended()
+        for _ in range(refused):
+            rule.refused()
         rule.tick(full, running, TICK)
     return rule
 
 
 def test_a_server_that_is_not_full_starts_every_run() -> None:
-    rule = settled(Shedding(), full=False, running=3)
-    assert rule.places(10_000) == math.inf
-    assert rule.verdict(running=10_000, waiting=50) is Verdict.START
+    rule = settled(Shedding(), full=False, ended=1, refused=50)
+    assert rule.verdict(running=40, waiting=50) is Verdict.START
 
 
-def test_full_it_carries_what_it_carried_and_a_run_that_ends_frees_a_place() -> None:
-    rule = settled(Shedding(), full=False, running=40)
-    rule = settled(rule, full=True, running=40, ended_per_tick=4)  # 400 runs end a second
-    assert rule.carried == 40  # held while full, whatever the load does
+def test_full_it_refuses_at_once_while_refusals_are_about_as_many_as_ends() -> None:
+    """An open stream at twice capacity: as many refused as served. The refusals keep
+    what it admits fast."""
+    rule = settled(Shedding(), full=True, ended=4, refused=4)
+    assert not rule.storming and rule.verdict(running=40, waiting=0) is Verdict.REFUSE
+
+
+def test_full_with_clients_retrying_at_once_a_new_run_waits_for_a_place() -> None:
+    rule = settled(Shedding(most_wait=0.1), full=True, ended=4, refused=100)  # 400 end a second
+    assert rule.storming
+    assert rule.verdict(running=40, waiting=0) is Verdict.WAIT
+    assert rule.verdict(running=40, waiting=35) is Verdict.WAIT  # 36 ends away: within 0.1 s
+    assert rule.verdict(running=40, waiting=45) is Verdict.REFUSE  # past 0.1 s: at once
+    assert rule.carried == 40  # what ran when it became full: fewer, and a run starts
     assert rule.verdict(running=39, waiting=0) is Verdict.START
-    assert rule.verdict(running=40, waiting=0) is Verdict.WAIT  # a place comes free soon
-    assert rule.verdict(running=39, waiting=3) is Verdict.WAIT  # (in order: behind the line)
-    assert rule.verdict(running=40, waiting=350) is Verdict.WAIT  # 351 ahead: within 1 s
-    assert rule.verdict(running=40, waiting=450) is Verdict.REFUSE  # past 1 s: at once
+    calmer = settled(rule, full=True, ended=4, refused=0)
+    assert calmer.verdict(running=40, waiting=3) is Verdict.WAIT  # (a line is kept in order)
 
 
 def test_full_with_no_run_ending_it_refuses_rather_than_keep_anyone_waiting() -> None:
-    rule = settled(Shedding(), full=True, running=5)
-    assert rule.rate == 0 and rule.verdict(running=5, waiting=0) is Verdict.REFUSE
+    rule = settled(Shedding(), full=True, refused=40)
+    assert rule.storming and rule.rate == 0
+    assert rule.verdict(running=40, waiting=0) is Verdict.REFUSE
+    assert rule.verdict(running=0, waiting=0) is Verdict.START  # (but one always runs)
 
 
-def test_what_it_carries_follows_a_rise_at_once_and_a_fall_slowly() -> None:
-    rule = settled(Shedding(memory=0.7), full=False, running=100)
-    rule.tick(False, 10, TICK)
-    assert 98 < rule.carried < 100  # a lull between bursts is not the server's measure
-    for _ in range(100):  # a second later
-        rule.tick(False, 10, TICK)
-    assert 10 <= rule.carried < 100 * math.exp(-1 / 0.7) + 1
-    rule.tick(False, 300, TICK)
-    assert rule.carried == 300
+def test_the_rates_are_running_averages_over_the_horizon() -> None:
+    rule = settled(Shedding(horizon=0.25), full=True, ended=2, refused=1)
+    assert 190 < rule.rate <= 210 and 95 < rule.refusals <= 105
+    for _ in range(100):  # a second with nothing: four horizons
+        rule.tick(True, 40, TICK)
+    assert rule.rate < 200 * math.exp(-3) and rule.refusals < 100 * math.exp(-3)
 
 
-def test_full_from_the_start_it_still_runs_one_at_a_time() -> None:
-    rule = settled(Shedding(), full=True, running=0, ended_per_tick=1)
-    assert rule.places(0) == 1 and rule.verdict(running=0, waiting=0) is Verdict.START
-    assert rule.places(1) == 0
-
-
-def test_the_rate_of_ending_runs_is_a_running_average_over_the_horizon() -> None:
-    rule = settled(Shedding(horizon=0.25), full=True, running=1, ended_per_tick=2)
-    assert 190 < rule.rate <= 210
-    for _ in range(100):  # a second with no run ending: four horizons
-        rule.tick(True, 1, TICK)
-    assert rule.rate < 200 * math.exp(-3)
+def full_now(service: Any) -> None:
+    """Stop the server's own measure of being full and make it full now, with what it
+    runs now: the test then says what ends and what is refused."""
+    assert service._watcher is not None
+    service._watcher.cancel()
+    service._shedding.tick(True, len(service._running), 0.0)
 
 
 async def test_a_full_server_keeps_impatient_clients_waiting_for_a_place_not_refused() -> None:
-    """Full from its first tick: it carries one turn at a time. Clients that would retry
-    at once on a refusal wait in line instead, and each turn runs once."""
-    full = config(limits={"shed_busy": 1e-9, "shed_wait": 60.0})
-    async with served(full, sim={"latency": {"ttft": 0.3, "tokens_per_second": 0}}) as s:
+    """Full with one turn running, and clients that retry refusals at once: a new turn
+    waits in line for the place of one that ends, and each turn runs once."""
+    slow = {"latency": {"ttft": 0.3, "tokens_per_second": 0}}
+    async with served(config(limits={"shed_wait": 60.0}), sim=slow) as s:
+        holder = asyncio.create_task(s.post(TURNS.format("first"), {"message": "hello"}))
         await asyncio.sleep(0.05)
-        status, _, _ = await s.post(TURNS.format("first"), {"message": "hello"})
-        assert status == 200  # (one turn ended: the server knows how fast places free)
+        full_now(s.service)
+        for i in range(30):  # refused at once: the server has no measure of its clients yet
+            assert (await s.post(TURNS.format(f"spin{i}"), {"message": "hello"}))[0] == 503
+        assert (await holder)[0] == 200  # (one ended: places come free)
+        assert s.service._shedding.storming
         most = 0
 
         async def watch() -> None:
@@ -92,17 +102,17 @@ async def test_a_full_server_keeps_impatient_clients_waiting_for_a_place_not_ref
         took = time.monotonic() - began
         watcher.cancel()
     assert [r[0] for r in results] == [200, 200, 200]
-    assert most == 1  # one place: the other two waited their turn
+    assert most == 1  # it carried one when it became full: the other two waited their turn
     assert took >= 3 * 0.3  # (one after another)
 
 
-async def test_a_full_server_refuses_at_once_what_would_wait_too_long() -> None:
-    full = config(limits={"shed_busy": 1e-9, "shed_wait": 0.05})
-    async with served(full, sim={"latency": {"ttft": 0.3, "tokens_per_second": 0}}) as s:
-        await asyncio.sleep(0.05)
-        assert (await s.post(TURNS.format("first"), {"message": "hello"}))[0] == 200
+async def test_a_full_server_refuses_at_once_while_its_clients_do_not_storm() -> None:
+    slow = {"latency": {"ttft": 0.3, "tokens_per_second": 0}}
+    async with served(config(), sim=slow) as s:
         running = asyncio.create_task(s.post(TURNS.format("holder"), {"message": "hello"}))
         await asyncio.sleep(0.05)
+        full_now(s.service)
+        s.service._shedding.ended()  # (a run ended a moment ago: no storm of refusals)
         began = time.monotonic()
         status, body, headers = await s.post(TURNS.format("late"), {"message": "hello"})
         answered = time.monotonic() - began

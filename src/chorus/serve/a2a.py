@@ -417,12 +417,14 @@ class _AgentFace(_Face):
         context, turn, send = await self._start(call)
         if not send.return_immediately:
             await turn.wait()  # (a client that leaves does not stop the turn)
+        await self.service.durably_begun(turn)
         task = await self._task(context, turn, send.history_length)
         return _rpc_result(call, "send", task)
 
     async def _stream(self, request: web.Request, call: a2a.Call) -> web.StreamResponse:
         after = _after(request)
         context, turn, _ = await self._start(call)
+        await self.service.durably_begun(turn)
         return await _sse(request, self.service, call, self._follow(context, turn, after))
 
     async def _follow(
@@ -600,7 +602,9 @@ class _TeamRuns:
     def __init__(self, most: int = 1024) -> None:
         self.most = most
         self.by_id: dict[tuple[str, str, str], _TeamRun] = {}  # (tenant, team, task id)
-        self.by_message: dict[tuple[str, str, str], str] = {}  # (tenant, team, messageId)
+        # (tenant, team, context, messageId): a messageId is a task once in its context,
+        # as the journal finds it after a restart
+        self.by_message: dict[tuple[str, str, str, str], str] = {}
         # the last task number given in each context (the journal's, at first use)
         self.numbers: dict[str, int] = {}
         self.starting = asyncio.Lock()
@@ -617,8 +621,9 @@ class _TeamRuns:
         return last + 1
 
     def add(self, tenant: str, team: str, message_id: str, run: _TeamRun) -> None:
-        self.by_id[(tenant, team, a2a.task_id(run.context, run.turn.turn))] = run
-        self.by_message[(tenant, team, message_id)] = a2a.task_id(run.context, run.turn.turn)
+        tid = a2a.task_id(run.context, run.turn.turn)
+        self.by_id[(tenant, team, tid)] = run
+        self.by_message[(tenant, team, run.context, message_id)] = tid
         # The oldest finished ones go (the journal has them); a running one stays held.
         if len(self.by_id) > self.most:
             for key in [k for k, kept in self.by_id.items() if not kept.turn.running]:
@@ -692,14 +697,14 @@ class _TeamFace(_Face):
     async def _start_one(
         self, runs: _TeamRuns, tenant: str, message: Any, send: a2a.Send
     ) -> tuple[_TeamRun, a2a.Send]:
-        known = runs.by_message.get((tenant, self.name, message.message_id))
-        if known is not None and (tenant, self.name, known) in runs.by_id:
-            return runs.by_id[(tenant, self.name, known)], send
         context = message.context_id or context_for(message.message_id)
         try:
             check_session_id(context)
         except ServeError as exc:
             raise RpcError(a2a.INVALID_PARAMS, f"message.contextId: {exc.message}") from None
+        known = runs.by_message.get((tenant, self.name, context, message.message_id))
+        if known is not None and (tenant, self.name, known) in runs.by_id:
+            return runs.by_id[(tenant, self.name, known)], send
         journaled = await self._journaled(context, message_id=message.message_id)
         if journaled is not None:  # (sent before this process began: the same task)
             return journaled, send
@@ -722,7 +727,7 @@ class _TeamFace(_Face):
             turn = LiveTurn(key, number, idempotency_key=message.message_id)
             turn.message = content
             row = TurnRow(key, number, "running", message.message_id, 0, self.service.now())
-            entered = self.service.journal.start(row, soon=True)  # (its id is told at once)
+            entered = turn.entered = self.service.journal.start(row, soon=True)
             run = _TeamRun(context, turn, tenant, row, entered)
             runs.add(tenant, self.name, message.message_id, run)
             turn.task = asyncio.create_task(self._drive(run, capability, content, held))
@@ -774,11 +779,13 @@ class _TeamFace(_Face):
         run, send = await self._start(call)
         if not send.return_immediately:
             await run.turn.wait()
+        await self.service.durably_begun(run.turn)
         return _rpc_result(call, "send", self._task(run, send.history_length))
 
     async def _stream(self, request: web.Request, call: a2a.Call) -> web.StreamResponse:
         after = _after(request)
         run, _ = await self._start(call)
+        await self.service.durably_begun(run.turn)
         return await _sse(request, self.service, call, self._follow(run, after))
 
     async def _follow(

@@ -261,6 +261,7 @@ async def _post_turn(request: web.Request) -> web.StreamResponse:
 
 async def _answer(request: web.Request, turn: LiveTurn, stream: bool) -> web.StreamResponse:
     if stream:  # (the turn's number before its first event: a reader can cancel it at once)
+        await request.app[_SERVICE].durably_begun(turn)
         turn_header = {"X-Chorus-Turn": str(turn.turn)}
         return await _sse(request, turn.follow(_last_event_id(request)), turn_header)
     await turn.wait()  # (a client that leaves does not stop the turn: it is its own task)

@@ -95,7 +95,7 @@ class LimitsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_queued_turns: int = 1024  # waiting for a slot; past this, or past the deadline: 503
     shed_lag: float = 0.025  # seconds the event loop runs late before new turns are shed
     shed_busy: float = 0.9  # share of time the loop's thread needs the CPU (serve.demand)
-    shed_wait: float = 1.0  # full, a new turn waits this long at most for a place, else 503
+    shed_wait: float = 0.1  # full, a new turn waits this long at most for a place, else 503
     sse_buffer_bytes: int = 1 << 20  # a slow reader's backlog: past it, writing waits...
     sse_stall: float = 10.0  # ... this long at most, then the reader is disconnected
     live_sessions: int = 2048  # sessions whose transcripts stay in memory between turns

@@ -173,8 +173,7 @@ class Service:
         self.busy = 0.0  # the share of its time the event loop's thread needs the CPU
         most_wait = min(config.limits.shed_wait, config.limits.turn_timeout)
         self._shedding = Shedding(most_wait=most_wait)  # what a full server takes in
-        self._places: deque[asyncio.Future[None]] = deque()
-        self._starting = 0  # runs let in from the line, not running yet
+        self._line: deque[asyncio.Future[None]] = deque()  # runs waiting for a place
         self._watcher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -249,19 +248,18 @@ class Service:
                 self.lag += (late - self.lag) * 0.04
                 self.busy += (min(1.0, busy) - self.busy) * 0.04
                 full = self.busy > self.limits.shed_busy or self.lag > self.limits.shed_lag
-                self._shedding.tick(full, self._load(), tick + late)
-                self._let_in()
+                self._shedding.tick(full, len(self._running) + self._stateless, tick + late)
+                if not full:
+                    self._let_in(len(self._line))
         finally:
             clock.close()
 
-    def _load(self) -> int:
-        return len(self._running) + self._stateless + self._starting
-
     def shed(self) -> Verdict:
         """Refuse a new run at once when the server will not take it: as many turns running
-        as it may run, or the server full and its line too long to join
-        (:mod:`chorus.serve.shedding`). Cheap: the HTTP handlers ask before reading a body."""
-        running = self._load()
+        as it may run, or the server full (unless its clients retry at once, when the run
+        may wait in line: :mod:`chorus.serve.shedding`). Cheap: the HTTP handlers ask
+        before reading a body."""
+        running = len(self._running) + self._stateless
         if running >= self.limits.max_running_turns:
             raise ServeError(
                 503,
@@ -269,9 +267,10 @@ class Service:
                 f"the server is running {running} turns, its limit",
                 retry_after=max(1.0, round(self._turn_seconds, 1)),
             )
-        verdict = self._shedding.verdict(running, len(self._places))
+        verdict = self._shedding.verdict(running, len(self._line))
         if verdict is not Verdict.REFUSE:
             return verdict
+        self._shedding.refused()
         if self.lag > self.limits.shed_lag:
             why = f"the server is past its capacity (running {self.lag * 1000:.0f} ms late)"
         else:
@@ -279,16 +278,17 @@ class Service:
         raise ServeError(503, "overloaded_error", why, retry_after=1.0)
 
     async def admission(self) -> None:
-        """Let a new run start, now or after a short wait in line for a place (the server
-        full, places freeing fast enough), or refuse it (:meth:`shed`)."""
+        """Let a new run start, now or after a short wait in line for the place of a run
+        that ends, or refuse it (:meth:`shed`)."""
         if self.shed() is Verdict.START:
             return
         place = asyncio.get_running_loop().create_future()
-        self._places.append(place)
+        self._line.append(place)
         try:
             async with asyncio.timeout(self._shedding.most_wait):
                 await place
         except TimeoutError:
+            self._shedding.refused()
             raise ServeError(
                 503,
                 "overloaded_error",
@@ -296,26 +296,23 @@ class Service:
                 retry_after=1.0,
             ) from None
         finally:
-            if place.done() and not place.cancelled():
-                self._starting -= 1  # (counted as running from here: the caller starts it)
-            else:
+            if not place.done():
                 place.cancel()
                 with contextlib.suppress(ValueError):
-                    self._places.remove(place)
+                    self._line.remove(place)
 
-    def _let_in(self) -> None:
-        """Give the places a full server has (all, when it is not full) to the line, in order."""
-        places = self._shedding.places(self._load())
-        while self._places and places >= 1:
-            place = self._places.popleft()
+    def _let_in(self, count: int) -> None:
+        """The next ``count`` runs in line go, in order."""
+        while self._line and count > 0:
+            place = self._line.popleft()
             if not place.done():
                 place.set_result(None)
-                self._starting += 1
-                places -= 1
+                count -= 1
 
     def _ended(self) -> None:
+        """A run ended: its place goes to the next in line."""
         self._shedding.ended()
-        self._let_in()
+        self._let_in(1)
 
     async def close(self) -> None:
         self.ready = False
@@ -513,10 +510,10 @@ class Service:
             # Entered now, made durable with a coming group commit: always before the
             # turn's own commit (writes keep their order), without the turn waiting for it;
             # in the next one when a reader is told the turn's number at once (streamed).
-            started = self.journal.start(row, soon=watched)
+            started = turn.entered = self.journal.start(row, soon=watched)
         except BaseException:
             self._running.pop(key, None)
-            self._let_in()
+            self._let_in(1)
             allowance.settle(reservation, 0, 0.0)
             raise
         run_agent = self._bounded(agent, principal.tenant, reservation)
@@ -672,6 +669,14 @@ class Service:
             with contextlib.suppress(Exception):
                 await entered  # (a cancel here only stops the waiting: both stay queued)
                 await finished
+
+    @staticmethod
+    async def durably_begun(turn: LiveTurn) -> None:
+        """Wait, before a running turn's number is told, until its journal entry is
+        durable: a crash then shows the turn interrupted, and never gives its number to
+        another. (At most one group commit: the turn itself is under way meanwhile.)"""
+        if turn.entered is not None and turn.running:
+            await wait_durable(turn.entered, f"turn {turn.turn} of {turn.session}")
 
     async def _by_key(self, key: str, idempotency_key: str) -> LiveTurn | None:
         running = self._running.get(key)

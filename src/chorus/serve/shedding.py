@@ -1,20 +1,23 @@
-"""What a full server does with a new run: start it, keep it waiting briefly, or refuse it.
+"""What a full server does with a new run: refuse it at once, or, when its clients retry
+refusals at once, keep it waiting briefly for the place of a run that ends.
 
-Refusing every new run while the server is full looks safe and is not. A refusal costs the
-server its request path (a quarter of a text turn's CPU), and a client that retries at once
-(a load tester's virtual users, a script without backoff) comes straight back: the refusals
-then fill the core, the server stays "full" doing nothing useful, and goodput falls towards
-zero: a fifth of what the server can do, or less.
+A full server refuses new runs at once with ``Retry-After``: an open stream of arrivals
+past capacity is cut to what the server can do, and what it admits stays fast. That rule
+alone fails one kind of client. A refusal costs the server its request path (a quarter of
+a text turn's CPU), and a client that retries at once (a load tester's virtual users, a
+script without backoff) comes straight back: the refusals then fill the core, the server
+stays "full" doing little but refusing, and goodput falls to a fifth of what it can do or
+less.
 
-So a full server keeps carrying the load it carried when it was last not full: a run that
-ends frees its place for the next. A new run beyond that waits, in order, for a place, as
-long as the places free up fast enough for it to start within ``most_wait`` seconds (a
-closed group of clients then waits instead of spinning). Only what would wait longer is
-refused, at once, with ``Retry-After``: an open stream of arrivals past capacity is cut
-to what the server can do, whatever its clients' manners.
+Such clients show themselves: refusals far outnumber the runs that end (``storm``, 20,
+to one; an open stream at twice capacity gives about one to one, at five times four).
+Then a new run waits in line, in order, and each run that ends lets the next one in: the
+server carries what it carried when it became full (a run starts at once while fewer
+run), and clients that would have spun wait instead. Only what would wait longer than
+``most_wait`` is refused.
 
-Pure: the driver (``serve.service``) tells it how full the loop is every tick and when a
-run ends, and keeps the waiting runs.
+Pure: the driver (``serve.service``) ticks it with how full the loop is, tells it when a
+run ends or is refused, and keeps the line.
 """
 
 from __future__ import annotations
@@ -34,39 +37,45 @@ class Verdict(enum.Enum):
 
 @dataclass
 class Shedding:
-    """``tick`` every few milliseconds with whether the server is full and how many runs it
-    has; ``ended`` when a run ends; ``verdict`` for each new run."""
+    """``tick`` every few milliseconds with whether the server is full; ``ended`` and
+    ``refused`` as runs end and are refused; ``verdict`` for each new run."""
 
-    most_wait: float = 1.0  # seconds a new run may wait for a place when the server is full
-    memory: float = 0.7  # seconds over which the load carried when not full is forgotten
-    horizon: float = 0.25  # seconds the rate of ending runs is averaged over
+    most_wait: float = 0.1  # seconds a new run may wait in line for a place
+    storm: float = 20.0  # refusals per ended run that say the clients retry at once
+    horizon: float = 0.25  # seconds the rates are averaged over
     full: bool = False
-    carried: float = 0.0  # runs the server carried when it was last not full
     rate: float = 0.0  # runs ending per second, a running average over ``horizon``
+    refusals: float = 0.0  # runs refused per second, likewise
+    carried: int = 0  # runs under way when the server became full
 
     def tick(self, full: bool, running: int, seconds: float) -> None:
-        """``seconds`` since the last tick. Not full, ``carried`` follows the load, rising
-        at once and falling slowly (a lull between bursts is not the server's measure)."""
+        """``seconds`` since the last tick: the rates fade with them."""
+        if full and not self.full:
+            self.carried = running
         self.full = full
-        self.rate *= math.exp(-seconds / self.horizon)
-        if not full:
-            fading = math.exp(-seconds / self.memory)
-            self.carried = max(float(running), self.carried * fading)
+        fading = math.exp(-seconds / self.horizon)
+        self.rate *= fading
+        self.refusals *= fading
 
     def ended(self) -> None:
-        """A run ended: counted in the rate at once (each end adds ``1/horizon``, fading
-        with time), so the next arrival already knows a place freed."""
+        """A run ended: counted at once (each adds ``1/horizon``, fading with time)."""
         self.rate += 1 / self.horizon
 
-    def places(self, running: int) -> float:
-        """How many more runs may start now (``inf`` when not full; at least one in all)."""
-        if not self.full:
-            return math.inf
-        return max(1.0, self.carried) - running
+    def refused(self) -> None:
+        self.refusals += 1 / self.horizon
+
+    @property
+    def storming(self) -> bool:
+        """Refusals far outnumber the runs that end: the clients come straight back."""
+        return self.refusals > self.storm * self.rate
 
     def verdict(self, running: int, waiting: int) -> Verdict:
-        """For a new run, with ``running`` runs under way and ``waiting`` ahead of it."""
-        if not self.full or (waiting == 0 and self.places(running) >= 1):
+        """For a new run, with ``running`` under way and ``waiting`` in line ahead of it."""
+        if not self.full:
+            return Verdict.START
+        if not (self.storming or waiting):
+            return Verdict.REFUSE
+        if waiting == 0 and running < max(1, self.carried):
             return Verdict.START
         if self.rate > 0 and (waiting + 1) / self.rate <= self.most_wait:
             return Verdict.WAIT

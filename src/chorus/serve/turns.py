@@ -13,7 +13,7 @@ reads what it missed, while the turn runs or after it ended.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from chorus.agent.events import (
@@ -91,6 +91,7 @@ class LiveTurn:
         self.events: list[tuple[int, str, dict[str, Any]]] = []
         self.result: dict[str, Any] | None = None
         self.task: asyncio.Task[Any] | None = None
+        self.entered: Awaitable[None] | None = None  # its start entry, being made durable
         self.cancel_requested = False
         self._signal = asyncio.Event()
         self._ended = asyncio.Event()
