@@ -83,6 +83,24 @@ async def test_one_message_sent_twice_at_once_is_one_task() -> None:
     assert calls == 1  # (the coder's one model call: one run)
 
 
+async def test_a_messageid_is_one_task_per_context_before_and_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The same messageId in two contexts is two tasks, as the journal keeps them: the
+    answer to a resend does not change when the server restarts in between."""
+    cfg = config(store={"path": str(tmp_path / "m.db")})
+    async with served(cfg) as s:
+        _, one, _ = await s.post(TEAM, _send("fix the failing Python code", "m-x", contextId="a"))
+        _, two, _ = await s.post(TEAM, _send("fix the failing Python code", "m-x", contextId="b"))
+        _, again, _ = await s.post(TEAM, _send("fix the failing Python code", "m-x", contextId="a"))
+        calls = _calls(s)
+    ids = [r["result"]["task"]["id"] for r in (one, two, again)]
+    assert ids[0] != ids[1] and ids[2] == ids[0] and calls == 2
+    async with served(cfg) as s:
+        _, later, _ = await s.post(TEAM, _send("fix the failing Python code", "m-x", contextId="b"))
+        assert later["result"]["task"]["id"] == ids[1] and _calls(s) == 0
+
+
 async def test_a_team_task_context_is_a_plain_name() -> None:
     """A contextId names the task's entries in the journal: one that is no session id is
     refused with one line, and nothing runs."""

@@ -85,3 +85,31 @@ async def test_a_cancelled_json_turn_is_answered_once_its_journal_entry_is_durab
             rows = db.execute("SELECT turn, status FROM chorus_turns ORDER BY turn").fetchall()
     assert cancel == 200 and status != 200, body
     assert rows == [(1, "done"), (2, "cancelled")]
+
+
+async def test_a_streamed_turns_number_is_told_only_once_its_start_entry_is_durable() -> None:
+    """A crash after the number was told but before the entry was durable would let a
+    later turn take the number: so the stream (its headers included) waits for it."""
+    async with served(config()) as s:
+        journal, held = s.service.journal, asyncio.get_running_loop().create_future()
+        start = journal.start
+
+        def slow_start(row: TurnRow, *, soon: bool = False) -> object:
+            written = start(row, soon=soon)
+
+            async def durable() -> None:
+                await written
+                await held
+
+            return asyncio.ensure_future(durable())
+
+        journal.start = slow_start
+        url = s.url + "/v1/agents/assistant/sessions/told/turns"
+        request = asyncio.ensure_future(s.http.post(url, json={"message": "hi", "stream": True}))
+        await asyncio.sleep(0.2)
+        told_early = request.done()
+        held.set_result(None)
+        async with await request as response:
+            assert response.headers["X-Chorus-Turn"] == "1"
+            assert "event: done" in await response.text()
+    assert not told_early
