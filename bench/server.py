@@ -312,7 +312,7 @@ def main() -> None:
         "--skip",
         nargs="*",
         default=[],
-        help="parts to skip: sweep floor shedding overload sessions peers faults",
+        help="parts to skip: sweep floor shedding overload sessions peers impatient faults",
     )
     parser.add_argument(
         "--repeat",
@@ -379,6 +379,8 @@ def main() -> None:
             report["sessions"] = asyncio.run(memory(config, sim.url, args.sessions))
         if "peers" not in args.skip:
             report["peers"] = peers(config, sim.url)
+        if "impatient" not in args.skip:
+            report["impatient"] = impatient(config, sim.url)
     finally:
         sim.stop()
     if "faults" not in args.skip:
@@ -591,6 +593,67 @@ async def peer_load(url: str, name: str, pid: int, seconds: float) -> dict[str, 
         "turns_per_cpu_s": done / max(cpu, 1e-9),
         "rss_mb": rss_kb(pid) / 1024,
     }
+
+
+async def closed_group(
+    url: str, pid: int, users: int, seconds: float, *, patient: bool
+) -> dict[str, Any]:
+    """``users`` clients in a closed loop of one-tool turns, a new session each turn. A
+    refused turn is sent again at once (impatient: load testers' virtual users, scripts
+    without backoff) or after its ``Retry-After`` (patient: what the official SDKs do)."""
+    from harness import CpuSnapshot
+
+    host, port = url.removeprefix("http://").split(":")
+    client = Client(host, int(port))
+    done = refused = 0
+    stop = time.perf_counter() + seconds
+    before, began = CpuSnapshot.of_pid(pid), time.perf_counter()
+
+    async def user(i: int) -> None:
+        nonlocal done, refused
+        k = 0
+        while time.perf_counter() < stop:
+            k += 1
+            path, body = peer_turn("chorus serve", i * 1_000_000 + k)
+            after: list[float] = []
+            status, _ = await client.post(path, body, after)
+            if status == 200:
+                done += 1
+            else:
+                refused += 1
+                if patient:
+                    await asyncio.sleep(after[0] if after else 1.0)
+
+    await asyncio.gather(*(user(i) for i in range(users)))
+    elapsed = time.perf_counter() - began
+    cpu = (CpuSnapshot.of_pid(pid) - before).seconds
+    client.close()
+    return {
+        "users": users,
+        "clients": "patient" if patient else "impatient",
+        "turns_per_s": done / elapsed,
+        "refused_per_s": refused / elapsed,
+        "server_cpu_ms_per_turn": cpu / max(1, done) * 1000,
+    }
+
+
+def impatient(config: Path, sim_url: str, seconds: float = 10.0) -> list[dict[str, Any]]:
+    """Goodput under clients that retry refusals at once, against the same clients
+    honoring Retry-After, each on a fresh server, alternating."""
+    rows = []
+    for users in (64, 400):
+        for patient in (False, True, False, True):
+            (config.parent / "chorus.db").unlink(missing_ok=True)
+            server = serve(config, sim_url)
+            try:
+                row = asyncio.run(
+                    closed_group(server.url, server.pid, users, seconds, patient=patient)
+                )
+            finally:
+                server.stop()
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
 
 
 def peers(config: Path, sim_url: str, seconds: float = 15.0) -> list[dict[str, Any]]:
