@@ -41,3 +41,25 @@ async def test_a_held_lease_serves_many_turns_and_keeps_other_writers_out(tmp_pa
     assert again.seq == 10 and len(await held.history()) == 10
     await held.close()
     await store.close()
+
+
+async def test_a_new_sessions_first_turn_reads_its_head_once_and_no_transcript(
+    tmp_path: Path,
+) -> None:
+    """An agent that manages its context reads a session's head before a turn; a new
+    session's head says it is empty, so nothing more is read."""
+    store = SQLiteStore(tmp_path / "n.db")
+    reads: list[object] = []
+    original = store.load
+
+    async def counted(session_id, since=0):  # type: ignore[no-untyped-def]
+        reads.append(since)
+        return await original(session_id, since=since)
+
+    store.load = counted  # type: ignore[method-assign]
+    managed = Agent(model="m", client=ScriptedModel(lambda r: "ok"))
+    session = Session(managed, "new", store=store, owner="server", hold_lease=True)
+    result = await session.send("hello")
+    assert result.seq == 2 and len(reads) == 1  # the head: no second read of nothing
+    await session.close()
+    await store.close()

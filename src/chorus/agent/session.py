@@ -293,6 +293,8 @@ class Session:
         if self.agent.context is not None:
             head = await self.store.load(self.id, since=_PAST_END)
             state = ContextState.decode(head.context)
+            if head.seq == 0:  # a new session: nothing more to read
+                return History([]), 0, state
             since = state.boundary
             if 0 < since <= head.seq:
                 tail = await self.store.load(self.id, since=since)
