@@ -382,3 +382,31 @@ async def test_writes_within_the_group_window_share_a_transaction(tmp_path: Path
     await asyncio.gather(second, third)
     assert store.batches == [1, 2]
     await store.close()
+
+
+async def test_sqlite_prune_goes_in_short_transactions_and_takes_every_old_session(
+    tmp_path: Path,
+) -> None:
+    now = [1000.0]
+    store = SQLiteStore(tmp_path / "p.db", clock=lambda: now[0])
+    for i in range(7):
+        lease = await store.acquire(f"s{i}", "w", ttl=1)
+        await store.commit(lease, 0, CHAT)
+        await store.release(lease)
+    now[0] += 100
+    lease = await store.acquire("fresh", "w", ttl=1)
+    await store.commit(lease, 0, CHAT)
+    await store.release(lease)
+    writes = 0
+    original = store._write
+
+    async def counted(fn, *, turn=False):  # type: ignore[no-untyped-def]
+        nonlocal writes
+        writes += 1
+        return await original(fn, turn=turn)
+
+    store._write = counted  # type: ignore[method-assign]
+    assert await store.prune(older_than=50, batch=3) == 7
+    assert writes == 4  # 3 + 3 + 1, then one that found none
+    assert [s.session_id for s in await store.sessions()] == ["fresh"]
+    await store.close()

@@ -633,6 +633,19 @@ class _TeamRuns:
         while len(self.by_message) > self.most:
             self.by_message.pop(next(iter(self.by_message)))
 
+    def prune(self, ended_before: float) -> None:
+        """Retention (``Service.prune``): the tasks that ended before ``ended_before``
+        (``time.monotonic()``) go from memory, as their journal entries go."""
+        old = {
+            key
+            for key, run in self.by_id.items()
+            if run.turn.ended_at is not None and run.turn.ended_at < ended_before
+        }
+        for key in old:
+            del self.by_id[key]
+        gone = {tid for (_, _, tid) in old}
+        self.by_message = {k: tid for k, tid in self.by_message.items() if tid not in gone}
+
 
 _TEAM_RUNS: weakref.WeakKeyDictionary[Service, _TeamRuns] = weakref.WeakKeyDictionary()
 
@@ -645,6 +658,7 @@ class _TeamFace(_Face):
         runs = _TEAM_RUNS.get(self.service)
         if runs is None:
             runs = _TEAM_RUNS[self.service] = _TeamRuns(self.service.limits.recent_turns)
+            self.service.pruners.append(runs.prune)
         return runs
 
     async def _run(self, tid: str) -> _TeamRun:

@@ -70,6 +70,8 @@ class TeamDeclared(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class StoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     path: str = "chorus.db"
     memory: bool = False  # sessions in memory only: lost when the server stops
+    keep_days: float | None = None  # sessions idle this long, and turns that ended this
+    # long ago (team tasks' too), are deleted; None: kept until deleted
 
 
 class KeyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -151,6 +153,9 @@ def check_serve_config(config: ServeConfig, where: str) -> ServeConfig:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ConfigError(f"{where}: agents need distinct names; {', '.join(twice)} repeat")
+    keep = config.store.keep_days
+    if keep is not None and not 0 < keep <= 100_000:
+        raise ConfigError(f"{where}: store.keep_days is a number of days, more than 0")
     members = set(names) | _check_remote(config, where)
     for i, team in enumerate(config.teams):
         unknown = [a for a in team.agents if a not in members]

@@ -84,6 +84,10 @@ class Journal(Protocol):
 
     async def forget(self, session: str) -> None: ...
 
+    async def prune(self, older_than: float) -> int:
+        """Forget the finished turns that ended ``older_than`` seconds ago; how many."""
+        ...
+
 
 class MemoryJournal:
     """Turns in memory, the most recent ``capacity`` sessions' worth."""
@@ -124,6 +128,17 @@ class MemoryJournal:
 
     async def forget(self, session: str) -> None:
         self._sessions.pop(session, None)
+
+    async def prune(self, older_than: float) -> int:
+        cutoff, gone = time.time() - older_than, 0
+        for session, turns in list(self._sessions.items()):
+            for number, row in list(turns.items()):
+                if row.status != "running" and (row.finished or row.created) < cutoff:
+                    del turns[number]
+                    gone += 1
+            if not turns:
+                del self._sessions[session]
+        return gone
 
 
 class SQLiteJournal:
@@ -191,6 +206,32 @@ class SQLiteJournal:
 
         found = await self.store.read(read)
         return int(found[0] or 0) if found else 0
+
+    async def prune(self, older_than: float, batch: int = 2000) -> int:
+        """In transactions of at most ``batch`` rows, so the commits of turns meanwhile
+        wait for one short transaction at most; by an index of end times, made at the
+        first prune (a server that never prunes does not pay for it on every turn)."""
+        cutoff = time.time() - older_than
+        await self.store.write(
+            lambda db: (
+                db.execute(
+                    "CREATE INDEX IF NOT EXISTS chorus_turns_finished ON chorus_turns(finished)"
+                )
+                and None
+            )
+        )
+
+        def drop(db: sqlite3.Connection) -> int:
+            return db.execute(
+                "DELETE FROM chorus_turns WHERE (session, turn) IN (SELECT session, turn "
+                "FROM chorus_turns WHERE finished < ? AND status != 'running' LIMIT ?)",
+                (cutoff, batch),
+            ).rowcount
+
+        gone = 0
+        while (dropped := await self.store.write(drop)) > 0:
+            gone += dropped
+        return gone
 
     async def running(self) -> list[TurnRow]:
         def read(db: sqlite3.Connection) -> Any:

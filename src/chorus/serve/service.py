@@ -107,6 +107,7 @@ class _Live:
     session: Session
     next_turn: int
     input_tokens: int = 0  # what the last model call of the last turn sent
+    used: float = 0.0  # when a turn last began (time.monotonic())
 
 
 @dataclass(slots=True)
@@ -169,6 +170,8 @@ class Service:
         self._stack = contextlib.AsyncExitStack()
         self._closing: set[asyncio.Future[None]] = set()  # leases being given back
         self._held: set[asyncio.Task[Any]] = set()  # other runs (team tasks) to end at close
+        # what else keeps finished runs in memory: told by prune what ended before when
+        self.pruners: list[Callable[[float], None]] = []
         self.lag = 0.0  # how late the event loop runs (a running average), in seconds
         self.busy = 0.0  # the share of its time the event loop's thread needs the CPU
         most_wait = min(config.limits.shed_wait, config.limits.turn_timeout)
@@ -225,6 +228,8 @@ class Service:
             team.start()
             self.teams[declared.name] = team
         self._watcher = asyncio.create_task(self._watch_lag())
+        if self.config.store.keep_days is not None:
+            self._held.add(asyncio.create_task(self._keep(self.config.store.keep_days)))
         self.ready = True
 
     async def _watch_lag(self) -> None:
@@ -253,6 +258,38 @@ class Service:
                     self._let_in(len(self._line))
         finally:
             clock.close()
+
+    async def _keep(self, days: float) -> None:
+        """Retention: now, then every hour (or every 24th of ``days``, if sooner)."""
+        every = min(3600.0, days * 86400 / 24)
+        while True:
+            try:
+                await self.prune(days * 86400)
+            except Exception:  # (a failed prune is tried again next time; turns go on)
+                _log.exception("pruning sessions and turns older than %g days failed", days)
+            await asyncio.sleep(every)
+
+    async def prune(self, older_than: float) -> tuple[int, int]:
+        """Delete sessions idle for ``older_than`` seconds and the journal's turns that
+        ended that long ago (team tasks' too); returns how many of each. Sessions held in
+        memory that long are let go first, their leases with them, so the store may
+        delete them and a new turn of the same id starts a new session."""
+        idle_since = time.monotonic() - older_than
+        for key, live in list(self._live.items()):
+            if live.used < idle_since and key not in self._running:
+                del self._live[key]
+                with contextlib.suppress(Exception):
+                    await live.session.close()
+        for at, turn in list(self._recent.items()):  # (what the journal will not have)
+            if turn.ended_at is not None and turn.ended_at < idle_since:
+                del self._recent[at]
+        for pruner in self.pruners:
+            pruner(idle_since)
+        sessions = await self.store.prune(older_than)
+        turns = await self.journal.prune(older_than)
+        if sessions or turns:
+            _log.info("pruned %d sessions and %d turns idle %g s", sessions, turns, older_than)
+        return sessions, turns
 
     def shed(self) -> Verdict:
         """Refuse a new run at once when the server will not take it: as many turns running
@@ -377,6 +414,7 @@ class Service:
                 keep_warm=True,
             )
             live = _Live(session, await self.journal.last_turn(key) + 1)
+        live.used = time.monotonic()
         self._live[key] = live
         while len(self._live) > self.limits.live_sessions:
             old_key, _ = next(iter(self._live.items()))

@@ -13,6 +13,7 @@ reads what it missed, while the turn runs or after it ended.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
@@ -92,6 +93,7 @@ class LiveTurn:
         self.result: dict[str, Any] | None = None
         self.task: asyncio.Task[Any] | None = None
         self.entered: Awaitable[None] | None = None  # its start entry, being made durable
+        self.ended_at: float | None = None  # time.monotonic() when it ended
         self.cancel_requested = False
         self._signal = asyncio.Event()
         self._ended = asyncio.Event()
@@ -110,6 +112,7 @@ class LiveTurn:
     def end(self, status: str, result: dict[str, Any] | None) -> None:
         self.status, self.result = status, result
         self.message = None  # (the session's store has it now; recent turns stay small)
+        self.ended_at = time.monotonic()
         self._ended.set()
         self._signal.set()
 

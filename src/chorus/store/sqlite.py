@@ -662,16 +662,20 @@ class SQLiteStore:
 
         return await self._write(drop)
 
-    async def prune(self, older_than: float) -> int:
+    async def prune(self, older_than: float, batch: int = 500) -> int:
+        """In transactions of at most ``batch`` sessions: turns committing meanwhile wait
+        for one short transaction at most, however much is old."""
+        now = self._clock()
+        cutoff = now - older_than
+
         def drop() -> int:
             db = self._db
-            now = self._clock()
-            cutoff = now - older_than
             old = [
                 r[0]
                 for r in db.execute(
-                    "SELECT id FROM chorus_sessions WHERE updated < ? AND lease_expires < ?",
-                    (cutoff, now),
+                    "SELECT id FROM chorus_sessions WHERE updated < ? AND lease_expires < ? "
+                    "LIMIT ?",
+                    (cutoff, now, batch),
                 ).fetchall()
             ]
             db.executemany("DELETE FROM chorus_messages WHERE session_id = ?", [(s,) for s in old])
@@ -680,7 +684,10 @@ class SQLiteStore:
             db.executemany("DELETE FROM chorus_sessions WHERE id = ?", [(s,) for s in old])
             return len(old)
 
-        return await self._write(drop)
+        gone = 0
+        while (dropped := await self._write(drop)) > 0:
+            gone += dropped
+        return gone
 
     async def close(self) -> None:
         if self._closed:
