@@ -70,3 +70,18 @@ async def test_a_server_with_keep_days_prunes_what_an_earlier_one_left(tmp_path:
 def test_keep_days_is_a_positive_number_of_days(days: float) -> None:
     with pytest.raises(ConfigError, match=r"store\.keep_days"):
         config(store={"path": "x.db", "keep_days": days})
+
+
+async def test_a_running_turn_and_its_session_survive_a_prune(tmp_path: Path) -> None:
+    cfg = config(store={"path": str(tmp_path / "p.db")})
+    slow = {"latency": {"ttft": 0.4, "tokens_per_second": 0}}
+    async with served(cfg, sim=slow) as s:
+        running = asyncio.create_task(
+            s.post(SESSION.format("busy") + "/turns", {"message": "hello"})
+        )
+        await asyncio.sleep(0.15)
+        assert await s.service.prune(0.0) == (0, 0)  # leased, running: nothing to take
+        status, done, _ = await running
+        assert status == 200 and done["turn"] == 1
+        _, page, _ = await s.get(SESSION.format("busy"))
+        assert page["turns"] == 1

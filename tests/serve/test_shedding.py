@@ -34,9 +34,10 @@ def test_a_server_that_is_not_full_starts_every_run() -> None:
 
 def test_full_it_refuses_at_once_while_refusals_are_about_as_many_as_ends() -> None:
     """An open stream at twice capacity: as many refused as served. The refusals keep
-    what it admits fast."""
+    what it admits fast; but with nothing running, one starts."""
     rule = settled(Shedding(), full=True, ended=4, refused=4)
     assert not rule.storming and rule.verdict(running=40, waiting=0) is Verdict.REFUSE
+    assert rule.verdict(running=0, waiting=0) is Verdict.START
 
 
 def test_full_with_clients_retrying_at_once_a_new_run_waits_for_a_place() -> None:
@@ -121,3 +122,19 @@ async def test_a_full_server_refuses_at_once_while_its_clients_do_not_storm() ->
     assert status == 503 and body["error"]["type"] == "overloaded_error"
     assert "capacity" in body["error"]["message"] and int(headers["Retry-After"]) >= 1
     assert still_running and answered < 0.25  # at once, not after the turn ahead of it
+
+
+async def test_a_run_that_gives_up_waiting_leaves_the_line_and_the_line_moves_on() -> None:
+    slow = {"latency": {"ttft": 0.3, "tokens_per_second": 0}}
+    async with served(config(limits={"shed_wait": 0.05}), sim=slow) as s:
+        holder = asyncio.create_task(s.post(TURNS.format("holder"), {"message": "hello"}))
+        await asyncio.sleep(0.05)
+        full_now(s.service)
+        rule = s.service._shedding
+        rule.rate, rule.refusals = 40.0, 10_000.0  # (storming, places freeing fast)
+        status, body, _ = await s.post(TURNS.format("gives-up"), {"message": "hello"})
+        assert status == 503 and "no place came free" in body["error"]["message"]
+        assert len(s.service._line) == 0  # out of the line, not counted as waiting
+        assert (await holder)[0] == 200
+        rule.refusals = 0.0  # (calm again, and nothing runs: a new turn starts at once)
+        assert (await s.post(TURNS.format("next"), {"message": "hello"}))[0] == 200

@@ -643,8 +643,7 @@ class _TeamRuns:
         }
         for key in old:
             del self.by_id[key]
-        gone = {tid for (_, _, tid) in old}
-        self.by_message = {k: tid for k, tid in self.by_message.items() if tid not in gone}
+        self.by_message = {k: tid for k, tid in self.by_message.items() if (*k[:2], tid) not in old}
 
 
 _TEAM_RUNS: weakref.WeakKeyDictionary[Service, _TeamRuns] = weakref.WeakKeyDictionary()
@@ -730,7 +729,7 @@ class _TeamFace(_Face):
         capability = message.metadata.get("capability")
         if capability is not None and not isinstance(capability, str):
             raise RpcError(a2a.INVALID_PARAMS, "message.metadata.capability: a string")
-        await self.service.admission()
+        self.service.shed()  # (refused at once, never kept waiting: starts are one at a time)
         team = self.service.teams[self.name]
         held = self.service.reserve_team_run(
             self.principal, self.name, len(content), team.max_awards

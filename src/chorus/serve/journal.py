@@ -84,8 +84,9 @@ class Journal(Protocol):
 
     async def forget(self, session: str) -> None: ...
 
-    async def prune(self, older_than: float) -> int:
-        """Forget the finished turns that ended ``older_than`` seconds ago; how many."""
+    async def prune(self, ended_before: float) -> int:
+        """Forget the finished turns that ended before ``ended_before`` (the clock their
+        rows were stamped with); how many."""
         ...
 
 
@@ -129,8 +130,8 @@ class MemoryJournal:
     async def forget(self, session: str) -> None:
         self._sessions.pop(session, None)
 
-    async def prune(self, older_than: float) -> int:
-        cutoff, gone = time.time() - older_than, 0
+    async def prune(self, ended_before: float) -> int:
+        cutoff, gone = ended_before, 0
         for session, turns in list(self._sessions.items()):
             for number, row in list(turns.items()):
                 if row.status != "running" and (row.finished or row.created) < cutoff:
@@ -147,8 +148,11 @@ class SQLiteJournal:
     def __init__(self, store: Any) -> None:
         self.store = store  # a chorus.store.SQLiteStore
 
-    async def open(self) -> None:
+    async def open(self, *, prunable: bool = False) -> None:
         await self.store.read(lambda db: db.executescript(_SCHEMA) and None)  # (its own commit)
+        if prunable:  # (built once, before the server takes requests)
+            index = "CREATE INDEX IF NOT EXISTS chorus_turns_finished ON chorus_turns(finished)"
+            await self.store.read(lambda db: db.execute(index) and None)
 
     def start(self, row: TurnRow, *, soon: bool = False) -> Awaitable[None]:
         def write(db: sqlite3.Connection) -> None:
@@ -207,19 +211,11 @@ class SQLiteJournal:
         found = await self.store.read(read)
         return int(found[0] or 0) if found else 0
 
-    async def prune(self, older_than: float, batch: int = 2000) -> int:
+    async def prune(self, ended_before: float, batch: int = 2000) -> int:
         """In transactions of at most ``batch`` rows, so the commits of turns meanwhile
-        wait for one short transaction at most; by an index of end times, made at the
-        first prune (a server that never prunes does not pay for it on every turn)."""
-        cutoff = time.time() - older_than
-        await self.store.write(
-            lambda db: (
-                db.execute(
-                    "CREATE INDEX IF NOT EXISTS chorus_turns_finished ON chorus_turns(finished)"
-                )
-                and None
-            )
-        )
+        wait for one short transaction at most (by the index of end times that
+        :meth:`open` makes when asked to: a server that never prunes never pays for it)."""
+        cutoff = ended_before
 
         def drop(db: sqlite3.Connection) -> int:
             return db.execute(

@@ -186,7 +186,7 @@ class Service:
         start the teams."""
         opener = getattr(self.journal, "open", None)
         if opener is not None:
-            await opener()
+            await opener(prunable=self.config.store.keep_days is not None)
         closing = []
         for row in await self.journal.running():
             head = await self.store.load(row.session, since=_PAST_END)
@@ -276,7 +276,8 @@ class Service:
         delete them and a new turn of the same id starts a new session."""
         idle_since = time.monotonic() - older_than
         for key, live in list(self._live.items()):
-            if live.used < idle_since and key not in self._running:
+            taken = self._live.get(key) is not live  # (meanwhile, by a turn)
+            if live.used < idle_since and key not in self._running and not taken:
                 del self._live[key]
                 with contextlib.suppress(Exception):
                     await live.session.close()
@@ -286,7 +287,7 @@ class Service:
         for pruner in self.pruners:
             pruner(idle_since)
         sessions = await self.store.prune(older_than)
-        turns = await self.journal.prune(older_than)
+        turns = await self.journal.prune(self._clock() - older_than)
         if sessions or turns:
             _log.info("pruned %d sessions and %d turns idle %g s", sessions, turns, older_than)
         return sessions, turns
@@ -316,14 +317,17 @@ class Service:
 
     async def admission(self) -> None:
         """Let a new run start, now or after a short wait in line for the place of a run
-        that ends, or refuse it (:meth:`shed`)."""
+        that ends, or refuse it (:meth:`shed`). A caller let in that then does not start
+        its run gives the place on (:meth:`_let_in`)."""
         if self.shed() is Verdict.START:
             return
         place = asyncio.get_running_loop().create_future()
         self._line.append(place)
+        going = False
         try:
             async with asyncio.timeout(self._shedding.most_wait):
                 await place
+            going = True
         except TimeoutError:
             self._shedding.refused()
             raise ServeError(
@@ -333,10 +337,11 @@ class Service:
                 retry_after=1.0,
             ) from None
         finally:
-            if not place.done():
-                place.cancel()
-                with contextlib.suppress(ValueError):
-                    self._line.remove(place)
+            with contextlib.suppress(ValueError):
+                self._line.remove(place)  # (timed out or cancelled: out of the line)
+            given = place.done() and not place.cancelled()
+            if given and not going:  # (given a place in the same moment it gave up)
+                self._let_in(1)
 
     def _let_in(self, count: int) -> None:
         """The next ``count`` runs in line go, in order."""
@@ -524,21 +529,25 @@ class Service:
         watched: bool = True,
     ) -> LiveTurn:
         await self.admission()
-        if key in self._running:  # (someone else got in first)
-            raise ServeError(409, "conflict_error", "the session is running a turn")
-        live = await self._session(key, agent)
-        seq_before = live.session.known_seq
-        if seq_before is None:
-            seq_before = (await self.store.load(key, since=_PAST_END)).seq
-        allowance = self._allowance(principal.tenant)
-        unknown = seq_before > 0 and not live.input_tokens
-        tokens, cost = self._estimate(
-            agent, live, message, unknown=unknown, most=allowance.tokens_per_minute
-        )
-        if unknown and allowance.cost_per_day is not None:
-            left = allowance.cost_per_day - allowance.used(self._clock())[1]
-            tokens, cost = fit_to_what_is_left(tokens, cost, left)
-        reservation = self._reserve(allowance, tokens, cost)
+        try:
+            if key in self._running:  # (someone else got in first)
+                raise ServeError(409, "conflict_error", "the session is running a turn")
+            live = await self._session(key, agent)
+            seq_before = live.session.known_seq
+            if seq_before is None:
+                seq_before = (await self.store.load(key, since=_PAST_END)).seq
+            allowance = self._allowance(principal.tenant)
+            unknown = seq_before > 0 and not live.input_tokens
+            tokens, cost = self._estimate(
+                agent, live, message, unknown=unknown, most=allowance.tokens_per_minute
+            )
+            if unknown and allowance.cost_per_day is not None:
+                left = allowance.cost_per_day - allowance.used(self._clock())[1]
+                tokens, cost = fit_to_what_is_left(tokens, cost, left)
+            reservation = self._reserve(allowance, tokens, cost)
+        except BaseException:
+            self._let_in(1)  # (admitted, and not starting after all: the place goes on)
+            raise
         turn = LiveTurn(key, live.next_turn, idempotency_key=idempotency_key)
         turn.seq_before, turn.message = seq_before, message
         live.next_turn += 1

@@ -71,7 +71,7 @@ class Shedding:
 
     def verdict(self, running: int, waiting: int) -> Verdict:
         """For a new run, with ``running`` under way and ``waiting`` in line ahead of it."""
-        if not self.full:
+        if not self.full or (running == 0 and waiting == 0):  # (one always runs)
             return Verdict.START
         if not (self.storming or waiting):
             return Verdict.REFUSE
