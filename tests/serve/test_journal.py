@@ -8,6 +8,8 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from chorus.serve.journal import SQLiteJournal, TurnRow
 from chorus.store import SQLiteStore
 from tests.serve.conftest import config, served
@@ -87,9 +89,13 @@ async def test_a_cancelled_json_turn_is_answered_once_its_journal_entry_is_durab
     assert rows == [(1, "done"), (2, "cancelled")]
 
 
-async def test_a_streamed_turns_number_is_told_only_once_its_start_entry_is_durable() -> None:
+@pytest.mark.parametrize("where", ["turn", "agent task", "team task"])
+async def test_a_streamed_turns_number_is_told_only_once_its_start_entry_is_durable(
+    where: str,
+) -> None:
     """A crash after the number was told but before the entry was durable would let a
-    later turn take the number: so the stream (its headers included) waits for it."""
+    later turn take the number: so the stream (its headers included) waits for it; the
+    same for an A2A task's id, an agent's or a team's."""
     async with served(config()) as s:
         journal, held = s.service.journal, asyncio.get_running_loop().create_future()
         start = journal.start
@@ -104,12 +110,27 @@ async def test_a_streamed_turns_number_is_told_only_once_its_start_entry_is_dura
             return asyncio.ensure_future(durable())
 
         journal.start = slow_start
-        url = s.url + "/v1/agents/assistant/sessions/told/turns"
-        request = asyncio.ensure_future(s.http.post(url, json={"message": "hi", "stream": True}))
+        if where == "turn":
+            url = s.url + "/v1/agents/assistant/sessions/told/turns"
+            body: dict[str, object] = {"message": "hi", "stream": True}
+        else:
+            url = s.url + ("/a2a/assistant" if where == "agent task" else "/a2a/teams/crew")
+            message = {"messageId": "m-told", "role": "ROLE_USER", "parts": [{"text": "fix code"}]}
+            body = {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "SendStreamingMessage",
+                "params": {"message": message},
+            }
+        request = asyncio.ensure_future(s.http.post(url, json=body))
         await asyncio.sleep(0.2)
         told_early = request.done()
         held.set_result(None)
         async with await request as response:
-            assert response.headers["X-Chorus-Turn"] == "1"
-            assert "event: done" in await response.text()
+            text = await response.text()
+            assert response.status == 200, text
+            if where == "turn":
+                assert response.headers["X-Chorus-Turn"] == "1" and "event: done" in text
+            else:
+                assert "m-told" in text or "TASK_STATE" in text, text
     assert not told_early
