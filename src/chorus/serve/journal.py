@@ -131,10 +131,10 @@ class MemoryJournal:
         self._sessions.pop(session, None)
 
     async def prune(self, ended_before: float) -> int:
-        cutoff, gone = ended_before, 0
+        gone = 0
         for session, turns in list(self._sessions.items()):
             for number, row in list(turns.items()):
-                if row.status != "running" and (row.finished or row.created) < cutoff:
+                if row.status != "running" and (row.finished or row.created) < ended_before:
                     del turns[number]
                     gone += 1
             if not turns:
@@ -215,19 +215,15 @@ class SQLiteJournal:
         """In transactions of at most ``batch`` rows, so the commits of turns meanwhile
         wait for one short transaction at most (by the index of end times that
         :meth:`open` makes when asked to: a server that never prunes never pays for it)."""
-        cutoff = ended_before
 
         def drop(db: sqlite3.Connection) -> int:
             return db.execute(
                 "DELETE FROM chorus_turns WHERE (session, turn) IN (SELECT session, turn "
                 "FROM chorus_turns WHERE finished < ? AND status != 'running' LIMIT ?)",
-                (cutoff, batch),
+                (ended_before, batch),
             ).rowcount
 
-        gone = 0
-        while (dropped := await self.store.write(drop)) > 0:
-            gone += dropped
-        return gone
+        return await self.store.drain(drop)  # type: ignore[no-any-return]
 
     async def running(self) -> list[TurnRow]:
         def read(db: sqlite3.Connection) -> Any:

@@ -253,7 +253,7 @@ class Service:
                 self.lag += (late - self.lag) * 0.04
                 self.busy += (min(1.0, busy) - self.busy) * 0.04
                 full = self.busy > self.limits.shed_busy or self.lag > self.limits.shed_lag
-                self._shedding.tick(full, len(self._running) + self._stateless, tick + late)
+                self._shedding.tick(full, self._running_now(), tick + late)
                 if not full:
                     self._let_in(len(self._line))
         finally:
@@ -292,12 +292,16 @@ class Service:
             _log.info("pruned %d sessions and %d turns idle %g s", sessions, turns, older_than)
         return sessions, turns
 
+    def _running_now(self) -> int:
+        """Runs under way: turns, and Messages-API runs without a session."""
+        return len(self._running) + self._stateless
+
     def shed(self) -> Verdict:
         """Refuse a new run at once when the server will not take it: as many turns running
         as it may run, or the server full (unless its clients retry at once, when the run
         may wait in line: :mod:`chorus.serve.shedding`). Cheap: the HTTP handlers ask
         before reading a body."""
-        running = len(self._running) + self._stateless
+        running = self._running_now()
         if running >= self.limits.max_running_turns:
             raise ServeError(
                 503,

@@ -684,8 +684,14 @@ class SQLiteStore:
             db.executemany("DELETE FROM chorus_sessions WHERE id = ?", [(s,) for s in old])
             return len(old)
 
+        return await self.drain(lambda db: drop())
+
+    async def drain(self, fn: Callable[[sqlite3.Connection], int]) -> int:
+        """Run ``fn(connection)``, a write that deletes a batch and says how many, in one
+        group commit after another until a batch finds none; the total. Each transaction
+        stays short, so turns committing meanwhile wait for one batch at most."""
         gone = 0
-        while (dropped := await self._write(drop)) > 0:
+        while (dropped := await self.write(fn)) > 0:
             gone += dropped
         return gone
 
