@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chorus.errors import ChorusError
 from chorus.protocol import TranscriptError, problems, validate
+from chorus.protocol.transcript import outline, sendable
 
 
 def user(content: Any) -> dict[str, Any]:
@@ -279,3 +282,49 @@ def test_bad_messages_do_not_hide_later_pairing_problems() -> None:
     assert found[0] == "messages.2: Input should be a valid dictionary"
     assert found[1].startswith(f"messages.1: {MISSING_RESULT}: toolu_1.")
     assert len(found) == 2
+
+
+def _sendable_agrees(messages: list[Any]) -> None:
+    """``outline`` + ``sendable`` say "fine" exactly when ``problems`` finds nothing."""
+    last = len(messages) - 1
+    outlines = [outline(m, last=i == last) for i, m in enumerate(messages)]
+    found = problems(messages)
+    if any(o is None for o in outlines):
+        assert found, "a message that breaks a rule alone makes the transcript unsendable"
+    else:
+        assert sendable(outlines) == (not found), (messages, found)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [*VALID.values(), *(m for m, _ in INVALID.values() if isinstance(m, list) and m)],
+)
+def test_outlines_agree_with_problems_on_every_case(messages: list[Any]) -> None:
+    _sendable_agrees(messages)
+
+
+_PIECES = st.sampled_from(
+    [
+        user("Hi"),
+        user(""),
+        user([text("Hi")]),
+        user([tool_result("a")]),
+        user([tool_result("b"), text("and?")]),
+        user([tool_result("a"), tool_result("b")]),
+        assistant("Ok"),
+        assistant(""),
+        assistant([tool_use("a")]),
+        assistant([tool_use("b")]),
+        assistant([text("Let me see."), tool_use("a"), tool_use("b")]),
+        assistant([tool_use("a"), tool_use("a")]),
+        assistant([tool_result("a")]),
+        user([tool_use("a")]),
+        {"role": "system", "content": "x"},
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, min_size=1, max_size=7))
+def test_outlines_agree_with_problems_on_random_transcripts(messages: list[Any]) -> None:
+    _sendable_agrees(messages)

@@ -19,11 +19,11 @@ Rules (as the Messages API enforces them):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from chorus.errors import TranscriptError
 
-__all__ = ["TranscriptError", "problems", "validate"]
+__all__ = ["Outline", "TranscriptError", "outline", "problems", "sendable", "validate"]
 
 USER_BLOCKS = frozenset({"text", "image", "document", "tool_result", "search_result"})
 ASSISTANT_BLOCKS = frozenset(
@@ -83,6 +83,74 @@ def problems(messages: Any, *, first_only: bool = False) -> list[str]:
 
     _check_tool_pairing(turns, out)
     return out[:1] if first_only else out
+
+
+class Outline(NamedTuple):
+    """What the rules that span messages need of one message: its role, its tool calls and
+    the tool calls it answers."""
+
+    role: str
+    uses: tuple[str, ...]
+    results: tuple[str, ...]
+
+
+def outline(message: Any, *, last: bool = False) -> Outline | None:
+    """``message``'s outline if it breaks no rule that concerns it alone (where it is neither
+    the first message nor, unless ``last``, the last), else None.
+
+    With :func:`sendable` it lets a caller that sees the same messages again and again (the
+    simulator: every call resends the conversation so far) check a message once and later
+    only what spans messages."""
+    if not isinstance(message, dict):
+        return None
+    role = message.get("role")
+    if role not in ("user", "assistant"):
+        return None
+    out: list[str] = []
+    blocks = _blocks(message.get("content"), 1, role, last, out)
+    if out:
+        return None
+    uses = tuple(b["id"] for _, _, b in blocks if b["type"] == "tool_use")
+    results = tuple(b["tool_use_id"] for _, _, b in blocks if b["type"] == "tool_result")
+    return Outline(role, uses, results)
+
+
+def sendable(outlines: Sequence[Outline]) -> bool:
+    """True exactly when :func:`problems` finds nothing in messages of these outlines (each
+    from :func:`outline`, the last one's with ``last=True``); False means call it for why.
+
+    One pass, in which a message with no tool calls or results costs a comparison."""
+    if not outlines or outlines[0][0] != "user":
+        return False
+    seen: set[str] = set()
+    role = "user"  # the turn under way: consecutive messages of one role are one turn
+    uses: tuple[str, ...] = ()  # its tool calls, if it is the assistant's
+    results: tuple[str, ...] = ()  # the calls it answers, if it is the user's
+    calls: tuple[str, ...] = ()  # the calls of the assistant turn before this user turn
+    for o_role, o_uses, o_results in outlines:
+        if o_role != role:  # a turn ends
+            if role == "user":
+                if not _pair(calls, results):
+                    return False
+                calls = ()
+            else:
+                if uses and (not seen.isdisjoint(uses) or len(set(uses)) < len(uses)):
+                    return False
+                seen.update(uses)
+                calls = uses
+            role, uses, results = o_role, (), ()
+        if o_uses:
+            uses += o_uses
+        if o_results:
+            results += o_results
+    if role == "assistant":
+        return not uses  # (calls with nothing after them to answer them)
+    return _pair(calls, results)
+
+
+def _pair(calls: tuple[str, ...], results: tuple[str, ...]) -> bool:
+    """A user turn's results answer exactly the calls of the assistant turn before it."""
+    return (not calls and not results) or set(calls) == set(results)
 
 
 def _blocks(

@@ -39,6 +39,7 @@ from chorus.sim.request import (
     API_VERSIONS,
     MessagesRequest,
     SimError,
+    known_messages,
     parse_count_tokens,
     parse_messages,
 )
@@ -94,6 +95,7 @@ class SimulatorApp:
         # API's are (a restarted simulator must not reuse a stored tool_use id).
         self._ids = random.Random(int.from_bytes(os.urandom(8)))
         self.cache = PromptCache()
+        self.known = known_messages()  # what earlier calls worked out about their messages
         self.faults = FaultPicker(self.config, self.clock.now())
         self._samples = Samples()
         self._limiters: dict[str, Limiter] = {}
@@ -234,7 +236,10 @@ class SimulatorApp:
             body: Any, fault: FaultStep, request_id: str, entry: LedgerEntry
         ) -> web.StreamResponse:
             req = parse_messages(
-                body, version=request.headers["anthropic-version"], lookup=self.lookup
+                body,
+                version=request.headers["anthropic-version"],
+                lookup=self.lookup,
+                known=self.known,
             )
             if self.config.quiz is not None and body.get("temperature", 1.0) != 0:
                 req.sample = self._samples.seen(body)
@@ -247,7 +252,10 @@ class SimulatorApp:
             body: Any, fault: FaultStep, request_id: str, entry: LedgerEntry
         ) -> web.StreamResponse:
             req = parse_count_tokens(
-                body, version=request.headers["anthropic-version"], lookup=self.lookup
+                body,
+                version=request.headers["anthropic-version"],
+                lookup=self.lookup,
+                known=self.known,
             )
             entry.input_tokens = self._count(req)
             return web.Response(
@@ -350,7 +358,9 @@ class SimulatorApp:
     # ------------------------------------------------------------------ the reply
 
     def _count(self, req: MessagesRequest) -> int:
-        segs = segments(tools=req.tools, system=req.system, messages=req.messages)
+        segs = segments(
+            tools=req.tools, system=req.system, messages=req.messages, earlier=req.earlier
+        )
         return REQUEST_OVERHEAD + sum(s.tokens for s in segs)
 
     async def _reply(
@@ -362,7 +372,9 @@ class SimulatorApp:
         fault: FaultStep,
     ) -> web.StreamResponse:
         now = self.clock.now()
-        segs = segments(tools=req.tools, system=req.system, messages=req.messages)
+        segs = segments(
+            tools=req.tools, system=req.system, messages=req.messages, earlier=req.earlier
+        )
         total = REQUEST_OVERHEAD + sum(s.tokens for s in segs)
         if total > req.model.context_window:
             raise SimError(

@@ -15,15 +15,12 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from chorus.sim.tokens import Segment
 
 __all__ = ["CacheOutcome", "PromptCache"]
 
 LOOKBACK = 20
 _TTL = {"5m": 300.0, "1h": 3600.0}
-_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(slots=True)
@@ -67,14 +64,18 @@ class PromptCache:
         if not marks:
             return CacheOutcome()
 
-        # Running digest and token count at every block boundary.
+        # Running token count at every block boundary, and the running digest where a
+        # lookup or a write may need it: at each breakpoint and the boundaries it looks back
+        # over (the rest of a long prompt is only fed to the hash).
+        wanted = {k for mark in marks for k in range(max(0, mark - LOOKBACK + 1), mark + 1)}
         h = hashlib.blake2b(model.encode(), digest_size=16)
-        digests: list[bytes] = []
+        digests: dict[int, bytes] = {}
         cumulative: list[int] = []
         total = 0
-        for seg in segments:
-            h.update(_canonical(seg.block))
-            digests.append(h.copy().digest())
+        for k, seg in enumerate(segments):
+            h.update(seg.canonical)
+            if k in wanted:
+                digests[k] = h.copy().digest()
             total += seg.tokens
             cumulative.append(total)
 
@@ -122,10 +123,3 @@ class PromptCache:
             for key in list(self._entries)[: self._max // 10]:
                 del self._entries[key]
         self._entries[digest] = (visible if old is None else min(old[0], visible), expires, ttl)
-
-
-def _canonical(block: Any) -> bytes:
-    """Block identity for the cache: its JSON without the cache marker itself."""
-    if isinstance(block, dict) and "cache_control" in block:
-        block = {k: v for k, v in block.items() if k != "cache_control"}
-    return _encode(block) + b"\x1e"

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from chorus.errors import error_type_for_status
 from chorus.protocol import transcript
+from chorus.sim.known import KnownMessages
 from chorus.sim.models import ModelSpec
+from chorus.sim.tokens import Segment, message_segments
 
-__all__ = ["API_VERSIONS", "MessagesRequest", "SimError", "parse_count_tokens", "parse_messages"]
+__all__ = [
+    "API_VERSIONS",
+    "Known",
+    "MessagesRequest",
+    "SimError",
+    "known_messages",
+    "parse_count_tokens",
+    "parse_messages",
+]
 
 API_VERSIONS = ("2023-06-01", "2026-10-21")
 NEW_VERSION = "2026-10-21"
@@ -102,14 +112,19 @@ class MessagesRequest:
     # How many identical requests (same body, temperature above 0) came before this one:
     # a real model samples afresh each time, so behaviours may answer a repeat differently.
     sample: int = 0
+    # The segments of each message but the last, when they were known already (sim.known).
+    earlier: list[list[Segment]] | None = None
 
     @property
     def wants_thinking(self) -> bool:
         return self.thinking is not None and self.thinking.get("type") in ("enabled", "adaptive")
 
 
-def parse_messages(body: Any, *, version: str, lookup: Any) -> MessagesRequest:
-    """Validate a ``POST /v1/messages`` body; ``lookup(name)`` finds a model or None."""
+def parse_messages(
+    body: Any, *, version: str, lookup: Any, known: KnownMessages[Known] | None = None
+) -> MessagesRequest:
+    """Validate a ``POST /v1/messages`` body; ``lookup(name)`` finds a model or None;
+    ``known``: what earlier calls worked out about their messages (see sim.known)."""
     body = _object(body)
     _fields(body, _MESSAGES_FIELDS, version)
     _require(body, "model")
@@ -126,7 +141,7 @@ def parse_messages(body: Any, *, version: str, lookup: Any) -> MessagesRequest:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise bad("stream: Input should be a valid boolean")
-    messages, system, tools, tool_choice, thinking = _common(body, version)
+    messages, system, tools, tool_choice, thinking, earlier = _common(body, version, known)
     stops = body.get("stop_sequences") or []
     if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
         raise bad("stop_sequences: Input should be a valid list of strings")
@@ -162,10 +177,13 @@ def parse_messages(body: Any, *, version: str, lookup: Any) -> MessagesRequest:
         stop_sequences=stops,
         thinking=thinking,
         cache_control=_cache_control(body.get("cache_control"), "cache_control"),
+        earlier=earlier,
     )
 
 
-def parse_count_tokens(body: Any, *, version: str, lookup: Any) -> MessagesRequest:
+def parse_count_tokens(
+    body: Any, *, version: str, lookup: Any, known: KnownMessages[Known] | None = None
+) -> MessagesRequest:
     """Validate a ``POST /v1/messages/count_tokens`` body (no max_tokens, no stream)."""
     body = _object(body)
     _fields(body, _COUNT_FIELDS, version)
@@ -173,7 +191,7 @@ def parse_count_tokens(body: Any, *, version: str, lookup: Any) -> MessagesReque
     _require(body, "messages")
     if not isinstance(body["model"], str):
         raise bad("model: Input should be a valid string")
-    messages, system, tools, tool_choice, thinking = _common(body, version)
+    messages, system, tools, tool_choice, thinking, earlier = _common(body, version, known)
     spec = _model(body["model"], lookup)
     return MessagesRequest(
         model=spec,
@@ -183,6 +201,7 @@ def parse_count_tokens(body: Any, *, version: str, lookup: Any) -> MessagesReque
         tools=tools,
         tool_choice=tool_choice,
         thinking=thinking,
+        earlier=earlier,
     )
 
 
@@ -210,17 +229,60 @@ def _model(name: str, lookup: Any) -> ModelSpec:
     return spec  # type: ignore[no-any-return]
 
 
+class Known(NamedTuple):
+    """What one message comes to on its own, anywhere but last (see sim.known)."""
+
+    outline: transcript.Outline
+    segments: list[Segment]
+    breakpoints: int  # its blocks with a (valid) cache_control
+    new_version_ok: bool  # nothing in it that anthropic-version 2026-10-21 refuses
+
+
+def _learn(message: dict[str, Any]) -> Known | None:
+    outline = transcript.outline(message)
+    if outline is None:
+        return None
+    content = message["content"]
+    breakpoints = 0
+    if isinstance(content, list):
+        for block in content:
+            if "cache_control" in block:
+                try:
+                    _cache_control(block["cache_control"], "")
+                except SimError:
+                    return None
+                breakpoints += 1
+    return Known(
+        outline,
+        message_segments(message, current=False),
+        breakpoints,
+        _new_version_problem(message, 0) is None,
+    )
+
+
+def known_messages(most: int = 50_000) -> KnownMessages[Known]:
+    """A memory of messages seen, for ``parse_messages(..., known=)``."""
+    return KnownMessages(_learn, most)
+
+
 def _common(
-    body: dict[str, Any], version: str
+    body: dict[str, Any], version: str, known: KnownMessages[Known] | None = None
 ) -> tuple[
-    list[dict[str, Any]], Any, list[dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None
+    list[dict[str, Any]],
+    Any,
+    list[dict[str, Any]],
+    dict[str, Any] | None,
+    dict[str, Any] | None,
+    list[list[Segment]] | None,
 ]:
     messages = body["messages"]
-    found = transcript.problems(messages, first_only=True)
-    if found:
-        raise bad(found[0])
-    if version == NEW_VERSION:
-        _new_version_rules(messages)
+    earlier = _known_earlier(messages, version, known)
+    if earlier is None:
+        found = transcript.problems(messages, first_only=True)
+        if found:
+            raise bad(found[0])
+        if version == NEW_VERSION:
+            _new_version_rules(messages)
     system = body.get("system")
     if system is not None and not isinstance(system, str):
         if not isinstance(system, list):
@@ -284,8 +346,12 @@ def _common(
     breakpoints = sum(1 for t in tools if isinstance(t, dict) and "cache_control" in t)
     if isinstance(system, list):
         breakpoints += sum(1 for b in system if "cache_control" in b)
-    for i, message in enumerate(messages):
-        content = message["content"]
+    first = 0
+    if earlier is not None:  # (their markers were checked when they were learned)
+        breakpoints += sum(k.breakpoints for k in earlier)
+        first = len(earlier)
+    for i in range(first, len(messages)):
+        content = messages[i]["content"]
         if isinstance(content, list):
             for j, block in enumerate(content):
                 if "cache_control" in block:
@@ -295,7 +361,30 @@ def _common(
                     breakpoints += 1
     if breakpoints > 4:
         raise bad(f"A maximum of 4 blocks with cache_control may be provided. Found {breakpoints}.")
-    return messages, system, tools, tool_choice, thinking
+    segments = [k.segments for k in earlier] if earlier is not None else None
+    return messages, system, tools, tool_choice, thinking, segments
+
+
+def _known_earlier(
+    messages: Any, version: str, known: KnownMessages[Known] | None
+) -> list[Known] | None:
+    """What is known of each message but the last, if the transcript passes every rule
+    that way: its earlier messages each known sound, then what spans them, and the last
+    one in full. None: check it the long way (which also says why it fails)."""
+    if known is None or not isinstance(messages, list) or not messages:
+        return None
+    earlier = known.earlier(messages)
+    if earlier is None:
+        return None
+    last = messages[-1]
+    tail = transcript.outline(last, last=True)
+    if tail is None or not transcript.sendable([*(k.outline for k in earlier), tail]):
+        return None
+    if version == NEW_VERSION and (
+        not all(k.new_version_ok for k in earlier) or _new_version_problem(last, 0) is not None
+    ):
+        return None
+    return earlier
 
 
 def _cache_control(value: Any, path: str) -> dict[str, Any] | None:
@@ -311,18 +400,25 @@ def _cache_control(value: Any, path: str) -> dict[str, Any] | None:
 def _new_version_rules(messages: list[dict[str, Any]]) -> None:
     """Validation added by ``anthropic-version: 2026-10-21`` (reference §2.4)."""
     for i, message in enumerate(messages):
-        content = message["content"]
-        if not isinstance(content, list):
-            continue
-        for j, block in enumerate(content):
-            kind = block.get("type")
-            if message["role"] == "assistant" and kind == "document":
-                raise bad(
-                    f"messages.{i}.content.{j}: `document` blocks are not permitted in "
-                    "assistant messages"
-                )
-            if message["role"] == "user" and kind == "text" and block.get("citations"):
-                raise bad(
-                    f"messages.{i}.content.{j}.citations: citations are not permitted on "
-                    "user text blocks"
-                )
+        found = _new_version_problem(message, i)
+        if found is not None:
+            raise bad(found)
+
+
+def _new_version_problem(message: dict[str, Any], i: int) -> str | None:
+    content = message["content"]
+    if not isinstance(content, list):
+        return None
+    for j, block in enumerate(content):
+        kind = block.get("type")
+        if message["role"] == "assistant" and kind == "document":
+            return (
+                f"messages.{i}.content.{j}: `document` blocks are not permitted in "
+                "assistant messages"
+            )
+        if message["role"] == "user" and kind == "text" and block.get("citations"):
+            return (
+                f"messages.{i}.content.{j}.citations: citations are not permitted on "
+                "user text blocks"
+            )
+    return None

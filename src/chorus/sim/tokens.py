@@ -9,11 +9,12 @@ block, because prompt caching works on block boundaries.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import msgspec
 
-__all__ = ["Segment", "segments", "text_tokens"]
+__all__ = ["Segment", "canonical", "message_segments", "segments", "text_tokens"]
 
 MESSAGE_OVERHEAD = 3
 TOOL_OVERHEAD = 8
@@ -22,6 +23,7 @@ IMAGE_TOKENS = 1_600
 REQUEST_OVERHEAD = 4
 
 _encode = msgspec.json.Encoder().encode
+_NONE = b"null\x1e"  # the identity of the tools' hidden preamble
 
 
 def text_tokens(text: str) -> int:
@@ -32,37 +34,58 @@ class Segment(NamedTuple):
     """One cacheable unit of the prompt."""
 
     tokens: int
-    block: Any  # the wire object, for hashing; None for synthetic overhead
+    canonical: bytes  # the block's identity for the prompt cache (its JSON, marker left out)
     cache_control: dict[str, Any] | None
 
 
 def segments(
-    *, tools: list[Any] | None, system: Any, messages: list[dict[str, Any]]
+    *,
+    tools: list[Any] | None,
+    system: Any,
+    messages: list[dict[str, Any]],
+    earlier: Sequence[Sequence[Segment]] | None = None,
 ) -> list[Segment]:
+    """``earlier``: the segments of each message but the last, already counted (see
+    :func:`message_segments`), so a long conversation is not counted afresh every call."""
     out: list[Segment] = []
     if tools:
-        out.append(Segment(TOOLS_PREAMBLE, None, None))
+        out.append(Segment(TOOLS_PREAMBLE, _NONE, None))
         for tool in tools:
-            out.append(Segment(_tool_tokens(tool), tool, _cc(tool)))
+            out.append(Segment(_tool_tokens(tool), canonical(tool), _cc(tool)))
     if isinstance(system, str):
         if system:
-            out.append(Segment(text_tokens(system), system, None))
+            out.append(Segment(text_tokens(system), canonical(system), None))
     elif isinstance(system, list):
         for block in system:
-            out.append(Segment(_block_tokens(block, True), block, _cc(block)))
+            out.append(Segment(_block_tokens(block, True), canonical(block), _cc(block)))
     last = len(messages) - 1
     for i, message in enumerate(messages):
-        role = message.get("role")
-        content = message.get("content")
-        out.append(Segment(MESSAGE_OVERHEAD, role, None))
-        if isinstance(content, str):
-            out.append(Segment(text_tokens(content), content, None))
-            continue
-        # Thinking from earlier assistant turns is not counted (reference §2.3).
-        current = i == last
-        for block in content or ():
-            out.append(Segment(_block_tokens(block, current), block, _cc(block)))
+        if earlier is not None and i < last:
+            out.extend(earlier[i])
+        else:
+            # Thinking from earlier assistant turns is not counted (reference §2.3).
+            out.extend(message_segments(message, current=i == last))
     return out
+
+
+def message_segments(message: dict[str, Any], *, current: bool) -> list[Segment]:
+    """One message's segments; ``current``: it is the last one, whose thinking counts."""
+    role = message.get("role")
+    content = message.get("content")
+    out = [Segment(MESSAGE_OVERHEAD, canonical(role), None)]
+    if isinstance(content, str):
+        out.append(Segment(text_tokens(content), canonical(content), None))
+    else:
+        for block in content or ():
+            out.append(Segment(_block_tokens(block, current), canonical(block), _cc(block)))
+    return out
+
+
+def canonical(block: Any) -> bytes:
+    """Block identity for the prompt cache: its JSON without the cache marker itself."""
+    if isinstance(block, dict) and "cache_control" in block:
+        block = {k: v for k, v in block.items() if k != "cache_control"}
+    return _encode(block) + b"\x1e"
 
 
 def _cc(block: Any) -> dict[str, Any] | None:
