@@ -69,12 +69,16 @@ class History(Sequence[Message]):
     only (summarised, and reached by recall through the store); reading one is an
     ``IndexError`` that says so. :meth:`forget_before` moves ``start`` on."""
 
-    __slots__ = ("_hot", "_raw", "start")
+    __slots__ = ("_hot", "_raw", "start", "window")
 
     def __init__(self, messages: Iterable[Message] = (), *, start: int = 0) -> None:
         self._raw: list[bytes] = [_encode(m) for m in messages]
         self._hot: dict[int, Message] = {}  # decoded since the last cool(), by raw index
         self.start = start
+        # What a reader worked out over the decoded messages (the context manager: each
+        # one measured, in order), kept for its next read: the history only grows, so the
+        # next read works out only what is new. Dropped with the decoded messages.
+        self.window: Any = None
 
     def __len__(self) -> int:
         return self.start + len(self._raw)
@@ -122,6 +126,7 @@ class History(Sequence[Message]):
         drop = min(index, len(self)) - self.start
         if drop > 0:
             self._hot.clear()
+            self.window = None
             del self._raw[:drop]
             self.start += drop
 
@@ -135,6 +140,7 @@ class History(Sequence[Message]):
     def cool(self) -> None:
         """Forget the decoded messages; only the bytes stay (an idle session's footprint)."""
         self._hot.clear()
+        self.window = None
 
     def encoded(self) -> list[bytes]:
         """The JSON bytes of each message held (from ``start``), in order; shared: do not

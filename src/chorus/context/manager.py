@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -27,7 +27,7 @@ import msgspec
 
 from chorus.context.compaction import ContextState, Summary, render, summary_request
 from chorus.context.evicted import CANDIDATES, EvictedTurns
-from chorus.context.history import MessageDict, identity
+from chorus.context.history import Extended, History, MessageDict, identity
 from chorus.context.policy import ContextPolicy
 from chorus.context.recall import terms
 from chorus.context.tokens import TokenEstimator
@@ -557,28 +557,74 @@ class ContextManager:
             head = list(system or [])
         return [*head, *extra], len(shown)
 
+    def _measured_from(
+        self, messages: Sequence[dict[str, Any]], start: int
+    ) -> tuple[list[dict[str, Any]], list[int], int]:
+        """``messages[start:]``, the base estimate of each, and the longest tool result in
+        them. For a run over a session's :class:`History` the history's part is kept on it
+        (``History.window``) from call to call and turn to turn: the history only grows, so
+        a call measures only what is new, and a long session's call costs the same as a
+        short one's in Python (the lists are copied, at C speed)."""
+        history = messages.base if type(messages) is Extended else None
+        if type(history) is not History or not history.start <= start <= len(history):
+            out: list[dict[str, Any]] = []
+            raw: list[int] = []
+            return out, raw, _measure_all(self._measure, messages[start:], out, raw, 0)
+        kept = history.window
+        if kept is None or kept[0] is not self.estimator or kept[1] != start:
+            kept = history.window = (self.estimator, start, [], [], 0)
+        _, _, out, raw, longest = kept
+        end = len(history)
+        if start + len(out) < end:
+            longest = _measure_all(
+                self._measure, history[start + len(out) : end], out, raw, longest
+            )
+            history.window = (self.estimator, start, out, raw, longest)
+        added = messages.added  # type: ignore[attr-defined]
+        out, raw = list(out), list(raw)
+        return out, raw, _measure_all(self._measure, added, out, raw, longest)
+
     def _verbatim(
         self, messages: Sequence[dict[str, Any]], state: ContextState, limit: int
     ) -> tuple[list[dict[str, Any]], list[int]]:
         """The messages since the last compaction as sent (recalls shown, oversized tool
         results cut), and the base estimate of each: one pass over the window."""
         start = state.boundary
-        out = list(messages[start:])
+        out, raw, longest = self._measured_from(messages, start)
+        recalled = False
         for index, starts in state.recalls.items():
             if starts and start <= index < len(messages):
-                out[index - start] = self._with_recall(messages, index, starts, state.notes)
+                shown = self._with_recall(messages, index, starts, state.notes)
+                if shown is not out[index - start]:
+                    if not recalled:
+                        out, raw, recalled = list(out), list(raw), True
+                    out[index - start] = shown
+                    _, raw[index - start], tool_result = self._measure(shown)
+                    longest = max(longest, tool_result)
         max_chars = int(self.policy.tool_result_share * limit * CHARS_PER_TOKEN)
         measure = self._measure
-        raw = []
-        longest = 0
-        for m in out:
-            _, base, tool_result = measure(m)
-            raw.append(base)
-            longest = max(longest, tool_result)
         if longest > max_chars:
             out = cap_tool_results(out, max_chars)
             raw = [measure(m)[1] for m in out]
         return out, raw
+
+
+def _measure_all(
+    measure: Callable[[dict[str, Any]], tuple[Any, int, int]],
+    messages: Iterable[dict[str, Any]],
+    out: list[dict[str, Any]],
+    raw: list[int],
+    longest: int,
+) -> int:
+    """Append each message to ``out`` and its base estimate to ``raw``; the longest tool
+    result so far, given ``longest`` before them."""
+    for m in messages:
+        _, base, tool_result = measure(m)
+        out.append(m)
+        raw.append(base)
+        if tool_result > longest:
+            longest = tool_result
+    return longest
 
 
 def _keep_showable(state: ContextState, room: float) -> None:
