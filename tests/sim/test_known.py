@@ -5,9 +5,10 @@ does not, and both must agree."""
 
 from __future__ import annotations
 
-import copy
+import json
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -56,8 +57,11 @@ PIECES = [
 
 
 def outcome(body: dict[str, Any], version: str, known: Any) -> Any:
+    raw = json.dumps(body).encode()
+    read, earlier = known.read(raw) if known is not None else (json.loads(raw), None)
+    assert read == body
     try:
-        req = parse_messages(copy.deepcopy(body), version=version, lookup=LOOKUP, known=known)
+        req = parse_messages(read, version=version, lookup=LOOKUP, earlier=earlier)
     except SimError as exc:
         return ("refused", exc.status, exc.message)
     segs = segments(tools=req.tools, system=req.system, messages=req.messages, earlier=req.earlier)
@@ -100,7 +104,7 @@ def test_each_message_is_learned_once_however_long_the_conversation() -> None:
     messages: list[dict[str, Any]] = []
     for n in range(60):
         messages += [{"role": "user", "content": f"question {n}"}]
-        parse_messages(body(messages), version="2023-06-01", lookup=LOOKUP, known=known)
+        outcome(body(messages), "2023-06-01", known)
         messages += [{"role": "assistant", "content": f"answer {n}"}]
     assert learned == 2 * 59  # each once, when first sent as an earlier message (the last never)
 
@@ -114,14 +118,30 @@ def test_a_repeated_tool_id_from_long_ago_is_still_refused() -> None:
         {"role": "assistant", "content": "21 C."},
         {"role": "user", "content": "again?"},
     ]
-    parse_messages(body(history), version="2023-06-01", lookup=LOOKUP, known=known)
+    assert outcome(body(history), "2023-06-01", known)[0] == "accepted"
     again = [
         *history,
         {"role": "assistant", "content": [use("a")]},
         {"role": "user", "content": [result("a")]},
     ]
-    with pytest.raises(SimError, match="`tool_use` ids must be unique"):
-        parse_messages(body(again), version="2023-06-01", lookup=LOOKUP, known=known)
+    refused = outcome(body(again), "2023-06-01", known)
+    assert refused[0] == "refused" and "`tool_use` ids must be unique" in refused[2]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"[1, 2]", b'{"messages": "hi"}', b'{"messages": [1, {"role": tru}]}', b'{"a": }', b"{"],
+)
+def test_a_body_it_cannot_read_as_messages_reads_as_decoding_it_whole_does(raw: bytes) -> None:
+    try:
+        expected: Any = ("ok", msgspec.json.decode(raw))
+    except msgspec.DecodeError as exc:
+        expected = ("error", str(exc))
+    try:
+        got: Any = ("ok", known_messages().read(raw)[0])
+    except msgspec.DecodeError as exc:
+        got = ("error", str(exc))
+    assert got == expected
 
 
 def test_memory_is_bounded() -> None:
@@ -132,10 +152,5 @@ def test_memory_is_bounded() -> None:
             {"role": "user", "content": f"q{n}"},
             {"role": "assistant", "content": f"a{n}"},
         ]
-        parse_messages(
-            body([*messages, {"role": "user", "content": "?"}]),
-            version="2023-06-01",
-            lookup=LOOKUP,
-            known=known,
-        )
+        outcome(body([*messages, {"role": "user", "content": "?"}]), "2023-06-01", known)
         assert len(known) <= 10

@@ -37,6 +37,7 @@ from chorus.sim.registry import names
 from chorus.sim.render import render
 from chorus.sim.request import (
     API_VERSIONS,
+    Known,
     MessagesRequest,
     SimError,
     known_messages,
@@ -50,7 +51,8 @@ __all__ = ["SimulatorApp"]
 
 log = logging.getLogger("chorus.sim")
 
-_decode = msgspec.json.decode
+# What self.known knew of a request's messages (sim.known), from reading it to answering it.
+_EARLIER: web.RequestKey[list[Known] | None] = web.RequestKey("chorus.earlier")
 _encode = msgspec.json.Encoder().encode
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_TABLE = bytes.maketrans(bytes(range(256)), (_B58 * 5)[:256].encode())
@@ -192,7 +194,8 @@ class SimulatorApp:
                 f"use one of {', '.join(API_VERSIONS)}",
             )
         try:
-            body = _decode(raw) if raw else None
+            body, earlier = self.known.read(raw) if raw else (None, None)
+            request[_EARLIER] = earlier
         except msgspec.DecodeError as exc:
             raise SimError(
                 400, f"There was an error parsing the body of your request: {exc}"
@@ -239,7 +242,7 @@ class SimulatorApp:
                 body,
                 version=request.headers["anthropic-version"],
                 lookup=self.lookup,
-                known=self.known,
+                earlier=request.get(_EARLIER),
             )
             if self.config.quiz is not None and body.get("temperature", 1.0) != 0:
                 req.sample = self._samples.seen(body)
@@ -255,7 +258,7 @@ class SimulatorApp:
                 body,
                 version=request.headers["anthropic-version"],
                 lookup=self.lookup,
-                known=self.known,
+                earlier=request.get(_EARLIER),
             )
             entry.input_tokens = self._count(req)
             return web.Response(

@@ -121,10 +121,10 @@ class MessagesRequest:
 
 
 def parse_messages(
-    body: Any, *, version: str, lookup: Any, known: KnownMessages[Known] | None = None
+    body: Any, *, version: str, lookup: Any, earlier: list[Known] | None = None
 ) -> MessagesRequest:
     """Validate a ``POST /v1/messages`` body; ``lookup(name)`` finds a model or None;
-    ``known``: what earlier calls worked out about their messages (see sim.known)."""
+    ``earlier``: what is known of each of its messages but the last (``known_messages``)."""
     body = _object(body)
     _fields(body, _MESSAGES_FIELDS, version)
     _require(body, "model")
@@ -141,7 +141,7 @@ def parse_messages(
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise bad("stream: Input should be a valid boolean")
-    messages, system, tools, tool_choice, thinking, earlier = _common(body, version, known)
+    messages, system, tools, tool_choice, thinking, counted = _common(body, version, earlier)
     stops = body.get("stop_sequences") or []
     if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
         raise bad("stop_sequences: Input should be a valid list of strings")
@@ -177,12 +177,12 @@ def parse_messages(
         stop_sequences=stops,
         thinking=thinking,
         cache_control=_cache_control(body.get("cache_control"), "cache_control"),
-        earlier=earlier,
+        earlier=counted,
     )
 
 
 def parse_count_tokens(
-    body: Any, *, version: str, lookup: Any, known: KnownMessages[Known] | None = None
+    body: Any, *, version: str, lookup: Any, earlier: list[Known] | None = None
 ) -> MessagesRequest:
     """Validate a ``POST /v1/messages/count_tokens`` body (no max_tokens, no stream)."""
     body = _object(body)
@@ -191,7 +191,7 @@ def parse_count_tokens(
     _require(body, "messages")
     if not isinstance(body["model"], str):
         raise bad("model: Input should be a valid string")
-    messages, system, tools, tool_choice, thinking, earlier = _common(body, version, known)
+    messages, system, tools, tool_choice, thinking, counted = _common(body, version, earlier)
     spec = _model(body["model"], lookup)
     return MessagesRequest(
         model=spec,
@@ -201,7 +201,7 @@ def parse_count_tokens(
         tools=tools,
         tool_choice=tool_choice,
         thinking=thinking,
-        earlier=earlier,
+        earlier=counted,
     )
 
 
@@ -261,12 +261,13 @@ def _learn(message: dict[str, Any]) -> Known | None:
 
 
 def known_messages(most: int = 50_000) -> KnownMessages[Known]:
-    """A memory of messages seen, for ``parse_messages(..., known=)``."""
+    """A memory of messages seen: ``body, earlier = known.read(raw)``, then
+    ``parse_messages(body, ..., earlier=earlier)``."""
     return KnownMessages(_learn, most)
 
 
 def _common(
-    body: dict[str, Any], version: str, known: KnownMessages[Known] | None = None
+    body: dict[str, Any], version: str, known: list[Known] | None = None
 ) -> tuple[
     list[dict[str, Any]],
     Any,
@@ -365,26 +366,21 @@ def _common(
     return messages, system, tools, tool_choice, thinking, segments
 
 
-def _known_earlier(
-    messages: Any, version: str, known: KnownMessages[Known] | None
-) -> list[Known] | None:
-    """What is known of each message but the last, if the transcript passes every rule
-    that way: its earlier messages each known sound, then what spans them, and the last
-    one in full. None: check it the long way (which also says why it fails)."""
-    if known is None or not isinstance(messages, list) or not messages:
-        return None
-    earlier = known.earlier(messages)
-    if earlier is None:
+def _known_earlier(messages: Any, version: str, known: list[Known] | None) -> list[Known] | None:
+    """``known`` (what is known of each message but the last), if the transcript passes
+    every rule that way: what spans its messages, and the last one in full. None: check it
+    the long way (which also says why it fails)."""
+    if known is None or not isinstance(messages, list) or len(known) != len(messages) - 1:
         return None
     last = messages[-1]
     tail = transcript.outline(last, last=True)
-    if tail is None or not transcript.sendable([*(k.outline for k in earlier), tail]):
+    if tail is None or not transcript.sendable([*(k.outline for k in known), tail]):
         return None
     if version == NEW_VERSION and (
-        not all(k.new_version_ok for k in earlier) or _new_version_problem(last, 0) is not None
+        not all(k.new_version_ok for k in known) or _new_version_problem(last, 0) is not None
     ):
         return None
-    return earlier
+    return known
 
 
 def _cache_control(value: Any, path: str) -> dict[str, Any] | None:
