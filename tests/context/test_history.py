@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
+import msgspec
 import pytest
 
 from chorus.context.history import Extended, History, MessageDict, identity
@@ -93,3 +94,34 @@ def test_a_history_that_starts_later_says_so_instead_of_reading_short() -> None:
         list(Extended(history, [{"role": "user", "content": "x"}]))
     partial = History(_messages(5)[6:], start=6)
     assert len(partial) == 10 and partial[9] == _messages(5)[9]
+
+
+_SHAPES: list[dict[str, object]] = [
+    {"role": "user", "content": 'plain é 😀 "quoted" \\ back'},
+    {"role": "assistant", "content": [{"type": "text", "text": "t", "citations": None}]},
+    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "x", "content": []}]},
+    {"content": "content first", "role": "user"},  # any other shape is kept whole
+    {"role": "assistant", "content": "with more", "name": "extra"},
+]
+
+
+def test_a_decoded_message_carries_exactly_the_json_encoding_it_gives() -> None:
+    history = History(_SHAPES)
+    for i, message in enumerate(_SHAPES):
+        decoded = history[i]
+        assert decoded == message
+        # (what encoding the decoded message gives: a role and a content are kept in that
+        # order, whichever order they came in)
+        assert bytes(decoded.json) == msgspec.json.encode(dict(decoded))  # type: ignore[arg-type]
+
+
+def test_a_client_sends_history_messages_as_their_own_json_and_the_same_bytes() -> None:
+    from chorus.client import Claude
+
+    history = History(_SHAPES)
+    new = MessageDict(role="user", content="and now?")
+    read = history[0 : len(history)]
+    plain = {"model": "m", "max_tokens": 5, "messages": [*map(dict, read), dict(new)]}
+    held = {"model": "m", "max_tokens": 5, "messages": [*read, new]}
+    engine = Claude(api_key="k", base_url="http://127.0.0.1:9").engine
+    assert engine.encode_body(held) == engine.encode_body(plain) == msgspec.json.encode(plain)

@@ -49,6 +49,13 @@ CALL_OPTIONS = frozenset(
     {"timeout", "extra_headers", "extra_body", "fallback_models", "continue_interrupted"}
 )
 _OK_OUTCOME = Outcome.ok()
+
+
+def _as_sent(message: Any) -> Any:
+    encoded = getattr(message, "json", None)
+    return encoded if type(encoded) is msgspec.Raw else message
+
+
 _OK_RESULT = Result(_OK_OUTCOME)
 
 
@@ -173,9 +180,15 @@ class Engine:
         return params, options
 
     def encode_body(self, params: Mapping[str, Any]) -> bytes:
+        """The request's JSON. A message that carries its own JSON (a ``json`` attribute
+        holding a ``msgspec.Raw``: an agent's history, decoded from those very bytes) is
+        sent as it is, not encoded again."""
         for name in ("model", "messages"):
             if name not in params:
                 raise ConfigError(f"{name} is required")
+        messages = params["messages"]
+        if isinstance(messages, list):
+            params = {**params, "messages": [_as_sent(m) for m in messages]}
         try:
             body = _encode(params)
         except (TypeError, msgspec.EncodeError) as exc:

@@ -42,24 +42,37 @@ def _encode(message: Message) -> bytes:
     return encoded
 
 
+_AS_JSON = {ord("u"): b'{"role":"user","content":', ord("a"): b'{"role":"assistant","content":'}
+
+
 def _decode(raw: bytes) -> MessageDict:
     mark = raw[0]
     if mark == _WHOLE:
-        return MessageDict(_decode_message(memoryview(raw)[1:]))
-    return MessageDict(role=_BY_MARK[mark], content=_decode_any(memoryview(raw)[1:]))
+        message = MessageDict(_decode_message(memoryview(raw)[1:]))
+        message.json = msgspec.Raw(raw[1:])
+        return message
+    message = MessageDict(role=_BY_MARK[mark], content=_decode_any(memoryview(raw)[1:]))
+    message.json = msgspec.Raw(b"".join((_AS_JSON[mark], raw[1:], b"}")))
+    return message
 
 
 class MessageDict(dict):  # type: ignore[type-arg]
     """A message as a plain dict that carries what the context manager measured about it, so
     no cache elsewhere has to keep it alive to remember: what a :class:`History` decodes,
-    and what a run adds."""
+    and what a run adds.
 
-    __slots__ = ("__weakref__", "marked", "measured")
+    One a History decodes also carries ``json``: the message's own JSON, exactly what
+    encoding it gives, which a client sends as it is instead of encoding the message again
+    (a long conversation's request is mostly messages sent before). Such a message is read,
+    never changed: what changes one makes a new one (as every layout step does)."""
+
+    __slots__ = ("__weakref__", "json", "marked", "measured")
 
     def __init__(self, fields: Any = (), /, **more: Any) -> None:
         super().__init__(fields, **more)
         self.measured: Any = None
         self.marked: bool | None = None  # whether a block carries cache_control (context.cache)
+        self.json: msgspec.Raw | None = None
 
 
 class History(Sequence[Message]):
