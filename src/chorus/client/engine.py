@@ -43,6 +43,7 @@ from chorus.protocol.types import Message, Usage, decode_message
 __all__ = ["CALL_OPTIONS", "Engine", "Slots"]
 
 _encode = msgspec.json.Encoder().encode
+Raw = msgspec.Raw
 
 # Per-call options that are not part of the request body.
 CALL_OPTIONS = frozenset(
@@ -50,10 +51,6 @@ CALL_OPTIONS = frozenset(
 )
 _OK_OUTCOME = Outcome.ok()
 
-
-def _as_sent(message: Any) -> Any:
-    encoded = getattr(message, "json", None)
-    return encoded if type(encoded) is msgspec.Raw else message
 
 
 _OK_RESULT = Result(_OK_OUTCOME)
@@ -188,7 +185,8 @@ class Engine:
                 raise ConfigError(f"{name} is required")
         messages = params["messages"]
         if isinstance(messages, list):
-            params = {**params, "messages": [_as_sent(m) for m in messages]}
+            sent = [j if type(j := getattr(m, "json", None)) is Raw else m for m in messages]
+            params = {**params, "messages": sent}
         try:
             body = _encode(params)
         except (TypeError, msgspec.EncodeError) as exc:
