@@ -52,7 +52,6 @@ CALL_OPTIONS = frozenset(
 _OK_OUTCOME = Outcome.ok()
 
 
-
 _OK_RESULT = Result(_OK_OUTCOME)
 
 
