@@ -100,7 +100,7 @@ _SHAPES: list[dict[str, object]] = [
     {"role": "user", "content": 'plain é 😀 "quoted" \\ back'},
     {"role": "assistant", "content": [{"type": "text", "text": "t", "citations": None}]},
     {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "x", "content": []}]},
-    {"content": "content first", "role": "user"},  # any other shape is kept whole
+    {"content": "content first", "role": "user"},
     {"role": "assistant", "content": "with more", "name": "extra"},
 ]
 
@@ -110,8 +110,7 @@ def test_a_decoded_message_carries_exactly_the_json_encoding_it_gives() -> None:
     for i, message in enumerate(_SHAPES):
         decoded = history[i]
         assert decoded == message
-        # (what encoding the decoded message gives: a role and a content are kept in that
-        # order, whichever order they came in)
+        # (what encoding the decoded message gives, its fields in the order they came)
         assert bytes(decoded.json) == msgspec.json.encode(dict(decoded))  # type: ignore[arg-type]
 
 

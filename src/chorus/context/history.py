@@ -1,10 +1,11 @@
-"""A conversation's messages, kept as compact JSON bytes and decoded when read. Pure.
+"""A conversation's messages, kept as their JSON bytes and decoded when read. Pure.
 
 A session held in memory between turns needs its transcript at hand (reading it back from
 the store every turn costs more the longer it lives), but as dicts a message costs about
 twice its text in memory. :class:`History` keeps each message as its encoded bytes and
 decodes one when it is read; what a turn reads stays decoded (so it is the same object
-every call of the turn, and measured once) until :meth:`History.cool` drops it again.
+every call of the turn, and measured once) until :meth:`History.cool` drops it again. A
+decoded message keeps those bytes as its ``json``, which a request sends as they are.
 
 :class:`Extended` is what one run works on: the history it was given, read through, and
 the messages the run adds, kept apart, so a run that fails leaves the history as it was
@@ -22,37 +23,18 @@ __all__ = ["Extended", "History", "MessageDict", "identity"]
 
 Message = dict[str, Any]
 _encoder = msgspec.json.Encoder().encode
-_decode_any = msgspec.json.Decoder().decode
 _decode_message = msgspec.json.Decoder(dict[str, Any]).decode
-# A message that is only a role and content (nearly every one) is kept as one byte for the
-# role and the content's JSON; any other, whole, after b"m".
-_ROLES = {"user": b"u", "assistant": b"a"}
-_BY_MARK = {ord("u"): "user", ord("a"): "assistant"}
-_WHOLE = ord("m")
 
 
 def _encode(message: Message) -> bytes:
-    role = _ROLES.get(message.get("role", "")) if len(message) == 2 else None
-    if role is not None and "content" in message:
-        encoded = role + _encoder(message["content"])
-    else:
-        encoded = b"m" + _encoder(message)
-    # (Joined, it is a new bytes object of exactly its size: the encoder's own buffer is
-    # allocated with room to grow, about 1.5x what a short message needs, and kept so.)
-    return encoded
-
-
-_AS_JSON = {ord("u"): b'{"role":"user","content":', ord("a"): b'{"role":"assistant","content":'}
+    # Copied into a bytes object of exactly its size: the encoder's own buffer is allocated
+    # with room to grow, about 1.5x what a short message needs, and kept so.
+    return bytes(memoryview(_encoder(message)))
 
 
 def _decode(raw: bytes) -> MessageDict:
-    mark = raw[0]
-    if mark == _WHOLE:
-        message = MessageDict(_decode_message(memoryview(raw)[1:]))
-        message.json = msgspec.Raw(raw[1:])
-        return message
-    message = MessageDict(role=_BY_MARK[mark], content=_decode_any(memoryview(raw)[1:]))
-    message.json = msgspec.Raw(b"".join((_AS_JSON[mark], raw[1:], b"}")))
+    message = MessageDict(_decode_message(raw))
+    message.json = msgspec.Raw(raw)  # (the same bytes, not a copy)
     return message
 
 
