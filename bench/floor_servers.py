@@ -1,9 +1,10 @@
 """Minimal servers that answer every POST with one fixed, pre-rendered 10-delta SSE stream.
 
 They bound what any simulator can cost: ``asyncio`` is a bare asyncio.Protocol
-HTTP/1.1 server (just enough parsing for keep-alive POSTs with a
-Content-Length body), ``aiohttp`` is the smallest aiohttp.web handler. Both
-serve the same bytes `chorus sim` sends for a 10-word echo.
+HTTP/1.1 server (just enough parsing for keep-alive POSTs with a Content-Length body),
+``aiohttp`` is the smallest aiohttp.web handler, and ``aiohttp-decode`` the same handler
+decoding the request's JSON: what reading a long history into Python costs any server.
+All serve the same bytes `chorus sim` sends for a 10-word echo.
 
     python bench/floor_servers.py asyncio 8123
 """
@@ -91,11 +92,13 @@ async def serve_asyncio(port: int) -> None:
     await server.serve_forever()
 
 
-async def serve_aiohttp(port: int) -> None:
+async def serve_aiohttp(port: int, decode: bool = False) -> None:
     from aiohttp import web
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        await request.read()
+        body = await request.read()
+        if decode:
+            msgspec.json.decode(body)
         resp = web.StreamResponse(
             headers={"content-type": "text/event-stream; charset=utf-8", "request-id": "req_fixed"}
         )
@@ -117,7 +120,11 @@ async def serve_aiohttp(port: int) -> None:
 
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
-    serve = {"asyncio": serve_asyncio, "aiohttp": serve_aiohttp}[kind]
+    serve = {
+        "asyncio": serve_asyncio,
+        "aiohttp": serve_aiohttp,
+        "aiohttp-decode": lambda port: serve_aiohttp(port, decode=True),
+    }[kind]
     try:
         import uvloop
 

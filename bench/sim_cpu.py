@@ -12,6 +12,8 @@ the same load from this process pinned to ``--client-core`` (0):
   defaults (no latency, no faults, no rate limits; uvloop if installed).
 * ``aiohttp minimal``: the smallest aiohttp.web handler replaying a fixed
   pre-rendered 10-delta stream (bench/floor_servers.py): what aiohttp costs.
+* ``aiohttp decode`` (``--servers``): the same handler decoding the request's JSON with
+  msgspec, for ``--history``: what reading a long session's body costs any server.
 * ``asyncio floor``: a bare asyncio.Protocol HTTP/1.1 server replaying the same
   bytes in one write (bench/floor_servers.py): the floor every ratio is taken
   against. Both replay 1,927 bytes where the simulator sends 2,129 (its usage
@@ -26,6 +28,8 @@ the measured window only (bench/harness.py).
 
     .venv/bin/python bench/sim_cpu.py                     # C = 1, 50, 200, 3 rounds; ~80 s
     .venv/bin/python bench/sim_cpu.py --concurrency 50 --requests 50000 --rounds 3
+    .venv/bin/python bench/sim_cpu.py --history 200 --concurrency 20 --name sim_history_200 \
+        --servers "chorus sim,aiohttp decode,asyncio floor"     # a long session's calls
 
 Writes bench/results/sim_cpu.json and bench/results/sim_cpu.md.
 """
@@ -47,14 +51,49 @@ from harness import Column, Row, ServerProcess
 HERE = Path(__file__).resolve().parent
 TEXT = "one two three four five six seven eight nine ten"
 DELTAS = len(TEXT.split())
-REQUEST = msgspec.json.encode(
+TOOLS = [
     {
-        "model": "claude-sonnet-4-5",
-        "max_tokens": 256,
-        "stream": True,
-        "messages": [{"role": "user", "content": TEXT}],
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
     }
-)
+]
+
+
+def request(history: int) -> bytes:
+    """The call's body, after ``history`` earlier exchanges of an agent's one-tool turn
+    (a question, a tool call, its result, the answer): what a long session sends."""
+    messages: list[dict[str, Any]] = []
+    for i in range(history):
+        call = f"toolu_{i:020d}"
+        messages += [
+            {"role": "user", "content": "what is the weather in Lyon?"},
+            {
+                "role": "assistant",
+                "content": [
+                    {
+                        "type": "tool_use",
+                        "id": call,
+                        "name": "get_weather",
+                        "input": {"city": "Lyon"},
+                    }
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": call, "content": "Sunny, 21 C."}
+                ],
+            },
+            {"role": "assistant", "content": "It is sunny and 21 C in Lyon today."},
+        ]
+    messages.append({"role": "user", "content": TEXT})
+    body: dict[str, Any] = {"model": "claude-sonnet-4-5", "max_tokens": 256, "stream": True}
+    if history:
+        body["tools"] = TOOLS
+    return msgspec.json.encode({**body, "messages": messages})
+
+
 HEADERS = {
     "x-api-key": "sk-bench",
     "anthropic-version": "2023-06-01",
@@ -63,6 +102,7 @@ HEADERS = {
 TEXT_DELTA = b'"type":"text_delta"'
 END = b'data: {"type":"message_stop"}\n\n'
 FLOOR = "asyncio floor"
+PEERS = ["chorus sim", "aiohttp minimal", "aiohttp decode", FLOOR]
 
 
 class BadResponse(Exception):
@@ -80,6 +120,7 @@ def servers(args: argparse.Namespace) -> dict[str, list[str]]:
     return {
         "chorus sim": sim,
         "aiohttp minimal": [sys.executable, floors, "aiohttp", "0"],
+        "aiohttp decode": [sys.executable, floors, "aiohttp-decode", "0"],
         FLOOR: [sys.executable, floors, "asyncio", "0"],
     }
 
@@ -99,6 +140,7 @@ async def run_one(
     server: ServerProcess, concurrency: int, args: argparse.Namespace
 ) -> tuple[Row, int]:
     url = server.url + "/v1/messages"
+    sent = request(args.history)
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(
@@ -106,12 +148,12 @@ async def run_one(
     ) as session:
 
         async def call() -> None:
-            async with session.post(url, data=REQUEST) as resp:
+            async with session.post(url, data=sent) as resp:
                 body = await resp.read()
             check(resp.status, body)
 
         # One checked response first: it proves the peer speaks, and records its size.
-        async with session.post(url, data=REQUEST) as resp:
+        async with session.post(url, data=sent) as resp:
             sample = await resp.read()
         check(resp.status, sample)
         row = await harness.measure_load(
@@ -136,7 +178,14 @@ def main() -> None:
     parser.add_argument("--warmup-requests", type=int, default=1_000)
     parser.add_argument("--warmup-seconds", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3, help="repeat; keep the median run")
-    parser.add_argument("--servers", default="", help="subset, comma-separated (default all)")
+    parser.add_argument(
+        "--servers",
+        default="chorus sim,aiohttp minimal,asyncio floor",
+        help=f"comma-separated, of: {', '.join(PEERS)}",
+    )
+    parser.add_argument(
+        "--history", type=int, default=0, help="earlier one-tool exchanges in each request"
+    )
     parser.add_argument("--ttft", type=float, help="pass --ttft to chorus sim (default: none)")
     parser.add_argument("--tps", type=float, help="pass --tps to chorus sim (default: none)")
     parser.add_argument("--server-core", default="1")
@@ -223,7 +272,8 @@ def main() -> None:
         baseline=FLOOR,
         group_by=["concurrency"],
         settings=settings,
-        title="Simulator CPU per streamed 10-delta response",
+        title="Simulator CPU per streamed 10-delta response"
+        + (f", after {args.history} earlier exchanges" if args.history else ""),
         notes=notes,
     )
     print()
