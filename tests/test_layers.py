@@ -7,7 +7,7 @@ floor's other packages):
 
 0. ``errors``
 1. ``protocol``, ``config_files``
-2. ``policy``, ``context``, ``clock``   (``policy`` and ``context`` are pure)
+2. ``policy``, ``context``, ``clock``, ``heap``   (``policy`` and ``context`` are pure)
 3. ``store``
 4. ``client``
 5. ``agent``, ``sim``, ``observe``
@@ -33,6 +33,7 @@ FLOORS = {
     "policy": 2,
     "context": 2,
     "clock": 2,
+    "heap": 2,
     "store": 3,
     "client": 4,
     "agent": 5,

@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from chorus.errors import ConfigError
+from chorus.heap import settle as settle_heap
 
 __all__ = ["main"]
 
@@ -205,13 +205,7 @@ def _run_sim(args: argparse.Namespace) -> int:
     async def serve() -> None:
         sim = Simulator(config, host=args.host, port=args.port)
         await sim.start()
-        # As in chorus serve: what was built at start stays out of the collector's passes,
-        # and the passes come rarely. Each call makes thousands of short-lived objects for
-        # a long conversation, and with the default thresholds the collector's full passes
-        # over the simulator's memory paused every reply behind them (60-170 ms).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(100_000, 50, 100)
+        settle_heap()
         print(f"chorus sim listening on {sim.base_url}", flush=True)
         if not args.quiet:
             print(_usage(sim.base_url), flush=True)

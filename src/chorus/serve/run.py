@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import ipaddress
 import signal
 import sys
@@ -20,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from chorus.errors import ConfigError
+from chorus.heap import settle as settle_heap
 from chorus.serve.config import ServeConfig, load_serve_config
 
 __all__ = ["SERVER_CLIENT", "build", "serve"]
@@ -104,13 +104,7 @@ async def serve(
     store = "in memory" if config.store.memory else f"in {config.store.path}"
     say(f"Sessions are kept {store}.")
     service, app = await build(config, client=client)
-    # What was built at start lives as long as the server: keep it out of the collector's
-    # passes. And collect rarely: a turn makes many short-lived objects, and with the
-    # default thresholds the collector's frequent passes over every live session's objects
-    # were the p99 (100-200 ms pauses at 100 turns/s, measured by bench/server.py).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
+    settle_heap()
     runner = web.AppRunner(
         app,
         handle_signals=False,
