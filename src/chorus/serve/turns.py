@@ -30,6 +30,18 @@ __all__ = ["EVENT_SPAN", "LiveTurn", "result_json", "team_event_json", "wire"]
 EVENT_SPAN = 1_000_000  # event ids per turn
 
 
+def _over() -> asyncio.Event:
+    event = asyncio.Event()
+    event.set()  # (a set Event's wait returns at once, on any loop: it never binds one)
+    return event
+
+
+# What every ended turn waits on. A server keeps thousands of recent turns for readers
+# who come back; each keeping its own task, two Events and their waiter deques made a dozen
+# objects per turn that outlived it, and the collector walked them on every young pass.
+_OVER = _over()
+
+
 def wire(event: Any) -> tuple[str, dict[str, Any]] | None:
     """The streamed form of an agent event, or None for those the API does not stream."""
     if isinstance(event, TextChunk):
@@ -113,8 +125,10 @@ class LiveTurn:
         self.status, self.result = status, result
         self.message = None  # (the session's store has it now; recent turns stay small)
         self.ended_at = time.monotonic()
+        self.task = self.entered = None  # (what cancels or waits on a running turn)
         self._ended.set()
         self._signal.set()
+        self._ended = self._signal = _OVER
 
     async def wait(self) -> None:
         await self._ended.wait()
