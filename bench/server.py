@@ -50,6 +50,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import gc
 import json
 import os
 import sys
@@ -170,7 +171,29 @@ async def open_loop(
     stream: bool = False,
 ) -> dict[str, Any]:
     """``stream``: each turn streamed (SSE); one that ends in an ``error`` event, or whose
-    streamed text is not its reply, counts as an error."""
+    streamed text is not its reply, counts as an error.
+
+    The generator's own collector is off while it measures: a pass in this process (tens
+    of ms on a slow host) would hold replies unread and be charged to the server."""
+    gc.collect()
+    gc.disable()
+    try:
+        return await _open_loop(
+            client, kind, rate, seconds, first_session=first_session, stream=stream
+        )
+    finally:
+        gc.enable()
+
+
+async def _open_loop(
+    client: Client,
+    kind: str,
+    rate: float,
+    seconds: float,
+    *,
+    first_session: int,
+    stream: bool,
+) -> dict[str, Any]:
     agent, message, calls = TURNS[kind]
     sessions = sessions_for(rate)
     body = json.dumps({"message": message, "stream": stream}).encode()
