@@ -90,6 +90,24 @@ async def test_token_and_cost_allowances_are_reserved_so_concurrent_turns_never_
             assert spent_cost <= 0.05 and cost <= 0.05 + 1e-9
 
 
+async def test_a_team_run_counts_as_a_run_under_way_until_it_ends() -> None:
+    """A team's members make model calls: its run takes a place of ``max_running_turns``
+    while it runs (over HTTP, as over the Messages API and A2A), and gives it back."""
+    small = config(limits={"max_running_turns": 1})
+    async with served(small, sim={"latency": {"ttft": 0.3, "tokens_per_second": 0}}) as s:
+        task = {"task": "write the changelog for the docs"}
+        team = asyncio.create_task(s.post("/v1/teams/crew/assign", task))
+        await asyncio.sleep(0.1)
+        status, body, _ = await s.post(TURNS.format("during"), {"message": "hi"})
+        still_running = not team.done()
+        team_status, _, _ = await team
+        after, _, _ = await s.post(TURNS.format("after"), {"message": "hi"})
+        assert s.service._running_now() == 0
+    assert still_running and team_status == 200
+    assert status == 503 and body["error"]["type"] == "overloaded_error"
+    assert after == 200
+
+
 async def test_past_its_capacity_the_server_sheds_at_once_with_retry_after() -> None:
     small = config(limits={"max_running_turns": 2})
     async with served(small, sim={"latency": {"ttft": 0.5, "tokens_per_second": 0}}) as s:

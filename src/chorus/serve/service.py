@@ -165,6 +165,7 @@ class Service:
         self._queues: dict[str, list[Any]] = {}  # session -> [admission lock, its users]
         self._waiting = 0
         self._stateless = 0  # Messages-API runs without a session, running now
+        self._team_runs = 0  # team runs (HTTP, Messages API, A2A), running now
         self._turn_seconds = 1.0  # a running average: how long a turn takes here
         self.ready = False
         self._stack = contextlib.AsyncExitStack()
@@ -293,8 +294,8 @@ class Service:
         return sessions, turns
 
     def _running_now(self) -> int:
-        """Runs under way: turns, and Messages-API runs without a session."""
-        return len(self._running) + self._stateless
+        """Runs under way: turns, Messages-API runs without a session, and team runs."""
+        return len(self._running) + self._stateless + self._team_runs
 
     def shed(self) -> Verdict:
         """Refuse a new run at once when the server will not take it: as many turns running
@@ -934,7 +935,11 @@ class Service:
     async def settled_team_run(
         self, hold: TeamHold, events: AsyncIterator[Any]
     ) -> AsyncIterator[Any]:
-        """The team run's events, noting the tokens it reports; settled at its end."""
+        """The team run's events, noting the tokens it reports; settled at its end. While
+        it runs it counts as a run under way, as a turn does (against ``max_running_turns``
+        and in the server's measure of being full: its members make model calls), and its
+        end gives its place to the next run in line."""
+        self._team_runs += 1
         try:
             async for event in events:
                 if isinstance(event, TaskCompleted):
@@ -943,6 +948,8 @@ class Service:
                     hold.used = event.decision.tokens
                 yield event
         finally:
+            self._team_runs -= 1
+            self._ended()
             hold.settle()
 
     # ------------------------------------------------------------------ sessions
