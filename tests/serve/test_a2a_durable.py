@@ -138,3 +138,27 @@ async def test_a_team_task_running_when_the_server_stops_ends_cancelled(tmp_path
     async with served(cfg) as s:
         _, got, _ = await s.post(TEAM, _rpc("GetTask", {"id": task["id"]}))
     assert got["result"]["status"]["state"] == "TASK_STATE_CANCELED", got
+
+
+async def test_a_send_that_returns_at_once_has_its_start_made_durable_without_waiting() -> None:
+    """Its task's id is told before the turn ends, as a streamed turn's is: its journal entry
+    goes with the next group commit, not after the lazy window; a send that waits for the
+    end leaves its entry lazy (the turn's own commit carries it)."""
+    async with served() as s:
+        asked: list[bool] = []
+        start = s.service.journal.start
+
+        def spy(row: Any, soon: bool = False) -> Any:
+            asked.append(soon)
+            return start(row, soon=soon)
+
+        s.service.journal.start = spy
+        now = {"configuration": {"returnImmediately": True}}
+        message = {"messageId": "m-now", "role": "ROLE_USER", "parts": [{"text": "hello"}]}
+        status, reply, _ = await s.post(
+            "/a2a/assistant", _rpc("SendMessage", {"message": message, **now})
+        )
+        assert status == 200, reply
+        waited, _, _ = await s.post("/a2a/assistant", _send("hello again", "m-wait"))
+        assert waited == 200
+    assert asked == [True, False]

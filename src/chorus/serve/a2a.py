@@ -410,6 +410,7 @@ class _AgentFace(_Face):
             idempotency_key=key,
             if_busy="enqueue",
             live=live,
+            told=send.return_immediately,
         )
         return context, turn, send
 

@@ -449,10 +449,14 @@ class Service:
         if_busy: str = "reject",
         resume: dict[str, bool] | None = None,
         live: bool = True,
+        told: bool = False,
     ) -> LiveTurn:
         """Admit a turn and start it; returns it running (or, for a retried key, the turn
         that key started). ``live``: someone reads its text as it comes; else each model
         reply is asked for whole, so an upstream failure anywhere in it is retried whole.
+        ``told``: its number is told before it ends, though it is not streamed (an A2A send
+        that returns at once), so its start is made durable with the next group commit
+        rather than waiting for company, as a streamed turn's is.
 
         Admission to one session is one at a time (a lock per session, held for the few
         reads admission makes, never for the turn): two requests cannot both see the
@@ -477,6 +481,7 @@ class Service:
                         idempotency_key,
                         resume=resume,
                         watched=live,
+                        soon=live or told,
                     )
                 if if_busy != "enqueue":
                     raise ServeError(
@@ -532,6 +537,7 @@ class Service:
         *,
         resume: dict[str, bool] | None,
         watched: bool = True,
+        soon: bool = True,
     ) -> LiveTurn:
         await self.admission()
         try:
@@ -561,8 +567,9 @@ class Service:
             row = TurnRow(key, turn.turn, "running", idempotency_key, seq_before, self._clock())
             # Entered now, made durable with a coming group commit: always before the
             # turn's own commit (writes keep their order), without the turn waiting for it;
-            # in the next one when a reader is told the turn's number at once (streamed).
-            started = turn.entered = self.journal.start(row, soon=watched)
+            # in the next one when a reader is told the turn's number at once (streamed, or
+            # an A2A send that returns at once).
+            started = turn.entered = self.journal.start(row, soon=soon)
         except BaseException:
             self._running.pop(key, None)
             self._let_in(1)
