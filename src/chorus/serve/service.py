@@ -536,8 +536,8 @@ class Service:
         idempotency_key: str | None,
         *,
         resume: dict[str, bool] | None,
-        watched: bool = True,
-        soon: bool = True,
+        watched: bool,
+        soon: bool,
     ) -> LiveTurn:
         await self.admission()
         try:

@@ -30,16 +30,11 @@ __all__ = ["EVENT_SPAN", "LiveTurn", "result_json", "team_event_json", "wire"]
 EVENT_SPAN = 1_000_000  # event ids per turn
 
 
-def _over() -> asyncio.Event:
-    event = asyncio.Event()
-    event.set()  # (a set Event's wait returns at once, on any loop: it never binds one)
-    return event
-
-
 # What every ended turn waits on. A server keeps thousands of recent turns for readers
 # who come back; each keeping its own task, two Events and their waiter deques made a dozen
 # objects per turn that outlived it, and the collector walked them on every young pass.
-_OVER = _over()
+_OVER = asyncio.Event()
+_OVER.set()  # (a set Event's wait returns at once, on any loop: it never binds one)
 
 
 def wire(event: Any) -> tuple[str, dict[str, Any]] | None:
