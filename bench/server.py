@@ -21,6 +21,12 @@ the server's).
 * **floor**: the same text-turn sweep against ``bench/turn_floor.py`` (an aiohttp handler
   that makes the turn's one model call and answers; no agent, no store), pinned the same
   way: the share of a turn's CPU that is chorus's own, and the p99 this machine allows.
+* **durable floor**: the floor again, but each turn's reply is appended to a file on the
+  store's disk and made durable (``fdatasync``, many turns to a sync) before it is
+  answered: the least a server that acknowledges only durable turns must wait, so the p99
+  that this machine's disk allows such a server.
+* **disk**: a write and ``fdatasync`` every 5 ms on the store's disk for 20 s, nothing else
+  running: the disk's own tail, and the share of the time a sync takes over 20 ms.
 * **shedding**: the server set to shed every turn (``shed_busy`` near 0) at 1,000
   requests/s: how fast a shed is answered when nothing else runs, and its CPU.
 * **overload**: twice the text-turn capacity: goodput (turns completed per second) as a
@@ -335,7 +341,15 @@ def main() -> None:
         "--skip",
         nargs="*",
         default=[],
-        help="parts to skip: sweep floor shedding overload sessions peers impatient faults",
+        help="parts to skip: sweep floor durable disk shedding overload sessions peers "
+        "impatient faults",
+    )
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        default=None,
+        help="where the store and the durable floor's file go (default: a new temporary "
+        "folder; /dev/shm puts them in memory, to tell the disk's share apart)",
     )
     parser.add_argument(
         "--repeat",
@@ -348,9 +362,15 @@ def main() -> None:
         default=None,
         help="offered turns/s for the overload part (default: twice this run's text capacity)",
     )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS / "server.json",
+        help="results file (default bench/results/server.json; the plot is redrawn only then)",
+    )
     args = parser.parse_args()
     pin_self(1)
-    folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    folder = Path(tempfile.mkdtemp(prefix="bench-serve-", dir=args.folder))
     config = folder / "serve.yaml"
     config.write_text(CONFIG.format(db=folder / "chorus.db"))
     report: dict[str, Any] = {"command": "python bench/server.py " + " ".join(sys.argv[1:])}
@@ -367,19 +387,30 @@ def main() -> None:
             report["sweep"] = rows
             report["capacity"] = {k: capacity(rows, k) for k in TURNS}
             print(json.dumps(report["capacity"]), flush=True)
-        if "floor" not in args.skip:
+        for part, kind, log in (
+            ("floor", "floor", None),
+            ("durable", "durable floor", folder / "floor.log"),
+        ):
+            if part in args.skip:
+                continue
             env = {**os.environ, "ANTHROPIC_BASE_URL": sim.url, "ANTHROPIC_API_KEY": "sk-bench"}
+            if log is not None:
+                env["TURN_FLOOR_LOG"] = str(log)
             argv = [sys.executable, str(ROOT / "turn_floor.py")]
-            floor = start_server("turn floor", argv, core=0, env=env)
+            floor = start_server(f"turn {kind}", argv, core=0, env=env)
             try:
                 rows = asyncio.run(sweep(floor.url, ["text"], args.rates, args.seconds, floor.pid))
             finally:
                 floor.stop()
             for row in rows:
-                row["kind"] = "floor"
-            report["floor_sweep"] = rows
-            report["floor_capacity"] = capacity(rows, "floor")
-            print(json.dumps({"floor": report["floor_capacity"]}), flush=True)
+                row["kind"] = kind
+            slug = kind.replace(" ", "_")
+            report[f"{slug}_sweep"] = rows
+            report[f"{slug}_capacity"] = capacity(rows, kind)
+            print(json.dumps({kind: report[f"{slug}_capacity"]}), flush=True)
+        if "disk" not in args.skip:
+            report["disk"] = disk_syncs(folder / "syncs.bin")
+            print(json.dumps({"disk": report["disk"]}), flush=True)
         if "shedding" not in args.skip:
             report["shedding"] = shed_only(folder, sim.url)
         if "overload" not in args.skip:
@@ -413,22 +444,57 @@ def main() -> None:
         finally:
             sim.stop()
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "server.json"
+    out = args.out
     previous = json.loads(out.read_text()) if out.exists() else {}
     if args.repeat:  # this run's sweeps join the repeats; the first run's stay the sweeps
-        for part, repeats in (("sweep", "repeats"), ("floor_sweep", "floor_repeats")):
+        for part, repeats in (
+            ("sweep", "repeats"),
+            ("floor_sweep", "floor_repeats"),
+            ("durable_floor_sweep", "durable_floor_repeats"),
+        ):
             if part in report:
                 previous.setdefault(repeats, []).append(report.pop(part))
-        report.pop("capacity", None)
-        report.pop("floor_capacity", None)
+        for key in ("capacity", "floor_capacity", "durable_floor_capacity"):
+            report.pop(key, None)
     previous.update(report)
     previous["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
     out.write_text(json.dumps(previous, indent=2))
-    if "sweep" in previous:  # (a floor from an earlier run is not drawn beside a new sweep)
+    drawn = out.resolve() == (RESULTS / "server.json").resolve()
+    if drawn and "sweep" in previous:  # (a floor from an earlier run is not drawn by a new sweep)
         same_run = "floor_sweep" in report or "sweep" not in report
-        floor = previous.get("floor_sweep") if same_run else None
-        plot(previous["sweep"], DOCS / "server-latency.png", floor)
+        floors = [*previous.get("floor_sweep", []), *previous.get("durable_floor_sweep", [])]
+        plot(previous["sweep"], DOCS / "server-latency.png", floors if same_run else None)
     print(f"wrote {out}")
+
+
+def disk_syncs(path: Path, seconds: float = 20.0, every: float = 0.005) -> dict[str, Any]:
+    """A 12 KB write and an ``fdatasync`` every ``every`` seconds, as a store's log makes
+    them: how long the syncs take, and the share of the time spent in syncs over 20 ms
+    (a durable acknowledgement cannot be sooner than the sync it waits for)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    took: list[float] = []
+    began = time.perf_counter()
+    try:
+        while time.perf_counter() - began < seconds:
+            os.write(fd, os.urandom(12 * 1024))
+            start = time.perf_counter()
+            os.fdatasync(fd)
+            took.append(time.perf_counter() - start)
+            time.sleep(every)
+    finally:
+        os.close(fd)
+        path.unlink()
+    elapsed = time.perf_counter() - began
+    took.sort()
+    return {
+        "syncs": len(took),
+        "p50_ms": (percentile(took, 0.5) or 0) * 1000,
+        "p99_ms": (percentile(took, 0.99) or 0) * 1000,
+        "p999_ms": (percentile(took, 0.999) or 0) * 1000,
+        "max_ms": took[-1] * 1000,
+        "over_20ms": sum(1 for t in took if t > 0.02),
+        "share_of_time_over_20ms": sum(t for t in took if t > 0.02) / elapsed,
+    }
 
 
 def shed_only(folder: Path, sim_url: str, rate: float = 1000, seconds: float = 5) -> dict[str, Any]:
@@ -710,10 +776,12 @@ def plot(
         xs = [r["offered_per_s"] for r in mine]
         ax.plot(xs, [r["overhead_p50_ms"] for r in mine], "o--", color=colour, label=f"{kind}: p50")
         ax.plot(xs, [r["overhead_p99_ms"] for r in mine], "o-", color=colour, label=f"{kind}: p99")
-    floor = [r for r in floor_rows or [] if r["kind"] == "floor"]
-    if floor:
-        xs = [r["offered_per_s"] for r in floor]
-        ax.plot(xs, [r["overhead_p99_ms"] for r in floor], "s:", color="grey", label="floor: p99")
+    for kind, style in (("floor", "s:"), ("durable floor", "d-.")):
+        floor = [r for r in floor_rows or [] if r["kind"] == kind]
+        if floor:
+            xs = [r["offered_per_s"] for r in floor]
+            ys = [r["overhead_p99_ms"] for r in floor]
+            ax.plot(xs, ys, style, color="grey", label=f"{kind}: p99")
     ax.axhline(20, color="grey", linewidth=0.8, linestyle=":")
     ax.set_yscale("log")
     ax.set_xlabel("offered load (turns/s, open loop)")

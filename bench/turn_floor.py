@@ -10,6 +10,11 @@ few turns in the bench).
 share of a turn that is chorus's own, and the p99 this machine allows at all, are read
 from the same run.
 
+With ``TURN_FLOOR_LOG=path`` it is the *durable* floor: before it answers, a turn's reply
+is appended to that file and made durable (``fdatasync``), many turns to a sync, by one
+thread that starts the next sync the moment the last returns. That is the least any server
+must wait before it acknowledges a durable turn; what is left above it is the disk's.
+
     ANTHROPIC_BASE_URL=http://127.0.0.1:PORT python bench/turn_floor.py   # TURN_FLOOR_PORT: its own
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 
 import aiohttp
 import msgspec
@@ -32,6 +38,41 @@ REQUEST = msgspec.json.encode(
 )
 
 
+class Log:
+    """Group commit at its least: records queued from the loop, written and synced by one
+    thread in batches; each record's future is resolved once its batch is durable."""
+
+    def __init__(self, path: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.loop = loop
+        self.queued: list[tuple[bytes, asyncio.Future[None]]] = []
+        self.ready = threading.Condition()
+        threading.Thread(target=self._sync, daemon=True).start()
+
+    def append(self, record: bytes) -> asyncio.Future[None]:
+        future = self.loop.create_future()
+        with self.ready:
+            self.queued.append((record, future))
+            self.ready.notify()
+        return future
+
+    def _sync(self) -> None:
+        while True:
+            with self.ready:
+                while not self.queued:
+                    self.ready.wait()
+                batch, self.queued = self.queued, []
+            os.write(self.fd, b"".join(record for record, _ in batch))
+            os.fdatasync(self.fd)
+            self.loop.call_soon_threadsafe(_resolve, [future for _, future in batch])
+
+
+def _resolve(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)
+
+
 async def main() -> None:
     url = os.environ["ANTHROPIC_BASE_URL"].rstrip("/") + "/v1/messages"
     headers = {
@@ -41,13 +82,17 @@ async def main() -> None:
     }
     connector = aiohttp.TCPConnector(limit=1000)  # as chorus's client: no pool cap below it
     session = aiohttp.ClientSession(connector=connector, headers=headers)
+    path = os.environ.get("TURN_FLOOR_LOG")
+    log = Log(path, asyncio.get_running_loop()) if path else None
 
     async def turn(request: web.Request) -> web.Response:
         msgspec.json.decode(await request.read())
         async with session.post(url, data=REQUEST) as response:
             reply = msgspec.json.decode(await response.read())
-        body = {"output": reply["content"][0]["text"], "usage": reply["usage"]}
-        return web.Response(body=msgspec.json.encode(body), content_type="application/json")
+        body = msgspec.json.encode({"output": reply["content"][0]["text"], "usage": reply["usage"]})
+        if log is not None:
+            await log.append(body + b"\n")
+        return web.Response(body=body, content_type="application/json")
 
     app = web.Application()
     app.router.add_post("/v1/agents/{agent}/sessions/{session}/turns", turn)
