@@ -1,11 +1,15 @@
-"""The server's pure rules: keys to tenants in constant time, and allowances reserved first."""
+"""The server's pure rules: keys to tenants in constant time, allowances reserved first, and
+the store's commit window opened by the load."""
 
 from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from chorus.serve.auth import Keyring, presented_key
 from chorus.serve.budget import Allowance, Refused, Reservation
+from chorus.serve.pacing import commit_window
 
 
 def digest(key: str) -> str:
@@ -84,3 +88,11 @@ def test_an_unmeasured_turn_is_cut_to_what_is_left_of_the_day() -> None:
     assert fit_to_what_is_left(400_000, 1.2, 0.3) == (100_000, 0.3)  # in proportion
     assert fit_to_what_is_left(1000, 0.01, 0.3) == (1000, 0.01)  # it fits: unchanged
     assert fit_to_what_is_left(1000, 0.01, 0.0) == (1000, 0.01)  # nothing left: refused later
+
+
+def test_the_commit_window_opens_with_the_load() -> None:
+    assert commit_window(0.0, 0.005) == commit_window(0.5, 0.005) == 0.0  # (a spare core)
+    assert commit_window(0.625, 0.005) == pytest.approx(0.0025)
+    assert commit_window(0.75, 0.005) == commit_window(1.0, 0.005) == 0.005
+    windows = [commit_window(b / 100, 0.005) for b in range(101)]
+    assert windows == sorted(windows)

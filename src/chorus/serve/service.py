@@ -66,6 +66,7 @@ from chorus.serve.budget import (
 from chorus.serve.config import ServeConfig, TenantConfig
 from chorus.serve.demand import DemandClock
 from chorus.serve.journal import Journal, TurnRow, finishing, wait_durable
+from chorus.serve.pacing import commit_window
 from chorus.serve.shedding import Shedding, Verdict
 from chorus.serve.turns import LiveTurn, result_json, wire
 from chorus.team.events import Decided, TaskCompleted
@@ -177,6 +178,8 @@ class Service:
         self.busy = 0.0  # the share of its time the event loop's thread needs the CPU
         most_wait = min(config.limits.shed_wait, config.limits.turn_timeout)
         self._shedding = Shedding(most_wait=most_wait)  # what a full server takes in
+        # A store with a group window has it set by how busy the server is (serve.pacing).
+        self._window = getattr(store, "group_window", None)
         self._line: deque[asyncio.Future[None]] = deque()  # runs waiting for a place
         self._watcher: asyncio.Task[None] | None = None
 
@@ -253,6 +256,8 @@ class Service:
                 cpu, wall = now_cpu, now
                 self.lag += (late - self.lag) * 0.04
                 self.busy += (min(1.0, busy) - self.busy) * 0.04
+                if self._window is not None:
+                    self.store.group_window = commit_window(self.busy, self._window)
                 full = self.busy > self.limits.shed_busy or self.lag > self.limits.shed_lag
                 self._shedding.tick(full, self._running_now(), tick + late)
                 if not full:
