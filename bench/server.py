@@ -59,6 +59,7 @@ import contextlib
 import gc
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -443,6 +444,7 @@ def main() -> None:
             report["faults"] = asyncio.run(fault_run(config, sim.url))
         finally:
             sim.stop()
+    shutil.rmtree(folder, ignore_errors=True)  # (with --folder /dev/shm: memory given back)
     RESULTS.mkdir(exist_ok=True)
     out = args.out
     previous = json.loads(out.read_text()) if out.exists() else {}
@@ -460,10 +462,14 @@ def main() -> None:
     previous["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
     out.write_text(json.dumps(previous, indent=2))
     drawn = out.resolve() == (RESULTS / "server.json").resolve()
-    if drawn and "sweep" in previous:  # (a floor from an earlier run is not drawn by a new sweep)
-        same_run = "floor_sweep" in report or "sweep" not in report
-        floors = [*previous.get("floor_sweep", []), *previous.get("durable_floor_sweep", [])]
-        plot(previous["sweep"], DOCS / "server-latency.png", floors if same_run else None)
+    if drawn and "sweep" in previous:
+        floors = [  # (each floor drawn only beside the sweep of its own run)
+            row
+            for key in ("floor_sweep", "durable_floor_sweep")
+            if key in report or "sweep" not in report
+            for row in previous.get(key, [])
+        ]
+        plot(previous["sweep"], DOCS / "server-latency.png", floors)
     print(f"wrote {out}")
 
 

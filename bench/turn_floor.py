@@ -38,18 +38,22 @@ REQUEST = msgspec.json.encode(
 )
 
 
-class Log:
+class GroupSyncLog:
     """Group commit at its least: records queued from the loop, written and synced by one
-    thread in batches; each record's future is resolved once its batch is durable."""
+    thread in batches; each record's future is resolved once its batch is durable, or
+    fails with the disk's error (and every later append at once)."""
 
     def __init__(self, path: str, loop: asyncio.AbstractEventLoop) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.loop = loop
         self.queued: list[tuple[bytes, asyncio.Future[None]]] = []
         self.ready = threading.Condition()
+        self.failed: OSError | None = None
         threading.Thread(target=self._sync, daemon=True).start()
 
     def append(self, record: bytes) -> asyncio.Future[None]:
+        if self.failed is not None:
+            raise self.failed
         future = self.loop.create_future()
         with self.ready:
             self.queued.append((record, future))
@@ -62,15 +66,27 @@ class Log:
                 while not self.queued:
                     self.ready.wait()
                 batch, self.queued = self.queued, []
-            os.write(self.fd, b"".join(record for record, _ in batch))
-            os.fdatasync(self.fd)
-            self.loop.call_soon_threadsafe(_resolve, [future for _, future in batch])
+            futures = [future for _, future in batch]
+            try:
+                data = memoryview(b"".join(record for record, _ in batch))
+                while data:
+                    data = data[os.write(self.fd, data) :]
+                os.fdatasync(self.fd)
+            except OSError as exc:
+                self.failed = exc
+                self.loop.call_soon_threadsafe(_resolve, futures, exc)
+                return
+            self.loop.call_soon_threadsafe(_resolve, futures, None)
 
 
-def _resolve(futures: list[asyncio.Future[None]]) -> None:
+def _resolve(futures: list[asyncio.Future[None]], error: OSError | None) -> None:
     for future in futures:
-        if not future.done():
+        if future.done():
+            continue
+        if error is None:
             future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 async def main() -> None:
@@ -83,7 +99,7 @@ async def main() -> None:
     connector = aiohttp.TCPConnector(limit=1000)  # as chorus's client: no pool cap below it
     session = aiohttp.ClientSession(connector=connector, headers=headers)
     path = os.environ.get("TURN_FLOOR_LOG")
-    log = Log(path, asyncio.get_running_loop()) if path else None
+    log = GroupSyncLog(path, asyncio.get_running_loop()) if path else None
 
     async def turn(request: web.Request) -> web.Response:
         msgspec.json.decode(await request.read())

@@ -136,13 +136,15 @@ async def test_a_streamed_turns_number_is_told_only_once_its_start_entry_is_dura
     assert not told_early
 
 
-async def test_an_idle_servers_store_commits_without_waiting_for_company(tmp_path: Path) -> None:
-    """The group window is for a busy server (serve.pacing): at rest a turn's commit starts
-    at once, and the store's own window is kept for when the load comes."""
+async def test_an_idle_servers_watcher_closes_the_stores_group_window_and_close_restores_it(
+    tmp_path: Path,
+) -> None:
+    """The group window is for a busy server (serve.pacing): at rest a turn's commit waits
+    for no company, and the store gets its own window back when the server closes."""
     async with served(config(store={"path": str(tmp_path / "p.db")})) as s:
         store = s.service.store
         await asyncio.sleep(0.1)
-        assert store.group_window == 0.0
-        assert s.service._window == 0.005
+        assert store.group_window == 0.0  # (it starts at 0.005: the watcher set it)
         status, _, _ = await s.post("/v1/agents/writer/sessions/p/turns", {"message": "hi"})
         assert status == 200
+    assert store.group_window == 0.005  # (the server closed)

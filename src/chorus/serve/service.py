@@ -178,8 +178,9 @@ class Service:
         self.busy = 0.0  # the share of its time the event loop's thread needs the CPU
         most_wait = min(config.limits.shed_wait, config.limits.turn_timeout)
         self._shedding = Shedding(most_wait=most_wait)  # what a full server takes in
-        # A store with a group window has it set by how busy the server is (serve.pacing).
-        self._window = getattr(store, "group_window", None)
+        # A store with a group window has it set by how busy the server is (serve.pacing),
+        # up to the window it came with, which it gets back at close.
+        self._store_window = getattr(store, "group_window", None)
         self._line: deque[asyncio.Future[None]] = deque()  # runs waiting for a place
         self._watcher: asyncio.Task[None] | None = None
 
@@ -256,8 +257,8 @@ class Service:
                 cpu, wall = now_cpu, now
                 self.lag += (late - self.lag) * 0.04
                 self.busy += (min(1.0, busy) - self.busy) * 0.04
-                if self._window is not None:
-                    self.store.group_window = commit_window(self.busy, self._window)
+                if self._store_window is not None:
+                    self.store.group_window = commit_window(self.busy, self._store_window)
                 full = self.busy > self.limits.shed_busy or self.lag > self.limits.shed_lag
                 self._shedding.tick(full, self._running_now(), tick + late)
                 if not full:
@@ -370,6 +371,8 @@ class Service:
         self.ready = False
         if self._watcher is not None:
             self._watcher.cancel()
+        if self._store_window is not None:
+            self.store.group_window = self._store_window
         running = [t.task for t in self._running.values() if t.task is not None]
         running += [t for t in self._held if not t.done()]
         for task in running:

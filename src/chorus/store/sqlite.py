@@ -19,7 +19,9 @@ costs this machine's kernel about 0.1 ms of CPU whatever it carries, so two rule
 keep their number down under load without delaying a quiet store:
 
 * a transaction starts at most every ``group_window`` (5 ms): one that would start
-  sooner waits for the writes of that window to join it;
+  sooner waits for the writes of that window to join it (the attribute is read as each
+  transaction starts, on the event loop's thread, so its owner may change it as the load
+  does: ``chorus serve`` does, by :mod:`chorus.serve.pacing`);
 * a write marked ``lazy`` (a record the server can rebuild after a crash, such as its
   turn journal) starts no transaction of its own: it goes with the next one, or
   after ``lazy_window`` (10 ms) at the latest. Writes still commit in the order they
