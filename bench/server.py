@@ -44,7 +44,7 @@ the server's).
   turns and as streamed ones (a streamed turn that ends in an ``error`` event, or whose
   text is not whole, fails).
 
-    .venv/bin/python bench/server.py                 # about 12 minutes
+    .venv/bin/python bench/server.py                 # about 15 minutes
 
 Writes bench/results/server.json and docs/server-latency.png; docs/benchmarks.md has the
 tables.
