@@ -17,7 +17,9 @@ the server's).
 * **sweep**: offered loads from ``--rates``, each for ``--seconds``: completed turns/s,
   p50/p99 overhead, errors, shed (503), server CPU per turn; for a text turn and a one-tool
   turn. Capacity: the highest offered load served with p99 overhead <= 20 ms and < 0.5%
-  errors.
+  errors. Each row also counts the store's transactions in the step and those that took
+  over 20 and over 100 ms (the server's ``chorus_store_commit_seconds``): a stalled
+  disk's share of a missed p99.
 * **floor**: the same text-turn sweep against ``bench/turn_floor.py`` (an aiohttp handler
   that makes the turn's one model call and answers; no agent, no store), pinned the same
   way: the share of a turn's CPU that is chorus's own, and the p99 this machine allows.
@@ -63,6 +65,7 @@ import shutil
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -295,16 +298,45 @@ async def sweep(
     for kind in kinds:
         for rate in rates:
             await warm(client, kind, session, sessions_for(rate))
+            commits = store_commits(url)
             before = CpuSnapshot.of_pid(pid)
             row = await open_loop(client, kind, rate, seconds, first_session=session)
             cpu = (CpuSnapshot.of_pid(pid) - before).seconds
             row["server_cpu_ms_per_turn"] = cpu / max(1, row["completed"]) * 1000
+            after = store_commits(url)
+            if commits is not None and after is not None:  # (the disk's stalls in this step)
+                row["commits"] = after[0] - commits[0]
+                row["commits_over_20ms"] = after[1] - commits[1]
+                row["commits_over_100ms"] = after[2] - commits[2]
             session += sessions_for(rate)
             rows.append(row)
             print(json.dumps(row), flush=True)
             await asyncio.sleep(1.0)
     client.close()
     return rows
+
+
+def store_commits(url: str) -> tuple[float, float, float] | None:
+    """The server's store transactions so far, and how many of them took over 20 ms and
+    over 100 ms (from ``chorus_store_commit_seconds`` on its /metrics); None for a server
+    without them."""
+    try:
+        with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except (OSError, ValueError):
+        return None
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("chorus_store_commit_seconds_count"):
+            found["count"] = float(line.split()[-1])
+        elif line.startswith('chorus_store_commit_seconds_bucket{le="0.02"}'):
+            found["0.02"] = float(line.split()[-1])
+        elif line.startswith('chorus_store_commit_seconds_bucket{le="0.1"}'):
+            found["0.1"] = float(line.split()[-1])
+    if len(found) < 3:
+        return None
+    count = found["count"]
+    return count, count - found["0.02"], count - found["0.1"]
 
 
 async def warm(client: Client, kind: str, first: int, count: int = SESSIONS) -> None:

@@ -148,3 +148,15 @@ async def test_an_idle_servers_watcher_closes_the_stores_group_window_and_close_
         status, _, _ = await s.post("/v1/agents/writer/sessions/p/turns", {"message": "hi"})
         assert status == 200
     assert store.group_window == 0.005  # (the server closed)
+
+
+async def test_the_stores_transactions_are_on_the_metrics(tmp_path: Path) -> None:
+    async with served(config(store={"path": str(tmp_path / "m.db")})) as s:
+        status, _, _ = await s.post("/v1/agents/writer/sessions/m/turns", {"message": "hi"})
+        _, text, _ = await s.get("/metrics")
+    assert status == 200
+    counted = [line for line in text.splitlines() if line.startswith("chorus_store_commit")]
+    count = next(line for line in counted if line.startswith("chorus_store_commit_seconds_count"))
+    assert float(count.split()[-1]) >= 1
+    writes = next(line for line in counted if line.startswith("chorus_store_commit_writes_total"))
+    assert float(writes.split()[-1]) >= float(count.split()[-1])

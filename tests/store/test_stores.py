@@ -410,3 +410,21 @@ async def test_sqlite_prune_goes_in_short_transactions_and_takes_every_old_sessi
     assert writes == 4  # 3 + 3 + 1, then one that found none
     assert [s.session_id for s in await store.sessions()] == ["fresh"]
     await store.close()
+
+
+async def test_each_committed_transaction_is_told_and_a_failing_listener_is_not_the_commits(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "o.db", group_window=1.0)
+    told: list[tuple[float, int]] = []
+    store.on_commit = lambda seconds, writes: told.append((seconds, writes))
+    await store.write(_mark(1))
+    await asyncio.gather(store.write(_mark(2)), store.write(_mark(3)))  # (one transaction)
+    assert [w for _, w in told] == [1, 2] and all(s > 0 for s, _ in told)
+
+    def broken(seconds: float, writes: int) -> None:
+        raise RuntimeError("a listener's bug")
+
+    store.on_commit = broken
+    await store.write(_mark(4))  # durable, and said so, whatever the listener does
+    await store.close()

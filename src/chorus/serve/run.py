@@ -59,6 +59,8 @@ async def build(config: ServeConfig, *, client: Any = None) -> tuple[Any, web.Ap
         store = SQLiteStore(config.store.path)
         journal = SQLiteJournal(store)
     metrics = ServeMetrics()
+    if isinstance(store, SQLiteStore):  # (the disk's share of a turn, on /metrics)
+        store.on_commit = metrics.store_commit
     from chorus.observe import Metrics, TeamMetrics
 
     observers = getattr(client, "observers", None)

@@ -128,6 +128,10 @@ class SQLiteStore:
         self.path = str(path)
         self._clock = clock
         self._failpoint = failpoint or (lambda name: None)
+        # Told each committed transaction's seconds (its fsync included) and writes, from
+        # the store's thread: what a server's metrics show of the disk (a stalled sync
+        # holds back every turn that commits meanwhile). Its errors are not the commit's.
+        self.on_commit: Callable[[float, int], None] | None = None
         self.group_window, self.lazy_window = group_window, lazy_window
         self._lock = threading.Lock()
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="chorus-sqlite")
@@ -326,6 +330,7 @@ class SQLiteStore:
     def _commit_batch(self, writes: list[Callable[[], Any]], turns: bool) -> list[tuple[bool, Any]]:
         db = self._db
         outcomes: list[tuple[bool, Any]] = []
+        began = time.perf_counter()
         with self._lock:
             try:
                 db.execute("BEGIN IMMEDIATE")
@@ -350,6 +355,9 @@ class SQLiteStore:
                 if isinstance(exc, sqlite3.Error):
                     raise SessionError(f"SQLite store {self.path}: {exc}") from exc
                 raise
+        if self.on_commit is not None:
+            with contextlib.suppress(Exception):
+                self.on_commit(time.perf_counter() - began, len(writes))
         return outcomes
 
     async def load(self, session_id: str, since: int = 0) -> Transcript:
