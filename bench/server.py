@@ -69,6 +69,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from harness import percentile, pin_self, start_server, start_sim  # noqa: E402
@@ -326,13 +328,14 @@ def store_commits(url: str) -> tuple[float, float, float] | None:
     except (OSError, ValueError):
         return None
     found: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("chorus_store_commit_seconds_count"):
-            found["count"] = float(line.split()[-1])
-        elif line.startswith('chorus_store_commit_seconds_bucket{le="0.02"}'):
-            found["0.02"] = float(line.split()[-1])
-        elif line.startswith('chorus_store_commit_seconds_bucket{le="0.1"}'):
-            found["0.1"] = float(line.split()[-1])
+    for family in text_string_to_metric_families(text):
+        if family.name != "chorus_store_commit_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_count"):
+                found["count"] = sample.value
+            elif sample.name.endswith("_bucket") and sample.labels["le"] in ("0.02", "0.1"):
+                found[sample.labels["le"]] = sample.value
     if len(found) < 3:
         return None
     count = found["count"]

@@ -66,17 +66,16 @@ class GroupSyncLog:
                 while not self.queued:
                     self.ready.wait()
                 batch, self.queued = self.queued, []
-            futures = [future for _, future in batch]
-            try:
-                data = memoryview(b"".join(record for record, _ in batch))
-                while data:
-                    data = data[os.write(self.fd, data) :]
-                os.fdatasync(self.fd)
-            except OSError as exc:
-                self.failed = exc
-                self.loop.call_soon_threadsafe(_resolve, futures, exc)
-                return
-            self.loop.call_soon_threadsafe(_resolve, futures, None)
+            error = self.failed  # (after a failure, what was queued meanwhile fails too)
+            if error is None:
+                try:
+                    data = memoryview(b"".join(record for record, _ in batch))
+                    while data:
+                        data = data[os.write(self.fd, data) :]
+                    os.fdatasync(self.fd)
+                except OSError as exc:
+                    error = self.failed = exc
+            self.loop.call_soon_threadsafe(_resolve, [future for _, future in batch], error)
 
 
 def _resolve(futures: list[asyncio.Future[None]], error: OSError | None) -> None:

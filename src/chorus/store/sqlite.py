@@ -330,8 +330,8 @@ class SQLiteStore:
     def _commit_batch(self, writes: list[Callable[[], Any]], turns: bool) -> list[tuple[bool, Any]]:
         db = self._db
         outcomes: list[tuple[bool, Any]] = []
-        began = time.perf_counter()
         with self._lock:
+            began = time.perf_counter()  # (the transaction's own time, not the lock's wait)
             try:
                 db.execute("BEGIN IMMEDIATE")
                 for write in writes:
