@@ -38,9 +38,9 @@ the server's).
 * **peers**: the same one-tool agent served by ``chorus serve``, by LangGraph's API
   server (``langgraph dev``, in memory, 10 runs at once) and by a FastAPI + Pydantic AI
   app (bench/peers/, in ``.venv-peers``), each pinned to core 0 in turn: average response
-  at one turn at a time, turns/s at saturation (64 sessions, each sending turns as fast
-  as they come back), server CPU per turn, memory. chorus keeps its sessions in SQLite,
-  durable; the peers keep theirs in memory.
+  at one turn at a time, turns/s with 64 and with 256 sessions, each sending turns as
+  fast as they come back (a refused one at once), server CPU per turn, memory. chorus
+  keeps its sessions in SQLite, durable; the peers keep theirs in memory.
 * **faults**: the client's fault mix from the simulator (429 with retry-after, 529, cuts
   and resets, error events, and a 529 burst): the share of turns that fail, as JSON
   turns and as streamed ones (a streamed turn that ends in an ``error`` event, or whose
@@ -683,7 +683,9 @@ def peer_turn(name: str, session: int) -> tuple[str, bytes]:
     )
 
 
-async def peer_load(url: str, name: str, pid: int, seconds: float) -> dict[str, Any]:
+async def peer_load(
+    url: str, name: str, pid: int, seconds: float, users: int = 64
+) -> dict[str, Any]:
     from harness import CpuSnapshot
 
     host, port = url.removeprefix("http://").split(":")
@@ -710,7 +712,7 @@ async def peer_load(url: str, name: str, pid: int, seconds: float) -> dict[str, 
             else:
                 failed += 1
 
-    await asyncio.gather(*(user(i) for i in range(64)))
+    await asyncio.gather(*(user(i) for i in range(users)))
     elapsed = time.perf_counter() - began
     cpu = (CpuSnapshot.of_pid(pid) - before).seconds
     client.close()
@@ -787,19 +789,24 @@ def impatient(config: Path, sim_url: str, seconds: float = 10.0) -> list[dict[st
 
 
 def peers(config: Path, sim_url: str, seconds: float = 15.0) -> list[dict[str, Any]]:
+    """Each stack with 64 clients, then 256 (each on a fresh server): turns/s at
+    saturation is the higher of the two, since 64 leave one stack's core idle part of
+    the time and another's queue long."""
     rows = []
     names = ["chorus serve", "LangGraph (langgraph dev)", "FastAPI + Pydantic AI"]
     if not PEERS.exists():
         print("no .venv-peers: see bench/peers/README.md; peers skipped", flush=True)
         names = names[:1]
-    for name in names:
-        server = peer_process(name, sim_url, config)
-        try:
-            row = asyncio.run(peer_load(server.url, name, server.pid, seconds))
-        finally:
-            server.stop()
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+    for users in (64, 256):
+        for name in names:
+            server = peer_process(name, sim_url, config)
+            try:
+                row = asyncio.run(peer_load(server.url, name, server.pid, seconds, users))
+            finally:
+                server.stop()
+            row["users"] = users
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     return rows
 
 

@@ -15,14 +15,24 @@ TICK = 0.01
 
 
 def settled(
-    rule: Shedding, *, full: bool, running: int = 40, ended: int = 0, refused: int = 0
+    rule: Shedding,
+    *,
+    full: bool,
+    running: int = 40,
+    ended: int = 0,
+    refused: int = 0,
+    admitted: int | None = None,
+    again: bool = False,
 ) -> Shedding:
-    """Two seconds of ticks with ``ended`` and ``refused`` runs in each."""
+    """Two seconds of ticks with ``ended``, ``admitted`` (as many as end, unless told)
+    and ``refused`` runs in each; ``again``: the refused are retries."""
     for _ in range(200):
         for _ in range(ended):
             rule.ended()
+        for _ in range(ended if admitted is None else admitted):
+            rule.admitted()
         for _ in range(refused):
-            rule.refused()
+            rule.refused(again)
         rule.tick(full, running, TICK)
     return rule
 
@@ -36,8 +46,33 @@ def test_full_it_refuses_at_once_while_refusals_are_about_as_many_as_ends() -> N
     """An open stream at twice capacity: as many refused as served. The refusals keep
     what it admits fast; but with nothing running, one starts."""
     rule = settled(Shedding(), full=True, ended=4, refused=4)
-    assert not rule.storming and rule.verdict(running=40, waiting=0) is Verdict.REFUSE
+    assert rule.outpaced and not rule.storming
+    assert rule.verdict(running=40, waiting=0) is Verdict.REFUSE
+    assert rule.verdict(running=39, waiting=0) is Verdict.REFUSE  # (not even a place left)
     assert rule.verdict(running=0, waiting=0) is Verdict.START
+
+
+def test_full_with_a_closed_loop_of_clients_a_new_run_takes_a_place_or_waits_for_one() -> None:
+    """Clients that each send their next turn when their last one ends ask for runs as
+    fast as runs end: the server carries them, however busy its core, and refuses none."""
+    rule = settled(Shedding(), full=True, running=64, ended=4)
+    assert not rule.outpaced and not rule.storming and rule.carried == 64
+    assert rule.verdict(running=63, waiting=0) is Verdict.START  # (in the place just left)
+    assert rule.verdict(running=64, waiting=0) is Verdict.WAIT  # (a place comes soon)
+    assert rule.verdict(running=64, waiting=45) is Verdict.REFUSE  # (past 0.1 s in line)
+
+
+def test_more_arrivals_than_ends_outpace_the_server_and_a_place_left_is_not_taken() -> None:
+    rule = settled(Shedding(), full=True, running=64, ended=4, admitted=4, refused=1)
+    assert rule.outpaced and not rule.storming
+    assert rule.verdict(running=63, waiting=0) is Verdict.REFUSE
+
+
+def test_a_refused_client_asking_again_is_no_more_demand() -> None:
+    """The same sessions refused and retried at once: refusals grow (a storm's sign),
+    what is asked for does not."""
+    rule = settled(Shedding(), full=True, running=64, ended=4, refused=10, again=True)
+    assert not rule.outpaced and rule.storming
 
 
 def test_full_with_clients_retrying_at_once_a_new_run_waits_for_a_place() -> None:
@@ -114,6 +149,7 @@ async def test_a_full_server_refuses_at_once_while_its_clients_do_not_storm() ->
         await asyncio.sleep(0.05)
         full_now(s.service)
         s.service._shedding.ended()  # (a run ended a moment ago: no storm of refusals)
+        s.service._shedding.asked += 2.0  # (and more were asked for: an open stream)
         began = time.monotonic()
         status, body, headers = await s.post(TURNS.format("late"), {"message": "hello"})
         answered = time.monotonic() - began
@@ -138,3 +174,23 @@ async def test_a_run_that_gives_up_waiting_leaves_the_line_and_the_line_moves_on
         assert (await holder)[0] == 200
         rule.refusals = 0.0  # (calm again, and nothing runs: a new turn starts at once)
         assert (await s.post(TURNS.format("next"), {"message": "hello"}))[0] == 200
+
+
+async def test_a_full_server_refuses_none_of_a_closed_loop_of_clients() -> None:
+    """Four clients, each sending its next turn when its last one ends, to a server that
+    is full throughout: each turn takes a place one has left, or waits for one."""
+    async with served(config(), sim={"latency": {"ttft": 0.05, "tokens_per_second": 0}}) as s:
+        full_now(s.service)
+        rule = s.service._shedding
+        rule.asked = rule.done = rule.rate = 100.0  # (a steady loop: as many asked as end)
+        rule.carried = 3  # (it became full carrying three of them: the fourth waits its turn)
+        statuses: list[int] = []
+
+        async def client(i: int) -> None:
+            for k in range(5):
+                status, _, _ = await s.post(TURNS.format(f"loop{i}"), {"message": f"hi {k}"})
+                statuses.append(status)
+
+        await asyncio.gather(*(client(i) for i in range(4)))
+        assert rule.full and not rule.outpaced
+    assert statuses == [200] * 20

@@ -223,7 +223,9 @@ async def _post_turn(request: web.Request) -> web.StreamResponse:
     principal = _scope(request, "turns")
     service = request.app[_SERVICE]
     if "Idempotency-Key" not in request.headers:  # (a retry may be for a turn that exists)
-        service.shed()  # before reading the body: shedding must cost next to nothing
+        where = request.match_info
+        asker = f"{principal.tenant}/{where['agent']}/{where['session']}"
+        service.shed(asker)  # before reading the body: shedding must cost next to nothing
     body = await _body(request)
     _known(body, {"message", "stream", "if_busy"})
     message = body.get("message")

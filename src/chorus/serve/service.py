@@ -79,6 +79,8 @@ _PAST_END = 2**62
 SEARCHED = 500  # the most recent sessions a session search reads the word index of
 OWNER = "chorus-serve"  # one lease owner for the server, across restarts (see Service.open)
 
+_RETRY_SECONDS = 1.0  # a refused session that asks again within this: the same demand
+
 
 class ServeError(Exception):
     """A request the server refuses: an HTTP status, an error type and one line."""
@@ -178,6 +180,7 @@ class Service:
         self.busy = 0.0  # the share of its time the event loop's thread needs the CPU
         most_wait = min(config.limits.shed_wait, config.limits.turn_timeout)
         self._shedding = Shedding(most_wait=most_wait)  # what a full server takes in
+        self._refused_at: OrderedDict[str, float] = OrderedDict()
         # A store with a group window has it set by how busy the server is (serve.pacing),
         # up to the window it came with, which it gets back at close.
         self._store_window = getattr(store, "group_window", None)
@@ -303,11 +306,12 @@ class Service:
         """Runs under way: turns, Messages-API runs without a session, and team runs."""
         return len(self._running) + self._stateless + self._team_runs
 
-    def shed(self) -> Verdict:
+    def shed(self, asker: str | None = None) -> Verdict:
         """Refuse a new run at once when the server will not take it: as many turns running
-        as it may run, or the server full (unless its clients retry at once, when the run
-        may wait in line: :mod:`chorus.serve.shedding`). Cheap: the HTTP handlers ask
-        before reading a body."""
+        as it may run, or the server full with runs asked for faster than they end (else
+        the run may take a place left, or wait in line: :mod:`chorus.serve.shedding`).
+        ``asker``: the session it is for, so a client retrying counts once. Cheap: the
+        HTTP handlers ask before reading a body."""
         running = self._running_now()
         if running >= self.limits.max_running_turns:
             raise ServeError(
@@ -319,18 +323,38 @@ class Service:
         verdict = self._shedding.verdict(running, len(self._line))
         if verdict is not Verdict.REFUSE:
             return verdict
-        self._shedding.refused()
+        self._refused(asker)
         if self.lag > self.limits.shed_lag:
             why = f"the server is past its capacity (running {self.lag * 1000:.0f} ms late)"
         else:
             why = f"the server is at its capacity ({self.busy:.0%} busy)"
         raise ServeError(503, "overloaded_error", why, retry_after=1.0)
 
-    async def admission(self) -> None:
+    def _refused(self, asker: str | None) -> None:
+        """Count a refusal. One for an ``asker`` (a session) refused in the last second
+        and not let in since is its client trying again: a storm's sign, but no more
+        demand (``serve.shedding``)."""
+        again = False
+        if asker is not None:
+            now = time.monotonic()
+            last = self._refused_at.pop(asker, None)
+            again = last is not None and now - last < _RETRY_SECONDS
+            self._refused_at[asker] = last if again and last is not None else now
+            while len(self._refused_at) > 4096:
+                self._refused_at.popitem(last=False)
+        self._shedding.refused(again)
+
+    def _admitted(self, asker: str | None) -> None:
+        """Count a run let in; its demand was counted already if it was refused before."""
+        last = self._refused_at.pop(asker, None) if asker is not None else None
+        self._shedding.admitted(last is not None and time.monotonic() - last < _RETRY_SECONDS)
+
+    async def admission(self, asker: str | None = None) -> None:
         """Let a new run start, now or after a short wait in line for the place of a run
         that ends, or refuse it (:meth:`shed`). A caller let in that then does not start
         its run gives the place on (:meth:`_let_in`)."""
-        if self.shed() is Verdict.START:
+        if self.shed(asker) is Verdict.START:
+            self._admitted(asker)
             return
         place = asyncio.get_running_loop().create_future()
         self._line.append(place)
@@ -339,8 +363,9 @@ class Service:
             async with asyncio.timeout(self._shedding.most_wait):
                 await place
             going = True
+            self._admitted(asker)
         except TimeoutError:
-            self._shedding.refused()
+            self._refused(asker)
             raise ServeError(
                 503,
                 "overloaded_error",
@@ -547,7 +572,7 @@ class Service:
         watched: bool,
         soon: bool,
     ) -> LiveTurn:
-        await self.admission()
+        await self.admission(key)
         try:
             if key in self._running:  # (someone else got in first)
                 raise ServeError(409, "conflict_error", "the session is running a turn")
