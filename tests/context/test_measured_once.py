@@ -74,3 +74,42 @@ async def test_a_cooled_history_lets_go_of_what_was_measured() -> None:
     assert history.window is None
     again = await layout(manager, Extended(history, [MessageDict(role="user", content="?")]))
     assert len(again.messages) == 9
+
+
+async def test_a_call_is_sent_with_each_messages_own_json_found_without_a_walk(
+    monkeypatch: Any,
+) -> None:
+    """What each history message is sent as (its own JSON) is kept with the window, so a
+    call looks up only what is new; prompt caching and the client use it as it is, and
+    the body is byte for byte what encoding every message would give."""
+    import chorus.context.manager as manager_module
+    from chorus.client import Claude
+    from chorus.context.cache import with_cache_breakpoints
+    from chorus.protocol.sent import SentMessages
+
+    looked_up = 0
+    inner = manager_module.sendable
+
+    def counting(message: Any) -> Any:
+        nonlocal looked_up
+        looked_up += 1
+        return inner(message)
+
+    monkeypatch.setattr(manager_module, "sendable", counting)
+    engine = Claude(api_key="sk-test", base_url="http://127.0.0.1:9").engine
+    manager = ContextManager(ContextPolicy())
+    history = History()
+    for n in range(30):
+        run = Extended(history, [MessageDict(role="user", content=f"weather {n}?")])
+        looked_up = 0
+        got = await layout(manager, run)
+        assert looked_up <= 5, (n, looked_up)  # the prompt and the last turn, never all
+        assert type(got.messages) is SentMessages and got.messages.marked is False
+        assert [bytes(j) for j in got.messages.json[: len(history)]] == history.encoded()
+        request = {"model": "m", "max_tokens": 8, "messages": got.messages, "tools": TOOLS}
+        cached = with_cache_breakpoints(request)
+        sent = cached["messages"]
+        assert type(sent) is SentMessages and sent.json is not None
+        plain = {**cached, "messages": [dict(m) for m in sent]}  # (every one encoded anew)
+        assert engine.encode_body(cached) == engine.encode_body(plain)
+        history.extend(exchange(n))

@@ -38,6 +38,7 @@ from chorus.policy.budget import RetryBudget
 from chorus.policy.call import Again, Call, Continue, Step
 from chorus.policy.outcomes import outcome_label, outcome_of, retry_hint
 from chorus.policy.retry import Outcome, RetryPolicy
+from chorus.protocol.sent import SentMessages
 from chorus.protocol.types import Message, Usage, decode_message
 
 __all__ = ["CALL_OPTIONS", "Engine", "Slots"]
@@ -183,7 +184,9 @@ class Engine:
             if name not in params:
                 raise ConfigError(f"{name} is required")
         messages = params["messages"]
-        if isinstance(messages, list):
+        if type(messages) is SentMessages and messages.json is not None:
+            params = {**params, "messages": messages.json}  # (laid out with its JSON at hand)
+        elif isinstance(messages, list):
             sent = [j if type(j := getattr(m, "json", None)) is Raw else m for m in messages]
             params = {**params, "messages": sent}
         try:

@@ -15,8 +15,9 @@ from typing import Any
 
 from chorus.context.history import MessageDict
 from chorus.context.window import is_prompt
+from chorus.protocol.sent import SentMessages
 
-__all__ = ["with_cache_breakpoints"]
+__all__ = ["message_marked", "with_cache_breakpoints"]
 
 EPHEMERAL = {"type": "ephemeral"}
 _CACHEABLE = frozenset({"text", "image", "document", "tool_use", "tool_result"})
@@ -35,7 +36,14 @@ def with_cache_breakpoints(request: dict[str, Any], *, ttl: str = "5m") -> dict[
         out["system"] = [{"type": "text", "text": system, "cache_control": marker}]
     elif isinstance(system, list) and system:
         out["system"] = [*system[:-1], {**system[-1], "cache_control": marker}]
-    messages = list(request.get("messages") or [])
+    given = request.get("messages") or []
+    messages: list[dict[str, Any]]
+    sent: list[Any] | None = None
+    if type(given) is SentMessages and given.json is not None:  # (each one's JSON kept)
+        messages = SentMessages(given, list(given.json), True)
+        sent = messages.json
+    else:
+        messages = list(given)
     anchors = set()
     if len(messages) >= 2:
         anchors.add(len(messages) - 2)
@@ -46,6 +54,8 @@ def with_cache_breakpoints(request: dict[str, Any], *, ttl: str = "5m") -> dict[
         marked = _mark_last_block(messages[i], marker)
         if marked is not None:
             messages[i] = marked
+            if sent is not None:
+                sent[i] = marked
     out["messages"] = messages
     return out
 
@@ -88,21 +98,27 @@ def _has_marker(request: dict[str, Any]) -> bool:
         isinstance(b, dict) and "cache_control" in b for b in system
     ):
         return True
-    for message in request.get("messages") or ():
+    messages = request.get("messages") or ()
+    if type(messages) is SentMessages and messages.marked is False:
+        return False  # (whoever laid them out looked at each one as it came)
+    for message in messages:
         if type(message) is MessageDict:
             # Asked once per message: the answer rides on it (a long conversation is
             # otherwise read whole at every call).
             marked = message.marked
             if marked is None:
-                marked = message.marked = _message_marked(message)
+                marked = message.marked = message_marked(message)
         else:
-            marked = isinstance(message, dict) and _message_marked(message)
+            marked = isinstance(message, dict) and message_marked(message)
         if marked:
             return True
     return False
 
 
-def _message_marked(message: dict[str, Any]) -> bool:
+def message_marked(message: dict[str, Any]) -> bool:
+    """Whether a block of the message carries a ``cache_control``."""
+    if type(message) is MessageDict and message.marked is not None:
+        return message.marked
     content = message.get("content")
     return isinstance(content, list) and any(
         isinstance(b, dict) and "cache_control" in b for b in content

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from chorus.context.cache import message_marked
 from chorus.context.compaction import ContextState, Summary, render, summary_request
 from chorus.context.evicted import CANDIDATES, EvictedTurns
 from chorus.context.history import Extended, History, MessageDict, identity
@@ -33,6 +34,7 @@ from chorus.context.recall import terms
 from chorus.context.tokens import TokenEstimator
 from chorus.context.window import cap_tool_results, exchanges, fit, is_prompt
 from chorus.errors import APIError
+from chorus.protocol.sent import SentMessages, sendable
 
 __all__ = ["RECALL_HEADER", "ContextManager", "Layout", "Lookup"]
 
@@ -79,12 +81,21 @@ class _Measured(NamedTuple):
     fixed: int
     verbatim: list[dict[str, Any]]
     raw: list[int]  # base estimate per verbatim message
-    costs: list[int]  # calibrated
+    raw_total: int  # their sum
+    factor: float  # what a base estimate is multiplied by (the estimator's calibration)
     total: int  # calibrated: fixed + every verbatim message
     boundary: int
     model: str
     recalled: int
     turn: int | None  # where the turn in progress starts, when known
+    sent: list[Any] | None  # what each verbatim message is sent as (protocol.sent)
+    marked: bool  # whether any verbatim message carries a cache_control
+
+    def costs(self) -> list[int]:
+        """The calibrated estimate of each verbatim message: worked out only when a
+        decision needs them one by one (a compaction), never for a call that fits."""
+        factor = self.factor
+        return [math.ceil(r * factor) for r in self.raw]
 
 
 class ContextManager:
@@ -387,9 +398,9 @@ class ContextManager:
         factor = self._scale(model)
         full_system, shown = self._system(system, state, limit)
         fixed_raw = self._fixed(full_system, tools)
-        verbatim, raw = self._verbatim(messages, state, limit)
-        costs = [math.ceil(r * factor) for r in raw]
+        verbatim, raw, sent, marked = self._verbatim(messages, state, limit)
         fixed = math.ceil(fixed_raw * factor)
+        raw_total = sum(raw)  # (C's sum: a long window costs little)
         return _Measured(
             limit,
             full_system,
@@ -398,18 +409,24 @@ class ContextManager:
             fixed,
             verbatim,
             raw,
-            costs,
-            fixed + sum(costs),
+            raw_total,
+            factor,
+            fixed + math.ceil(raw_total * factor),
             state.boundary,
             model,
             len(state.recalls.get(max(state.recalls, default=-1), ())),
             turn,
+            sent,
+            marked,
         )
 
     def _layout(self, m: _Measured, compacted: int = 0, chosen: int = 0) -> Layout:
         if m.total <= m.limit:  # everything since the last compaction fits as it is
-            messages, tokens, dropped, truncated = m.verbatim, m.total - m.fixed, 0, 0
-            raw = m.fixed_raw + sum(m.raw)
+            messages: list[dict[str, Any]] = m.verbatim
+            if m.sent is not None:  # (its JSON at hand: the call need not look for it)
+                messages = SentMessages(messages, m.sent, m.marked)
+            tokens, dropped, truncated = m.total - m.fixed, 0, 0
+            raw = m.fixed_raw + m.raw_total
         else:
             window = fit(
                 m.verbatim,
@@ -439,7 +456,8 @@ class ContextManager:
         if m.total <= self.policy.compact_at * m.limit:
             return None
         start = m.boundary
-        if m.fixed + sum(m.costs[max(0, protect_from - start) :]) > m.limit:
+        costs = m.costs()
+        if m.fixed + sum(costs[max(0, protect_from - start) :]) > m.limit:
             return None  # the turn in progress alone is too big: summaries cannot help
         want = self.policy.chunk * m.limit
         gathered = 0
@@ -447,7 +465,7 @@ class ContextManager:
         for s, e in exchanges(m.verbatim):
             if start + e > protect_from:
                 break
-            gathered += sum(m.costs[s:e])
+            gathered += sum(costs[s:e])
             end = start + e
             if gathered >= want:
                 break
@@ -559,38 +577,43 @@ class ContextManager:
 
     def _measured_from(
         self, messages: Sequence[dict[str, Any]], start: int
-    ) -> tuple[list[dict[str, Any]], list[int], int]:
-        """``messages[start:]``, the base estimate of each, and the longest tool result in
-        them. For a run over a session's :class:`History` the history's part is kept on it
-        (``History.window``) from call to call and turn to turn: the history only grows, so
-        a call measures only what is new, and a long session's call costs the same as a
-        short one's in Python (the lists are copied, at C speed)."""
+    ) -> tuple[list[dict[str, Any]], list[int], int, list[Any] | None, bool]:
+        """``messages[start:]``, the base estimate of each, the longest tool result in
+        them, what each is sent as (protocol.sent; None when not kept) and whether any
+        carries a cache_control. For a run over a session's :class:`History` the
+        history's part is kept on it (``History.window``) from call to call and turn to
+        turn: the history only grows, so a call measures only what is new, and a long
+        session's call costs the same as a short one's in Python (the lists are copied, at
+        C speed)."""
         history = messages.base if type(messages) is Extended else None
         if type(history) is not History or not history.start <= start <= len(history):
             out: list[dict[str, Any]] = []
             raw: list[int] = []
-            return out, raw, _measure_all(self._measure, messages[start:], out, raw, 0)
+            longest, _ = _measure_all(self._measure, messages[start:], out, raw, 0)
+            return out, raw, longest, None, False
         kept = history.window
         if kept is None or kept[0] is not self.estimator or kept[1] != start:
-            kept = history.window = (self.estimator, start, [], [], 0)
-        _, _, out, raw, longest = kept
+            kept = history.window = (self.estimator, start, [], [], 0, [], False)
+        _, _, out, raw, longest, sent, marked = kept
         end = len(history)
         if start + len(out) < end:
-            longest = _measure_all(
-                self._measure, history[start + len(out) : end], out, raw, longest
-            )
-            history.window = (self.estimator, start, out, raw, longest)
+            new = history[start + len(out) : end]
+            longest, more = _measure_all(self._measure, new, out, raw, longest, sent)
+            marked = marked or more
+            history.window = (self.estimator, start, out, raw, longest, sent, marked)
         added = messages.added  # type: ignore[attr-defined]
-        out, raw = list(out), list(raw)
-        return out, raw, _measure_all(self._measure, added, out, raw, longest)
+        out, raw, sent = list(out), list(raw), list(sent)
+        longest, more = _measure_all(self._measure, added, out, raw, longest, sent)
+        return out, raw, longest, sent, marked or more
 
     def _verbatim(
         self, messages: Sequence[dict[str, Any]], state: ContextState, limit: int
-    ) -> tuple[list[dict[str, Any]], list[int]]:
+    ) -> tuple[list[dict[str, Any]], list[int], list[Any] | None, bool]:
         """The messages since the last compaction as sent (recalls shown, oversized tool
-        results cut), and the base estimate of each: one pass over the window."""
+        results cut), the base estimate of each, and what each is sent as and whether any
+        carries a cache_control (see :meth:`_measured_from`): one pass over what is new."""
         start = state.boundary
-        out, raw, longest = self._measured_from(messages, start)
+        out, raw, longest, sent, marked = self._measured_from(messages, start)
         recalled = False
         for index, starts in state.recalls.items():
             if starts and start <= index < len(messages):
@@ -599,6 +622,8 @@ class ContextManager:
                     if not recalled:
                         out, raw, recalled = list(out), list(raw), True
                     out[index - start] = shown
+                    if sent is not None:
+                        sent[index - start] = sendable(shown)
                     _, raw[index - start], tool_result = self._measure(shown)
                     longest = max(longest, tool_result)
         max_chars = int(self.policy.tool_result_share * limit * CHARS_PER_TOKEN)
@@ -606,7 +631,8 @@ class ContextManager:
         if longest > max_chars:
             out = cap_tool_results(out, max_chars)
             raw = [measure(m)[1] for m in out]
-        return out, raw
+            sent = None  # (rare: the call finds each one's JSON itself)
+        return out, raw, sent, marked
 
 
 def _measure_all(
@@ -615,16 +641,22 @@ def _measure_all(
     out: list[dict[str, Any]],
     raw: list[int],
     longest: int,
-) -> int:
-    """Append each message to ``out`` and its base estimate to ``raw``; the longest tool
-    result so far, given ``longest`` before them."""
+    sent: list[Any] | None = None,
+) -> tuple[int, bool]:
+    """Append each message to ``out``, its base estimate to ``raw`` and, given ``sent``,
+    what it is sent as to that; the longest tool result so far (given ``longest`` before
+    them), and whether any of them carries a cache_control."""
+    marked = False
     for m in messages:
         _, base, tool_result = measure(m)
         out.append(m)
         raw.append(base)
         if tool_result > longest:
             longest = tool_result
-    return longest
+        if sent is not None:
+            sent.append(sendable(m))
+            marked = marked or message_marked(m)
+    return longest, marked
 
 
 def _keep_showable(state: ContextState, room: float) -> None:
