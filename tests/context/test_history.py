@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import weakref
 
 import msgspec
 import pytest
@@ -36,7 +35,7 @@ def test_history_reads_back_what_was_put_in_as_copies() -> None:
 def test_a_read_message_is_the_same_object_until_the_history_cools() -> None:
     history = History(_messages(2))
     first = history[0]
-    assert history[0] is first and isinstance(first, MessageDict)
+    assert history[0] is first and type(first) is dict  # (a plain dict: fewest objects)
     token = identity(history, 0)
     history.cool()
     again = history[0]
@@ -60,23 +59,23 @@ def test_extended_reads_the_base_and_keeps_its_own_messages_apart() -> None:
     assert identity(run, 0) is identity(base, 0) and identity(run, 4) is run[4]
 
 
-def test_the_measure_cache_does_not_keep_a_cooled_history_alive() -> None:
+def test_measuring_a_history_for_its_window_keeps_nothing_on_its_messages_or_elsewhere() -> None:
+    """What the context manager works out about a history's messages rides on the history
+    (its window), not on the messages and not in the manager: once the history cools,
+    what was decoded is the history's to drop, and nothing else holds it."""
     manager = ContextManager()
     history = History(_messages(50))
     before = len(manager._costs)
-    first = history[0]
-    measured = [manager._measure(history[i]) for i in range(len(history))]
-    assert len(manager._costs) == before  # a History's messages carry their own measure
-    assert manager._measure(first) is measured[0]  # measured once while it is read
-    alive = weakref.ref(first)
-    del first, measured
+    run = Extended(history, [MessageDict(role="user", content="and now?")])
+    out, raw, _, sent, _ = manager._measured_from(run, 0)
+    assert len(out) == len(raw) == len(sent or ()) == 101
+    assert out[0] is history[0] and len(manager._costs) == before
+    assert [bytes(j) for j in (sent or [])[:100]] == history.encoded()  # its own bytes
+    tracked = sum(1 for o in history._hot.values() if gc.is_tracked(o))
+    assert tracked == 50  # (the answers' content lists; a question's dict is untracked)
     history.cool()
-    gc.collect()
-    assert alive() is None  # nothing else held it
-    other = ContextManager()  # another estimator measures afresh
-    message = history[0]
-    assert manager._measure(message) is not other._measure(message)
-    plain = {"role": "user", "content": "a plain dict is held, as before"}
+    assert history.window is None and not history._hot
+    plain = {"role": "user", "content": "a plain dict outside a history is held, as before"}
     manager._measure(plain)
     assert manager._measure(plain) is manager._costs[id(plain)]
 
@@ -105,13 +104,13 @@ _SHAPES: list[dict[str, object]] = [
 ]
 
 
-def test_a_decoded_message_carries_exactly_the_json_encoding_it_gives() -> None:
+def test_a_messages_bytes_are_exactly_the_json_encoding_its_decoded_dict_gives() -> None:
     history = History(_SHAPES)
     for i, message in enumerate(_SHAPES):
         decoded = history[i]
         assert decoded == message
         # (what encoding the decoded message gives, its fields in the order they came)
-        assert bytes(decoded.json) == msgspec.json.encode(dict(decoded))  # type: ignore[arg-type]
+        assert history.encoded()[i] == msgspec.json.encode(decoded)
 
 
 def test_a_client_sends_history_messages_as_their_own_json_and_the_same_bytes() -> None:

@@ -4,8 +4,10 @@ A session held in memory between turns needs its transcript at hand (reading it 
 the store every turn costs more the longer it lives), but as dicts a message costs about
 twice its text in memory. :class:`History` keeps each message as its encoded bytes and
 decodes one when it is read; what a turn reads stays decoded (so it is the same object
-every call of the turn, and measured once) until :meth:`History.cool` drops it again. A
-decoded message keeps those bytes as its ``json``, which a request sends as they are.
+every call of the turn) until :meth:`History.cool` drops it again. A decoded message is a
+plain dict: what the context manager works out about it (its measure, the bytes a request
+sends for it) it keeps beside the history (``History.window``), so a message held between
+turns is only its own few objects for the collector to walk (a user's text, none at all).
 
 :class:`Extended` is what one run works on: the history it was given, read through, and
 the messages the run adds, kept apart, so a run that fails leaves the history as it was
@@ -32,21 +34,12 @@ def _encode(message: Message) -> bytes:
     return bytes(memoryview(_encoder(message)))
 
 
-def _decode(raw: bytes) -> MessageDict:
-    message = MessageDict(_decode_message(raw))
-    message.json = msgspec.Raw(raw)  # (the same bytes, not a copy)
-    return message
-
-
 class MessageDict(dict):  # type: ignore[type-arg]
-    """A message as a plain dict that carries what the context manager measured about it, so
-    no cache elsewhere has to keep it alive to remember: what a :class:`History` decodes,
-    and what a run adds.
-
-    One a History decodes also carries ``json``: the message's own JSON, exactly what
-    encoding it gives, which a client sends as it is instead of encoding the message again
-    (a long conversation's request is mostly messages sent before). Such a message is read,
-    never changed: what changes one makes a new one (as every layout step does)."""
+    """A message a run adds, as a dict that carries what the context manager measured about
+    it, so no cache elsewhere has to keep it alive to remember (each call of the run
+    measures the run's messages again). ``json``: the message's own JSON, when it has it,
+    which a client sends as it is. Read, never changed: what changes one makes a new one
+    (as every layout step does)."""
 
     __slots__ = ("__weakref__", "json", "marked", "measured")
 
@@ -106,7 +99,7 @@ class History(Sequence[Message]):
             )
         found = self._hot.get(at)
         if found is None:
-            found = self._hot[at] = _decode(self._raw[at])
+            found = self._hot[at] = _decode_message(self._raw[at])
         return found
 
     def token(self, index: int) -> object:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import msgspec
+from msgspec import Raw
 
 from chorus.context.cache import message_marked
 from chorus.context.compaction import ContextState, Summary, render, summary_request
@@ -522,6 +523,11 @@ class ContextManager:
         self._costs[key] = entry
         return entry
 
+    def _measured_anew(self, message: dict[str, Any]) -> tuple[Any, int, int]:
+        """A history's message measured for its window, which keeps the result: nothing
+        is kept on the message or here."""
+        return self.estimator, self.estimator.base(message), _longest_tool_result(message)
+
     def _base(self, message: dict[str, Any]) -> int:
         return self._measure(message)[1]
 
@@ -597,9 +603,12 @@ class ContextManager:
         _, _, out, raw, longest, sent, marked = kept
         end = len(history)
         if start + len(out) < end:
-            new = history[start + len(out) : end]
-            longest, more = _measure_all(self._measure, new, out, raw, longest, sent)
-            marked = marked or more
+            first = start + len(out)
+            new = history[first:end]
+            longest, more = _measure_all(self._measured_anew, new, out, raw, longest)
+            held = history.encoded()  # (what a request sends for each: its own bytes)
+            sent.extend(map(Raw, held[first - history.start : end - history.start]))
+            marked = marked or any(map(message_marked, new))
             history.window = (self.estimator, start, out, raw, longest, sent, marked)
         added = messages.added  # type: ignore[attr-defined]
         out, raw, sent = list(out), list(raw), list(sent)
@@ -645,7 +654,7 @@ def _measure_all(
 ) -> tuple[int, bool]:
     """Append each message to ``out``, its base estimate to ``raw`` and, given ``sent``,
     what it is sent as to that; the longest tool result so far (given ``longest`` before
-    them), and whether any of them carries a cache_control."""
+    them), and whether any of them carries a cache_control (told only given ``sent``)."""
     marked = False
     for m in messages:
         _, base, tool_result = measure(m)

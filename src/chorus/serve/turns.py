@@ -17,6 +17,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
+import msgspec
+
 from chorus.agent.events import (
     RunResult,
     TextChunk,
@@ -35,6 +37,11 @@ EVENT_SPAN = 1_000_000  # event ids per turn
 # objects per turn that outlived it, and the collector walked them on every young pass.
 _OVER = asyncio.Event()
 _OVER.set()  # (a set Event's wait returns at once, on any loop: it never binds one)
+
+Event = tuple[int, str, dict[str, Any]]
+_encode = msgspec.json.Encoder().encode
+_decode_events = msgspec.json.Decoder(list[Event]).decode
+_decode_result = msgspec.json.Decoder(dict[str, Any] | None).decode
 
 
 def wire(event: Any) -> tuple[str, dict[str, Any]] | None:
@@ -83,7 +90,12 @@ def result_json(turn: int, result: RunResult) -> dict[str, Any]:
 
 
 class LiveTurn:
-    """One turn's events, in order, for any number of readers."""
+    """One turn's events, in order, for any number of readers.
+
+    An ended turn keeps its events and result as their JSON bytes, decoded when read: a
+    server holds thousands of ended turns for readers who come back, and as lists,
+    tuples and dicts each one was half a dozen objects that every young pass of the
+    collector walked; as bytes it is none."""
 
     def __init__(
         self,
@@ -96,8 +108,9 @@ class LiveTurn:
         self.idempotency_key = idempotency_key  # the retries that carry it get this turn
         self.seq_before: int | None = None  # the session's length when the turn began
         self.message: Any = None  # what the turn was asked, while it runs (then: the store)
-        self.events: list[tuple[int, str, dict[str, Any]]] = []
-        self.result: dict[str, Any] | None = None
+        self._events: list[Event] = []
+        self._result: dict[str, Any] | None = None
+        self._packed: tuple[bytes, bytes] | None = None  # (events, result), once ended
         self.task: asyncio.Task[Any] | None = None
         self.entered: Awaitable[None] | None = None  # its start entry, being made durable
         self.ended_at: float | None = None  # time.monotonic() when it ended
@@ -109,15 +122,31 @@ class LiveTurn:
     def running(self) -> bool:
         return not self._ended.is_set()
 
+    @property
+    def events(self) -> list[Event]:
+        """Its events so far (once it ended, decoded anew at each read)."""
+        packed = self._packed
+        return self._events if packed is None else _decode_events(packed[0])
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        packed = self._packed
+        return self._result if packed is None else _decode_result(packed[1])
+
     def add(self, kind: str, data: dict[str, Any]) -> int:
-        event_id = self.turn * EVENT_SPAN + len(self.events) + 1
-        self.events.append((event_id, kind, data))
+        event_id = self.turn * EVENT_SPAN + len(self._events) + 1
+        self._events.append((event_id, kind, data))
         signal, self._signal = self._signal, asyncio.Event()
         signal.set()
         return event_id
 
     def end(self, status: str, result: dict[str, Any] | None) -> None:
-        self.status, self.result = status, result
+        self.status, self._result = status, result
+        try:
+            self._packed = (_encode(self._events), _encode(result))
+            self._events, self._result = [], None
+        except (TypeError, msgspec.EncodeError):  # (not JSON: kept as it is)
+            self._packed = None
         self.message = None  # (the session's store has it now; recent turns stay small)
         self.ended_at = time.monotonic()
         self.task = self.entered = None  # (what cancels or waits on a running turn)
@@ -130,7 +159,7 @@ class LiveTurn:
 
     def load(self, events: list[Any], status: str, result: Any) -> None:
         """A finished turn read back from the journal."""
-        self.events = [(int(i), str(k), d) for i, k, d in events]
+        self._events = [(int(i), str(k), d) for i, k, d in events]
         self.end(status, result)
 
     async def follow(self, after: int = 0) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
@@ -139,8 +168,9 @@ class LiveTurn:
         index = max(0, after - self.turn * EVENT_SPAN) if after >= self.turn * EVENT_SPAN else 0
         while True:
             signal = self._signal
-            while index < len(self.events):
-                yield self.events[index]
+            events = self.events  # (an ended turn's decoded once here)
+            while index < len(events):
+                yield events[index]
                 index += 1
             if not self.running:
                 return
