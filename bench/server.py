@@ -539,9 +539,12 @@ def disk_syncs(path: Path, seconds: float = 20.0, every: float = 0.005) -> dict[
 
 
 def shed_only(folder: Path, sim_url: str, rate: float = 1000, seconds: float = 5) -> dict[str, Any]:
-    """Every turn shed (the busy line set near 0): the cost and speed of a 503 alone."""
+    """Every turn shed (the busy line set near 0, and no line to wait in): the cost and
+    speed of a 503 alone. (With a line, an open stream at many times what is served looks
+    like clients retrying at once, and some of it waits ``shed_wait`` for a place.)"""
     config = folder / "shed-all.yaml"
-    config.write_text(CONFIG.format(db=folder / "shed.db") + "limits: {shed_busy: 0.00001}\n")
+    limits = "limits: {shed_busy: 0.00001, shed_wait: 0.000001}\n"
+    config.write_text(CONFIG.format(db=folder / "shed.db") + limits)
     server = serve(config, sim_url)
     try:
         host, port = server.url.removeprefix("http://").split(":")
