@@ -605,10 +605,16 @@ class ContextManager:
         if start + len(out) < end:
             first = start + len(out)
             new = history[first:end]
-            longest, more = _measure_all(self._measured_anew, new, out, raw, longest)
+            more_out: list[dict[str, Any]] = []
+            more_raw: list[int] = []
+            longest = _measure_all(self._measured_anew, new, more_out, more_raw, longest)[0]
             held = history.encoded()  # (what a request sends for each: its own bytes)
-            sent.extend(map(Raw, held[first - history.start : end - history.start]))
+            more_sent = list(map(Raw, held[first - history.start : end - history.start]))
             marked = marked or any(map(message_marked, new))
+            # Only once all of it is worked out: the kept lists never fall out of step.
+            out.extend(more_out)
+            raw.extend(more_raw)
+            sent.extend(more_sent)
             history.window = (self.estimator, start, out, raw, longest, sent, marked)
         added = messages.added  # type: ignore[attr-defined]
         out, raw, sent = list(out), list(raw), list(sent)

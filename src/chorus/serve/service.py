@@ -79,7 +79,10 @@ _PAST_END = 2**62
 SEARCHED = 500  # the most recent sessions a session search reads the word index of
 OWNER = "chorus-serve"  # one lease owner for the server, across restarts (see Service.open)
 
-_RETRY_SECONDS = 1.0  # a refused session that asks again within this: the same demand
+# A refused session that asks again within this is the same demand. (A client that waits
+# the refusal's whole Retry-After, 1 s, comes back just past it and counts again: a longer
+# window would count as retries an open stream's next turns of the same sessions.)
+_RETRY_SECONDS = 1.0
 
 
 class ServeError(Exception):

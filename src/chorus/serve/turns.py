@@ -145,7 +145,7 @@ class LiveTurn:
         try:
             self._packed = (_encode(self._events), _encode(result))
             self._events, self._result = [], None
-        except (TypeError, msgspec.EncodeError):  # (not JSON: kept as it is)
+        except Exception:  # (not JSON: kept as it is; the turn ends all the same)
             self._packed = None
         self.message = None  # (the session's store has it now; recent turns stay small)
         self.ended_at = time.monotonic()
