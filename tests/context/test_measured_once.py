@@ -113,3 +113,26 @@ async def test_a_call_is_sent_with_each_messages_own_json_found_without_a_walk(
         plain = {**cached, "messages": [dict(m) for m in sent]}  # (every one encoded anew)
         assert engine.encode_body(cached) == engine.encode_body(plain)
         history.extend(exchange(n))
+
+
+async def test_a_window_that_slides_is_sent_with_each_messages_own_json_too() -> None:
+    """Past its limit with compaction off, the window is a suffix of whole exchanges: the
+    same messages, so what each is sent as and its estimate are the ones already kept."""
+    from chorus.client import Claude
+    from chorus.protocol.sent import SentMessages
+
+    engine = Claude(api_key="sk-test", base_url="http://127.0.0.1:9").engine
+    manager = ContextManager(ContextPolicy(max_input_tokens=600, compaction=False, recall=0))
+    history = History([m for n in range(60) for m in exchange(n)])
+    for n in range(3):
+        run = Extended(history, [MessageDict(role="user", content=f"weather {n}?")])
+        got = await layout(manager, run)
+        assert got.dropped > 0 and not got.truncated  # (it slid)
+        assert type(got.messages) is SentMessages and got.messages.json is not None
+        fresh = await layout(ContextManager(manager.policy), [*history, *run.added])
+        assert list(got.messages) == fresh.messages
+        assert (got.tokens, got.raw_tokens) == (fresh.tokens, fresh.raw_tokens)
+        request = {"model": "m", "max_tokens": 8, "messages": got.messages}
+        plain = {**request, "messages": [dict(x) for x in got.messages]}
+        assert engine.encode_body(request) == engine.encode_body(plain)
+        history.extend(exchange(100 + n))

@@ -429,16 +429,25 @@ class ContextManager:
             tokens, dropped, truncated = m.total - m.fixed, 0, 0
             raw = m.fixed_raw + m.raw_total
         else:
+            # Each verbatim message's estimate is known (m.raw): fit reads it by the
+            # message, so the window's messages are not measured again one by one.
+            known = {id(x): c for x, c in zip(m.verbatim, m.costs(), strict=True)}
+            anew = self._estimator(m.model)  # (for what fit itself cuts)
             window = fit(
                 m.verbatim,
                 limit=m.limit,
-                estimate=self._estimator(m.model),
+                estimate=lambda x: known.get(id(x)) or anew(x),
                 fixed=m.fixed,
                 keep_from=m.turn - m.boundary if m.turn is not None else None,
             )
             messages, tokens = window.messages, window.tokens
             dropped, truncated = window.dropped, window.truncated
-            raw = m.fixed_raw + sum(self._base(x) for x in messages)
+            if not truncated:  # a suffix of the verbatim messages, the same objects
+                raw = m.fixed_raw + sum(m.raw[dropped:])
+                if m.sent is not None:
+                    messages = SentMessages(messages, m.sent[dropped:], m.marked)
+            else:
+                raw = m.fixed_raw + sum(self._base(x) for x in messages)
         return Layout(
             system=m.system,
             messages=messages,
