@@ -75,6 +75,19 @@ def test_a_refused_client_asking_again_is_no_more_demand() -> None:
     assert not rule.outpaced and rule.storming
 
 
+def test_an_asker_refused_and_asking_again_within_the_window_counts_once() -> None:
+    rule = Shedding(retry_window=1.0)
+    rule.refused_by("t/a/s1")
+    rule.refused_by("t/a/s1")  # (at once: a retry)
+    rule.admitted_by("t/a/s1")  # (let in at last: already counted)
+    assert rule.asked == 1 / rule.pace_horizon
+    rule.tick(True, 0, 1.5)  # (past the window: new demand)
+    before = rule.asked
+    rule.refused_by("t/a/s1")
+    rule.refused_by(None)  # (no asker known: always new)
+    assert rule.asked == before + 2 / rule.pace_horizon
+
+
 def test_full_with_clients_retrying_at_once_a_new_run_waits_for_a_place() -> None:
     rule = settled(Shedding(most_wait=0.1), full=True, ended=4, refused=100)  # 400 end a second
     assert rule.storming

@@ -38,13 +38,12 @@ from chorus.policy.budget import RetryBudget
 from chorus.policy.call import Again, Call, Continue, Step
 from chorus.policy.outcomes import outcome_label, outcome_of, retry_hint
 from chorus.policy.retry import Outcome, RetryPolicy
-from chorus.protocol.sent import SentMessages
+from chorus.protocol.sent import SentMessages, sendable
 from chorus.protocol.types import Message, Usage, decode_message
 
 __all__ = ["CALL_OPTIONS", "Engine", "Slots"]
 
 _encode = msgspec.json.Encoder().encode
-Raw = msgspec.Raw
 
 # Per-call options that are not part of the request body.
 CALL_OPTIONS = frozenset(
@@ -177,9 +176,10 @@ class Engine:
         return params, options
 
     def encode_body(self, params: Mapping[str, Any]) -> bytes:
-        """The request's JSON. A message that carries its own JSON (a ``json`` attribute
-        holding a ``msgspec.Raw``: an agent's history, decoded from those very bytes) is
-        sent as it is, not encoded again."""
+        """The request's JSON. Messages laid out with their JSON at hand
+        (``protocol.sent.SentMessages``: an agent's history), and a message that carries
+        its own (a ``json`` attribute holding a ``msgspec.Raw``), are sent as they are,
+        not encoded again."""
         for name in ("model", "messages"):
             if name not in params:
                 raise ConfigError(f"{name} is required")
@@ -187,8 +187,7 @@ class Engine:
         if type(messages) is SentMessages and messages.json is not None:
             params = {**params, "messages": messages.json}  # (laid out with its JSON at hand)
         elif isinstance(messages, list):
-            sent = [j if type(j := getattr(m, "json", None)) is Raw else m for m in messages]
-            params = {**params, "messages": sent}
+            params = {**params, "messages": list(map(sendable, messages))}
         try:
             body = _encode(params)
         except (TypeError, msgspec.EncodeError) as exc:

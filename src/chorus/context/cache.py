@@ -101,24 +101,20 @@ def _has_marker(request: dict[str, Any]) -> bool:
     messages = request.get("messages") or ()
     if type(messages) is SentMessages and messages.marked is False:
         return False  # (whoever laid them out looked at each one as it came)
-    for message in messages:
-        if type(message) is MessageDict:
-            # Asked once per message: the answer rides on it (a long conversation is
-            # otherwise read whole at every call).
-            marked = message.marked
-            if marked is None:
-                marked = message.marked = message_marked(message)
-        else:
-            marked = isinstance(message, dict) and message_marked(message)
-        if marked:
-            return True
-    return False
+    return any(isinstance(m, dict) and message_marked(m) for m in messages)
 
 
 def message_marked(message: dict[str, Any]) -> bool:
-    """Whether a block of the message carries a ``cache_control``."""
-    if type(message) is MessageDict and message.marked is not None:
+    """Whether a block of the message carries a ``cache_control``. Asked once of a run's
+    message: the answer rides on it (its run's calls would read it again each time)."""
+    if type(message) is MessageDict:
+        if message.marked is None:
+            message.marked = _blocks_marked(message)
         return message.marked
+    return _blocks_marked(message)
+
+
+def _blocks_marked(message: dict[str, Any]) -> bool:
     content = message.get("content")
     return isinstance(content, list) and any(
         isinstance(b, dict) and "cache_control" in b for b in content

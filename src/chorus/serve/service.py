@@ -79,11 +79,6 @@ _PAST_END = 2**62
 SEARCHED = 500  # the most recent sessions a session search reads the word index of
 OWNER = "chorus-serve"  # one lease owner for the server, across restarts (see Service.open)
 
-# A refused session that asks again within this is the same demand. (A client that waits
-# the refusal's whole Retry-After, 1 s, comes back just past it and counts again: a longer
-# window would count as retries an open stream's next turns of the same sessions.)
-_RETRY_SECONDS = 1.0
-
 
 class ServeError(Exception):
     """A request the server refuses: an HTTP status, an error type and one line."""
@@ -183,7 +178,6 @@ class Service:
         self.busy = 0.0  # the share of its time the event loop's thread needs the CPU
         most_wait = min(config.limits.shed_wait, config.limits.turn_timeout)
         self._shedding = Shedding(most_wait=most_wait)  # what a full server takes in
-        self._refused_at: OrderedDict[str, float] = OrderedDict()
         # A store with a group window has it set by how busy the server is (serve.pacing),
         # up to the window it came with, which it gets back at close.
         self._store_window = getattr(store, "group_window", None)
@@ -326,38 +320,19 @@ class Service:
         verdict = self._shedding.verdict(running, len(self._line))
         if verdict is not Verdict.REFUSE:
             return verdict
-        self._refused(asker)
+        self._shedding.refused_by(asker)
         if self.lag > self.limits.shed_lag:
             why = f"the server is past its capacity (running {self.lag * 1000:.0f} ms late)"
         else:
             why = f"the server is at its capacity ({self.busy:.0%} busy)"
         raise ServeError(503, "overloaded_error", why, retry_after=1.0)
 
-    def _refused(self, asker: str | None) -> None:
-        """Count a refusal. One for an ``asker`` (a session) refused in the last second
-        and not let in since is its client trying again: a storm's sign, but no more
-        demand (``serve.shedding``)."""
-        again = False
-        if asker is not None:
-            now = time.monotonic()
-            last = self._refused_at.pop(asker, None)
-            again = last is not None and now - last < _RETRY_SECONDS
-            self._refused_at[asker] = last if again and last is not None else now
-            while len(self._refused_at) > 4096:
-                self._refused_at.popitem(last=False)
-        self._shedding.refused(again)
-
-    def _admitted(self, asker: str | None) -> None:
-        """Count a run let in; its demand was counted already if it was refused before."""
-        last = self._refused_at.pop(asker, None) if asker is not None else None
-        self._shedding.admitted(last is not None and time.monotonic() - last < _RETRY_SECONDS)
-
     async def admission(self, asker: str | None = None) -> None:
         """Let a new run start, now or after a short wait in line for the place of a run
         that ends, or refuse it (:meth:`shed`). A caller let in that then does not start
         its run gives the place on (:meth:`_let_in`)."""
         if self.shed(asker) is Verdict.START:
-            self._admitted(asker)
+            self._shedding.admitted_by(asker)
             return
         place = asyncio.get_running_loop().create_future()
         self._line.append(place)
@@ -366,9 +341,9 @@ class Service:
             async with asyncio.timeout(self._shedding.most_wait):
                 await place
             going = True
-            self._admitted(asker)
+            self._shedding.admitted_by(asker)
         except TimeoutError:
-            self._refused(asker)
+            self._shedding.refused_by(asker)
             raise ServeError(
                 503,
                 "overloaded_error",

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 __all__ = ["Shedding", "Verdict"]
 
@@ -59,9 +60,18 @@ class Shedding:
     done: float = 0.0  # runs ending per second, likewise
     carried: int = 0  # runs the full server carries: those under way when it became full,
     # and, while its arrivals do not outpace it, as many as have run at once since
+    # A refused asker that asks again within ``retry_window`` seconds is the same demand.
+    # (A client that waits the refusal's whole Retry-After, 1 s, comes back just past it
+    # and counts again: a longer window would count as retries an open stream's next
+    # turns of the same sessions.)
+    retry_window: float = 1.0
+    most_askers: int = 4096  # refused askers remembered, the most recent
+    clock: float = 0.0  # seconds of ticks so far: the rule's own time
+    _refused_at: OrderedDict[str, float] = field(default_factory=OrderedDict, repr=False)
 
     def tick(self, full: bool, running: int, seconds: float) -> None:
         """``seconds`` since the last tick: the rates fade with them."""
+        self.clock += seconds
         if full and not self.full:
             self.carried = running
         elif full and not self.outpaced:
@@ -90,6 +100,23 @@ class Shedding:
         """``again``: it was refused before, and counted then."""
         if not again:
             self.asked += 1 / self.pace_horizon
+
+    def refused_by(self, asker: str | None) -> None:
+        """A refusal of ``asker`` (a session; None: not known): ``again`` when it was
+        refused within ``retry_window`` and not let in since."""
+        again = False
+        if asker is not None:
+            last = self._refused_at.pop(asker, None)
+            again = last is not None and self.clock - last < self.retry_window
+            self._refused_at[asker] = last if again and last is not None else self.clock
+            while len(self._refused_at) > self.most_askers:
+                self._refused_at.popitem(last=False)
+        self.refused(again)
+
+    def admitted_by(self, asker: str | None) -> None:
+        """``asker`` let in: counted already if it was refused within ``retry_window``."""
+        last = self._refused_at.pop(asker, None) if asker is not None else None
+        self.admitted(last is not None and self.clock - last < self.retry_window)
 
     @property
     def storming(self) -> bool:
