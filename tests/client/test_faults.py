@@ -220,13 +220,23 @@ async def test_f4_refused_connection(make_rig) -> None:
 # -- fault 5: TLS errors and timeouts -------------------------------------------------------
 
 
-async def test_f5_read_timeout_before_the_first_byte_is_retried() -> None:
+TRANSPORTS = ["http1", "aiohttp"]
+
+
+def _transport(kind: str, **kwargs: Any) -> Any:
+    from chorus.client.http1 import Http1Transport
     from chorus.client.transport import AiohttpTransport
+
+    return (Http1Transport if kind == "http1" else AiohttpTransport)(**kwargs)
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_f5_read_timeout_before_the_first_byte_is_retried(kind: str) -> None:
     from chorus.sim import Simulator
 
     async with Simulator() as sim:
         claude = Claude(
-            api_key="k", base_url=sim.base_url, transport=AiohttpTransport(read_timeout=0.2)
+            api_key="k", base_url=sim.base_url, transport=_transport(kind, read_timeout=0.2)
         )
         message = await claude.messages.create(
             model=MODEL,
@@ -319,13 +329,13 @@ async def test_f5_a_body_finishing_after_the_deadline_is_a_deadline_error() -> N
     await claude.aclose()
 
 
+@pytest.mark.parametrize("kind", TRANSPORTS)
 @pytest.mark.parametrize("stream", [False, True])
-async def test_f5_a_body_trickling_in_never_outlives_the_deadline(stream: bool) -> None:
+async def test_f5_a_body_trickling_in_never_outlives_the_deadline(stream: bool, kind: str) -> None:
     # Headers at once, then a byte every 50 ms: 1,000 bytes would take 50 s. With no
     # timer of the call's own (far from the deadline), the call still ends by then.
     import time
 
-    from chorus.client.transport import AiohttpTransport
     from chorus.errors import DeadlineExceededError, IncompleteResponseError
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -346,7 +356,7 @@ async def test_f5_a_body_trickling_in_never_outlives_the_deadline(stream: bool) 
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    transport = AiohttpTransport(connect_timeout=0.5, read_timeout=1.0)
+    transport = _transport(kind, connect_timeout=0.5, read_timeout=1.0)
     claude = Claude(api_key="k", base_url=f"http://127.0.0.1:{port}", transport=transport)
     assert claude.engine.arm_deadline_below < 2.0  # so a 2 s deadline arms no timer of its own
     started = time.monotonic()

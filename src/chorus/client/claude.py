@@ -23,11 +23,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chorus.client.engine import Engine
+from chorus.client.http1 import Http1Transport
 from chorus.client.observers import AttemptObserver, LogObserver
 from chorus.client.resources import Messages
 from chorus.client.settings import API_VERSION, DEFAULT_BASE_URL, ClientSettings, merged
 from chorus.client.tracing import Tracing
-from chorus.client.transport import AiohttpTransport, Transport
+from chorus.client.transport import Transport
 from chorus.clock import Clock, SystemClock
 from chorus.errors import ConfigError
 from chorus.policy.admission import Breaker, Gates, RateLimits, Throttle
@@ -44,8 +45,8 @@ class Claude:
     Prometheus); the client's own log and, once an OpenTelemetry tracer provider
     is set, spans are there unless ``observers`` is given. ``transport``: any
     :class:`~chorus.client.transport.Transport` (the simulator's, a test double);
-    by default a pooled aiohttp one. Settings come as ``settings=ClientSettings(...)``
-    or as keywords (``Claude(max_retries=3)``).
+    by default a pooled HTTP/1.1 one (:mod:`chorus.client.http1`). Settings come as
+    ``settings=ClientSettings(...)`` or as keywords (``Claude(max_retries=3)``).
     """
 
     def __init__(
@@ -82,7 +83,7 @@ class Claude:
         if default_headers:
             headers.update({k.lower(): v for k, v in default_headers.items()})
         if transport is None:
-            transport = AiohttpTransport(
+            transport = Http1Transport(
                 max_connections=settings.max_in_flight, default_headers=headers
             )
         # A transport that stops requests at their deadline itself says from how far off.

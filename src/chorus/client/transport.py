@@ -1,4 +1,4 @@
-"""The HTTP boundary: one small interface, one aiohttp implementation.
+"""The HTTP boundary: one small interface, and the aiohttp implementation.
 
 :class:`Transport` is all the client needs: send a request, get a
 :class:`Response` whose body can be read whole or chunk by chunk. aiohttp's

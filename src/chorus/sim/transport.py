@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chorus.client.claude import Claude
-from chorus.client.transport import AiohttpTransport, Response
+from chorus.client.http1 import Http1Transport
+from chorus.client.transport import Response
 from chorus.clock import Clock
 from chorus.sim.config import SimConfig
 from chorus.sim.server import Simulator
@@ -31,11 +32,11 @@ class SimTransport:
         config: SimConfig | None = None,
         *,
         clock: Clock | None = None,
-        inner: AiohttpTransport | None = None,
+        inner: Http1Transport | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
-        self.inner = inner or AiohttpTransport()
+        self.inner = inner or Http1Transport()
         self.simulator: Any = None
         self._starting: asyncio.Future[None] | None = None
 
