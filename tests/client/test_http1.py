@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import ssl
+import struct
 import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -439,4 +441,98 @@ async def test_endless_response_headers_are_refused() -> None:
     async with Server(handler) as srv:
         with pytest.raises(APIConnectionError, match="headers too large"):
             await transport.send("POST", srv.url(), headers=HEADERS, body=b"{}")
+        await transport.aclose()
+
+
+async def test_a_whole_body_past_the_buffer_mark_is_read_whole() -> None:
+    blob = b"x" * (3 << 20)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await srv.request(reader)
+        writer.write(json_reply(blob))
+        await writer.drain()
+        await reader.read()
+
+    transport = Http1Transport(read_timeout=2.0)
+    async with Server(handler) as srv:
+        resp = await transport.send("POST", srv.url(), headers=HEADERS, body=b"{}")
+        await asyncio.sleep(0.2)  # the buffer fills past its mark before read() is called
+        assert await resp.read() == blob
+        await transport.aclose()
+
+
+async def test_trailers_and_stray_bytes_never_reach_the_next_response() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await srv.request(reader)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+            b"retry-after: 999\r\nx-should-retry: false\r\n\r\n"
+        )
+        await writer.drain()
+        await srv.request(reader)
+        writer.write(json_reply(b"{}") + b"HTTP/1.1 200 OK\r\nx-phantom: 1\r\n")
+        await writer.drain()
+        await reader.read()
+
+    transport = Http1Transport()
+    async with Server(handler) as srv:
+        first = await transport.send("POST", srv.url(), headers=HEADERS, body=b"1")
+        assert await first.read() == b"abc" and "retry-after" not in first.headers
+        second = await transport.send("POST", srv.url(), headers=HEADERS, body=b"2")
+        assert await second.read() == b"{}"
+        assert "retry-after" not in second.headers and "x-should-retry" not in second.headers
+        await asyncio.sleep(0.05)
+        third = await transport.send("POST", srv.url(), headers=HEADERS, body=b"3")
+        assert await third.read() == b"abc"  # (on a new connection)
+        assert "x-phantom" not in third.headers
+        await transport.aclose()
+    assert srv.connections == 2  # the connection with stray bytes was not reused
+
+
+async def test_a_reset_is_a_cut_even_for_a_body_that_runs_until_close() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await srv.request(reader)
+        writer.write(b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{"partial":')
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # a reset, not a close
+
+    transport = Http1Transport()
+    async with Server(handler) as srv:
+        resp = await transport.send("POST", srv.url(), headers=HEADERS, body=b"{}")
+        with pytest.raises(ConnectionCutError):
+            await resp.read()
+        await transport.aclose()
+
+
+async def test_a_waiter_whose_turn_came_as_it_was_cancelled_passes_it_on() -> None:
+    gate = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            body = await srv.request(reader)
+            if body == b"first":
+                await gate.wait()
+            writer.write(json_reply(body))
+            await writer.drain()
+
+    transport = Http1Transport(max_connections=1)
+    async with Server(handler) as srv:
+
+        async def one(body: bytes) -> bytes:
+            resp = await transport.send("POST", srv.url(), headers=HEADERS, body=body)
+            return await resp.read()
+
+        first = asyncio.ensure_future(one(b"first"))
+        await asyncio.sleep(0.05)
+        second, third = asyncio.ensure_future(one(b"second")), asyncio.ensure_future(one(b"third"))
+        await asyncio.sleep(0.05)
+        gate.set()
+        assert await first == b"first"
+        second.cancel()  # woken, but cancelled before it ran
+        assert await asyncio.wait_for(third, 5) == b"third"
+        pool = next(iter(transport._pools.values()))
+        assert pool.count == 1 and not pool.waiters
         await transport.aclose()

@@ -117,6 +117,7 @@ class _Exchange:
         "_size",
         "_until_close",
         "_waiter",
+        "_whole_wanted",
         "checked",
         "error",
         "expired",
@@ -142,6 +143,7 @@ class _Exchange:
         self._size = 0
         self._waiter: asyncio.Future[None] | None = None
         self._until_close = False
+        self._whole_wanted = False  # read() is the reader: no pausing for it
         self.headed = False  # the response's headers are in
         self.whole = False  # the response is complete
         self.error: BaseException | None = None  # why it ended early
@@ -165,7 +167,7 @@ class _Exchange:
     def body(self, data: bytes) -> None:
         self._parts.append(data)
         self._size += len(data)
-        if self._size > _HIGH_WATER and self._conn is not None:
+        if self._size > _HIGH_WATER and self._conn is not None and not self._whole_wanted:
             self._conn.pause()
         self._wake()
 
@@ -182,12 +184,13 @@ class _Exchange:
         self._conn = None
         self._wake()
 
-    def closed(self) -> None:
-        """The connection closed: the end of a body that runs until close, else a cut."""
-        if self._until_close and self.headed:
+    def closed(self, clean: bool) -> None:
+        """The connection closed: the end of a body that runs until close (if the server
+        closed it cleanly), else a cut."""
+        if clean and self._until_close and self.headed:
             self.complete()
         else:
-            self.fail(ConnectionCutError("the server closed the connection"))
+            self.fail(ConnectionCutError("the connection closed mid-body"))
 
     # ---------------------------------------------------------------- the Response
 
@@ -219,6 +222,11 @@ class _Exchange:
         return data
 
     async def read(self) -> bytes:
+        if not self.settled:
+            self._whole_wanted = True
+            conn = self._conn
+            if conn is not None:
+                conn.resume()
         while not self.settled:
             await self._next()
         if not self.whole:
@@ -251,6 +259,10 @@ class _Exchange:
 _EMPTY: Mapping[str, str] = CIMultiDictProxy(CIMultiDict())
 
 
+class _Stray(Exception):
+    """A response began that no request asked for (raised to stop the parser)."""
+
+
 class _Conn(asyncio.Protocol):
     """One keep-alive connection and its response parser."""
 
@@ -262,15 +274,19 @@ class _Conn(asyncio.Protocol):
         self.exchange: _Exchange | None = None
         self.head: list[tuple[str, str]] = []
         self.used = 0  # requests sent
-        self.head_bytes = 0  # received before the current response's headers ended
         self.idle_since = 0.0
         self.open = True
+        self.made = False  # connection_made came: from now on connection_lost will too
+        self.aborted = False  # closed by this side
         self.paused = False
+        self.since_body = 0  # bytes received since the last byte of a body
 
     # ---------------------------------------------------------------- asyncio
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.made = True
+        self.pool.conns.add(self)
 
     def data_received(self, data: bytes) -> None:
         exchange = self.exchange
@@ -278,6 +294,7 @@ class _Conn(asyncio.Protocol):
             self.abort()
             return
         exchange.seen += 1
+        self.since_body += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -287,9 +304,11 @@ class _Conn(asyncio.Protocol):
             error = ConnectionCutError if exchange.headed else APIConnectionError
             self._failed(error(f"{exchange.url}: {what}: {exc}"))
         else:
-            if not exchange.headed:
-                self.head_bytes += len(data)
-                if self.head_bytes > _MAX_HEAD:
+            if self.since_body > _MAX_HEAD and self.exchange is exchange:
+                # Headers, chunk framing and trailers: never this much without a body byte.
+                if exchange.headed:
+                    self._failed(ConnectionCutError(f"{exchange.url}: too much framing"))
+                else:
                     self._failed(APIConnectionError(f"{exchange.url}: response headers too large"))
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -299,7 +318,7 @@ class _Conn(asyncio.Protocol):
         self.exchange = None
         if exchange is not None:
             if exchange.headed:
-                exchange.closed()
+                exchange.closed(exc is None and not self.aborted)
             else:
                 why = f": {exc}" if exc is not None else ""
                 again = " (a reused connection)" if self.used > 1 else ""
@@ -312,7 +331,15 @@ class _Conn(asyncio.Protocol):
 
     # ---------------------------------------------------------------- httptools
 
+    def on_message_begin(self) -> None:
+        if self.exchange is None:  # bytes past the response asked for: not reusable
+            self.abort()
+            raise _Stray
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        exchange = self.exchange
+        if exchange is None or exchange.headed:
+            return  # (trailers: nothing the client reads is in them)
         self.head.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
@@ -336,6 +363,7 @@ class _Conn(asyncio.Protocol):
         exchange._wake()
 
     def on_body(self, body: bytes) -> None:
+        self.since_body = 0
         exchange = self.exchange
         if exchange is not None:
             exchange.body(body)
@@ -345,6 +373,7 @@ class _Conn(asyncio.Protocol):
         if exchange is None or not exchange.headed:
             return  # (the end of an interim response)
         self.exchange = None
+        self.head = []
         keep = self.parser.should_keep_alive() and not exchange._until_close
         if self.paused:
             self.resume()
@@ -363,7 +392,7 @@ class _Conn(asyncio.Protocol):
             return
         self.exchange = exchange
         self.used += 1
-        self.head_bytes = 0
+        self.since_body = 0
         if body is None:
             transport.write(data)
         elif len(body) < 65536:
@@ -390,6 +419,7 @@ class _Conn(asyncio.Protocol):
 
     def abort(self) -> None:
         self.open = False
+        self.aborted = True
         if self.transport is not None:
             self.transport.abort()  # connection_lost follows, and tells the pool
 
@@ -404,6 +434,7 @@ class _Pool:
         self.count = 0  # open or opening
         self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self.dns: dict[tuple[str, int], tuple[float, list[Any]]] = {}
+        self.resolving: dict[tuple[str, int], asyncio.Future[list[Any]]] = {}
         self.conns: set[_Conn] = set()
         self.active: set[_Exchange] = set()
         idle = owner.read_timeout
@@ -415,76 +446,113 @@ class _Pool:
     # ---------------------------------------------------------------- connections
 
     async def conn(self, origin: _Origin, url: str) -> _Conn:
-        while True:
-            idle = self.idle_conns.get(origin.key)
-            now = self.loop.time()
-            while idle:
-                conn = idle.pop()
-                if conn.open and now - conn.idle_since < self.owner.keepalive_timeout:
-                    return conn
-                conn.abort()
-            if self.count < self.owner.max_connections:
-                break
+        """A kept-alive connection at once if one is idle; else a new one (or one given
+        back), with the wait, DNS and the connect bounded by ``connect_timeout``."""
+        conn = self._idle_conn(origin)
+        if conn is not None:
+            return conn
+        try:
+            async with asyncio.timeout(self.owner.connect_timeout):
+                return await self._slow_conn(origin, url)
+        except TimeoutError:
+            raise APITimeoutError(f"no response from {url}: connect timed out") from None
+
+    def _idle_conn(self, origin: _Origin) -> _Conn | None:
+        idle = self.idle_conns.get(origin.key)
+        now = self.loop.time()
+        while idle:
+            conn = idle.pop()
+            if conn.open and now - conn.idle_since < self.owner.keepalive_timeout:
+                return conn
+            conn.abort()
+        return None
+
+    async def _slow_conn(self, origin: _Origin, url: str) -> _Conn:
+        while self.count >= self.owner.max_connections:
+            self._free_a_place()
             waiter = self.loop.create_future()
             self.waiters.append(waiter)
             try:
                 await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # (it was this one's turn: pass it on)
+                raise
             finally:
                 with contextlib.suppress(ValueError):
                     self.waiters.remove(waiter)
-        self.count += 1
+            conn = self._idle_conn(origin)
+            if conn is not None:
+                return conn
+        self.count += 1  # this connection's place, held from here: given back once
+        made: list[_Conn] = []
         try:
-            return await self._connect(origin, url)
+            conn = await self._connect(origin, url, made)
         except BaseException:
-            self.count -= 1
-            self._wake_one()
+            if not any(c.made for c in made):  # (else its connection_lost gives it back)
+                self.count -= 1
+                self._wake_one()
             raise
+        if not conn.open:  # (closed already: its connection_lost gave the place back)
+            raise APIConnectionError(f"{url}: the connection closed at once")
+        return conn
 
-    async def _connect(self, origin: _Origin, url: str) -> _Conn:
+    async def _connect(self, origin: _Origin, url: str, made: list[_Conn]) -> _Conn:
+        """Each address in turn, each given its share of the time left."""
         owner = self.owner
         addresses = await self._resolve(origin, url)
         last: BaseException | None = None
-        for family, type_, proto, _, address in addresses:
-            sock = socket.socket(family, type_, proto)
+        started = self.loop.time()
+        for n, (family, type_, proto, _, address) in enumerate(addresses):
+            left = owner.connect_timeout - (self.loop.time() - started)
+            share = left / (len(addresses) - n)
+            sock = None
             try:
+                sock = socket.socket(family, type_, proto)
                 _tune(sock)
                 sock.setblocking(False)
-                async with asyncio.timeout(owner.connect_timeout):
+                conn = _Conn(self, origin.key)
+                made.append(conn)
+                async with asyncio.timeout(share if n + 1 < len(addresses) else None):
                     await self.loop.sock_connect(sock, address)
-                    _, conn = await self.loop.create_connection(
-                        lambda: _Conn(self, origin.key),
+                    await self.loop.create_connection(
+                        lambda conn=conn: conn,
                         sock=sock,
                         ssl=owner.tls() if origin.secure else None,
                         server_hostname=origin.host if origin.secure else None,
                         ssl_handshake_timeout=owner.connect_timeout if origin.secure else None,
                     )
-                self.conns.add(conn)
                 return conn
-            except TimeoutError:
-                sock.close()
-                raise APITimeoutError(f"no response from {url}: connect timed out") from None
             except ssl.SSLError as exc:  # (certificate errors included)
-                sock.close()
+                _close(sock)
                 raise TLSError(f"TLS failed for {url}: {_describe(exc)}") from exc
-            except OSError as exc:
-                sock.close()
+            except OSError as exc:  # (a timeout of this address's share too: the next)
+                _close(sock)
                 last = exc
             except BaseException:
-                sock.close()
+                _close(sock)
                 raise
         raise APIConnectionError(f"cannot reach {url}: {_describe(last)}") from last
 
     async def _resolve(self, origin: _Origin, url: str) -> list[Any]:
+        """The origin's addresses, vetted; one lookup at a time per host, kept a while."""
         host, port = origin.host, origin.port
-        now = self.loop.time()
-        known = self.dns.get((host, port))
-        if known is not None and known[0] > now:
+        key = (host, port)
+        known = self.dns.get(key)
+        if known is not None and known[0] > self.loop.time():
             return known[1]
-        try:
-            ipaddress.ip_address(host)
-            literal = True
-        except ValueError:
-            literal = False
+        pending = self.resolving.get(key)
+        if pending is None:
+            pending = self.resolving[key] = asyncio.ensure_future(self._lookup(host, port, url))
+            pending.add_done_callback(lambda done: self._resolved(key, done))
+        return await asyncio.shield(pending)
+
+    def _resolved(self, key: tuple[str, int], done: asyncio.Future[list[Any]]) -> None:
+        self.resolving.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # (read: a lookup whose askers all left is not "never retrieved")
+
+    async def _lookup(self, host: str, port: int, url: str) -> list[Any]:
         try:
             found = await self.loop.getaddrinfo(
                 host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
@@ -497,8 +565,10 @@ class _Pool:
                 refusal = vet(host, str(address[0]), port)
                 if refusal is not None:
                     raise AddressRefusedError(refusal)
-        if not literal:
-            self.dns[(host, port)] = (now + self.owner.dns_ttl, found)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:  # (a name: its answers are kept; an address needs no lookup)
+            self.dns[(host, port)] = (self.loop.time() + self.owner.dns_ttl, found)
         return found
 
     def idle(self, conn: _Conn) -> None:
@@ -512,6 +582,7 @@ class _Pool:
             self._sweep_handle = self.loop.call_later(self.owner.keepalive_timeout, self._sweep)
 
     def lost(self, conn: _Conn) -> None:
+        """A connection that was made has closed: its place is free."""
         self.count -= 1
         self.conns.discard(conn)
         idle = self.idle_conns.get(conn.key)
@@ -519,6 +590,17 @@ class _Pool:
             with contextlib.suppress(ValueError):
                 idle.remove(conn)
         self._wake_one()
+
+    def _free_a_place(self) -> None:
+        """At the cap with connections idle (to other origins): close the stalest one."""
+        stalest = min(
+            (idle[0] for idle in self.idle_conns.values() if idle),
+            key=lambda c: c.idle_since,
+            default=None,
+        )
+        if stalest is not None:
+            self.idle_conns[stalest.key].remove(stalest)
+            stalest.abort()  # (its connection_lost frees the place and wakes a waiter)
 
     def _wake_one(self) -> None:
         while self.waiters:
@@ -731,7 +813,8 @@ class Http1Transport:
             del self._pools[old]
         if pool is not None:
             pool.close()
-            await asyncio.sleep(0)  # let the aborted connections report their close
+            for _ in range(2):  # let the aborted connections report their close (TLS: 2)
+                await asyncio.sleep(0)
 
 
 def _tune(sock: socket.socket) -> None:
@@ -742,6 +825,11 @@ def _tune(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 60)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 5)
+
+
+def _close(sock: socket.socket | None) -> None:
+    if sock is not None:
+        sock.close()
 
 
 def _describe(exc: BaseException | None) -> str:
