@@ -17,6 +17,7 @@ import struct
 import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -508,31 +509,153 @@ async def test_a_reset_is_a_cut_even_for_a_body_that_runs_until_close() -> None:
 
 
 async def test_a_waiter_whose_turn_came_as_it_was_cancelled_passes_it_on() -> None:
-    gate = asyncio.Event()
+    go = asyncio.Event()
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            body = await srv.request(reader)
-            if body == b"first":
-                await gate.wait()
-            writer.write(json_reply(body))
-            await writer.drain()
+        await srv.request(reader)
+        await go.wait()
+        writer.write(json_reply(b"ok", b"connection: close\r\n"))  # the one place frees
+        await writer.drain()
 
     transport = Http1Transport(max_connections=1)
     async with Server(handler) as srv:
 
-        async def one(body: bytes) -> bytes:
-            resp = await transport.send("POST", srv.url(), headers=HEADERS, body=body)
+        def send() -> asyncio.Future[Any]:
+            return asyncio.ensure_future(
+                transport.send("POST", srv.url(), headers=HEADERS, body=b"{}")
+            )
+
+        first = send()
+        await asyncio.sleep(0.02)
+        second, third = send(), send()  # both wait for the one place
+        await asyncio.sleep(0.02)
+        go.set()
+        assert await (await first).read() == b"ok"
+        second.cancel()  # its turn has come (woken), but it is cancelled before it runs
+        assert await (await asyncio.wait_for(third, 5)).read() == b"ok"
+        await asyncio.sleep(0.01)
+        pool = next(iter(transport._pools.values()))
+        assert pool.count == 0 and not pool.waiters  # (each reply closed its connection)
+        await transport.aclose()
+
+
+def _two_addresses(port: int) -> Callable[..., Awaitable[list[Any]]]:
+    hole = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port))
+    good = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))
+
+    async def lookup(*args: Any, **kwargs: Any) -> list[Any]:
+        await asyncio.sleep(0.6)  # a slow resolver: the connect's budget is shared with it
+        return [hole, good]
+
+    return lookup
+
+
+async def test_f5_a_silent_first_address_gets_its_share_and_the_next_is_tried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        body = await srv.request(reader)
+        writer.write(json_reply(body))
+        await writer.drain()
+        await reader.read()
+
+    loop = asyncio.get_running_loop()
+    real_connect, tried = loop.sock_connect, []
+
+    async def connect(sock: socket.socket, address: Any) -> None:
+        tried.append(address[0])
+        if address[0] == "127.0.0.2":
+            await asyncio.sleep(100)  # dropped on the floor, as a black-holed address is
+        await real_connect(sock, address)
+
+    async with Server(handler) as srv:
+        monkeypatch.setattr(loop, "getaddrinfo", _two_addresses(srv.port))
+        monkeypatch.setattr(loop, "sock_connect", connect)
+        transport = Http1Transport(connect_timeout=1.0)
+        url = srv.url().replace("127.0.0.1", "api.example")
+        resp = await transport.send("POST", url, headers=HEADERS, body=b"hi")
+        assert await resp.read() == b"hi"
+        assert tried == ["127.0.0.2", "127.0.0.1"]
+        pool = next(iter(transport._pools.values()))
+        assert pool.count == 1
+        await transport.aclose()
+
+
+async def test_a_connect_cancelled_or_failing_gives_its_place_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = asyncio.get_running_loop()
+
+    async def hang(sock: socket.socket, address: Any) -> None:
+        await asyncio.sleep(100)
+
+    monkeypatch.setattr(loop, "sock_connect", hang)
+    transport = Http1Transport(connect_timeout=0.2)
+    task = asyncio.ensure_future(
+        transport.send("POST", "http://127.0.0.1:9/", headers={}, body=None)
+    )
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with pytest.raises(APITimeoutError, match="connect timed out"):
+        await transport.send("POST", "http://127.0.0.1:9/", headers={}, body=None)
+    pool = next(iter(transport._pools.values()))
+    assert pool.count == 0
+
+    def no_sockets(*args: Any) -> socket.socket:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr("chorus.client.http1.socket.socket", no_sockets)
+    with pytest.raises(APIConnectionError, match="Too many open files"):
+        await transport.send("POST", "http://127.0.0.1:9/", headers={}, body=None)
+    assert pool.count == 0
+    await transport.aclose()
+
+
+async def test_many_first_connections_share_one_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        body = await srv.request(reader)
+        writer.write(json_reply(body))
+        await writer.drain()
+        await reader.read()
+
+    lookups = 0
+    loop = asyncio.get_running_loop()
+
+    async def lookup(host: str, port: int, **kwargs: Any) -> list[Any]:
+        nonlocal lookups
+        lookups += 1
+        await asyncio.sleep(0.05)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    async with Server(handler) as srv:
+        monkeypatch.setattr(loop, "getaddrinfo", lookup)
+        transport = Http1Transport()
+        url = srv.url().replace("127.0.0.1", "api.example")
+
+        async def one(i: int) -> bytes:
+            resp = await transport.send("POST", url, headers=HEADERS, body=b"%d" % i)
             return await resp.read()
 
-        first = asyncio.ensure_future(one(b"first"))
-        await asyncio.sleep(0.05)
-        second, third = asyncio.ensure_future(one(b"second")), asyncio.ensure_future(one(b"third"))
-        await asyncio.sleep(0.05)
-        gate.set()
-        assert await first == b"first"
-        second.cancel()  # woken, but cancelled before it ran
-        assert await asyncio.wait_for(third, 5) == b"third"
-        pool = next(iter(transport._pools.values()))
-        assert pool.count == 1 and not pool.waiters
+        assert await asyncio.gather(*[one(i) for i in range(8)]) == [b"%d" % i for i in range(8)]
+        await transport.aclose()
+    assert lookups == 1
+
+
+async def test_endless_trailers_close_the_connection() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await srv.request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n")
+        for _ in range(100):
+            writer.write(b"".join(b"x-t%d: %s\r\n" % (j, b"v" * 100) for j in range(100)))
+            await writer.drain()
+        await reader.read()
+
+    transport = Http1Transport()
+    async with Server(handler) as srv:
+        resp = await transport.send("POST", srv.url(), headers=HEADERS, body=b"{}")
+        with pytest.raises(ConnectionCutError, match="too much framing"):
+            async for _ in resp.chunks():
+                pass
         await transport.aclose()

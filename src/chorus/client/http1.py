@@ -276,7 +276,7 @@ class _Conn(asyncio.Protocol):
         self.used = 0  # requests sent
         self.idle_since = 0.0
         self.open = True
-        self.made = False  # connection_made came: from now on connection_lost will too
+        self.placed = False  # it holds one of the pool's places (given back when lost)
         self.aborted = False  # closed by this side
         self.paused = False
         self.since_body = 0  # bytes received since the last byte of a body
@@ -285,7 +285,6 @@ class _Conn(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.made = True
         self.pool.conns.add(self)
 
     def data_received(self, data: bytes) -> None:
@@ -451,9 +450,10 @@ class _Pool:
         conn = self._idle_conn(origin)
         if conn is not None:
             return conn
+        deadline = self.loop.time() + self.owner.connect_timeout
         try:
-            async with asyncio.timeout(self.owner.connect_timeout):
-                return await self._slow_conn(origin, url)
+            async with asyncio.timeout_at(deadline):
+                return await self._slow_conn(origin, url, deadline)
         except TimeoutError:
             raise APITimeoutError(f"no response from {url}: connect timed out") from None
 
@@ -467,7 +467,7 @@ class _Pool:
             conn.abort()
         return None
 
-    async def _slow_conn(self, origin: _Origin, url: str) -> _Conn:
+    async def _slow_conn(self, origin: _Origin, url: str, deadline: float) -> _Conn:
         while self.count >= self.owner.max_connections:
             self._free_a_place()
             waiter = self.loop.create_future()
@@ -484,35 +484,33 @@ class _Pool:
             conn = self._idle_conn(origin)
             if conn is not None:
                 return conn
-        self.count += 1  # this connection's place, held from here: given back once
-        made: list[_Conn] = []
+        # This connection's place, held from here. Given back here if no connection comes
+        # of it; else by its connection_lost (``placed``), and so exactly once.
+        self.count += 1
         try:
-            conn = await self._connect(origin, url, made)
+            conn = await self._connect(origin, url, deadline)
+            if not conn.open:
+                raise APIConnectionError(f"{url}: the connection closed at once")
         except BaseException:
-            if not any(c.made for c in made):  # (else its connection_lost gives it back)
-                self.count -= 1
-                self._wake_one()
+            self.count -= 1
+            self._wake_one()
             raise
-        if not conn.open:  # (closed already: its connection_lost gave the place back)
-            raise APIConnectionError(f"{url}: the connection closed at once")
+        conn.placed = True
         return conn
 
-    async def _connect(self, origin: _Origin, url: str, made: list[_Conn]) -> _Conn:
+    async def _connect(self, origin: _Origin, url: str, deadline: float) -> _Conn:
         """Each address in turn, each given its share of the time left."""
         owner = self.owner
         addresses = await self._resolve(origin, url)
         last: BaseException | None = None
-        started = self.loop.time()
         for n, (family, type_, proto, _, address) in enumerate(addresses):
-            left = owner.connect_timeout - (self.loop.time() - started)
-            share = left / (len(addresses) - n)
+            share = (deadline - self.loop.time()) / (len(addresses) - n)
             sock = None
             try:
                 sock = socket.socket(family, type_, proto)
                 _tune(sock)
                 sock.setblocking(False)
                 conn = _Conn(self, origin.key)
-                made.append(conn)
                 async with asyncio.timeout(share if n + 1 < len(addresses) else None):
                     await self.loop.sock_connect(sock, address)
                     await self.loop.create_connection(
@@ -545,7 +543,10 @@ class _Pool:
         if pending is None:
             pending = self.resolving[key] = asyncio.ensure_future(self._lookup(host, port, url))
             pending.add_done_callback(lambda done: self._resolved(key, done))
-        return await asyncio.shield(pending)
+        try:
+            return await asyncio.shield(pending)
+        except APIConnectionError as exc:  # (each asker its own error: tracebacks apart)
+            raise type(exc)(exc.message) from exc.__cause__
 
     def _resolved(self, key: tuple[str, int], done: asyncio.Future[list[Any]]) -> None:
         self.resolving.pop(key, None)
@@ -582,8 +583,10 @@ class _Pool:
             self._sweep_handle = self.loop.call_later(self.owner.keepalive_timeout, self._sweep)
 
     def lost(self, conn: _Conn) -> None:
-        """A connection that was made has closed: its place is free."""
-        self.count -= 1
+        """A connection that was made has closed: its place is free (if it had one)."""
+        if conn.placed:
+            conn.placed = False
+            self.count -= 1
         self.conns.discard(conn)
         idle = self.idle_conns.get(conn.key)
         if idle is not None:
@@ -813,6 +816,8 @@ class Http1Transport:
             del self._pools[old]
         if pool is not None:
             pool.close()
+            for lookup in list(pool.resolving.values()):
+                lookup.cancel()
             for _ in range(2):  # let the aborted connections report their close (TLS: 2)
                 await asyncio.sleep(0)
 
