@@ -36,10 +36,13 @@ HEADERS = {"content-type": "application/json", "x-api-key": "k"}
 
 
 class Server:
-    """A loopback server running ``handler`` per connection; counts connections."""
+    """A loopback server running ``handler`` per connection (by default: answer each
+    request with its own body, keeping the connection alive); counts connections."""
 
-    def __init__(self, handler: Handler, context: ssl.SSLContext | None = None) -> None:
-        self.handler = handler
+    def __init__(
+        self, handler: Handler | None = None, context: ssl.SSLContext | None = None
+    ) -> None:
+        self.handler = handler or self.echo
         self.context = context
         self.connections = 0
         self.requests: list[bytes] = []
@@ -70,6 +73,12 @@ class Server:
 
     def url(self, path: str = "/v1/messages", scheme: str = "http") -> str:
         return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    async def echo(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            body = await self.request(reader)
+            writer.write(json_reply(body))
+            await writer.drain()
 
     async def request(self, reader: asyncio.StreamReader) -> bytes:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -411,13 +420,7 @@ async def test_f5_tls_verified_against_its_certificate_or_refused(
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            body = await srv.request(reader)
-            writer.write(json_reply(body))
-            await writer.drain()
-
-    async with Server(handler, context) as srv:
+    async with Server(None, context) as srv:
         url = f"https://localhost:{srv.port}/v1/messages"
         with pytest.raises(TLSError):
             await Http1Transport().send("POST", url, headers=HEADERS, body=b"x")
@@ -553,12 +556,6 @@ def _two_addresses(port: int) -> Callable[..., Awaitable[list[Any]]]:
 async def test_f5_a_silent_first_address_gets_its_share_and_the_next_is_tried(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        body = await srv.request(reader)
-        writer.write(json_reply(body))
-        await writer.drain()
-        await reader.read()
-
     loop = asyncio.get_running_loop()
     real_connect, tried = loop.sock_connect, []
 
@@ -568,7 +565,7 @@ async def test_f5_a_silent_first_address_gets_its_share_and_the_next_is_tried(
             await asyncio.sleep(100)  # dropped on the floor, as a black-holed address is
         await real_connect(sock, address)
 
-    async with Server(handler) as srv:
+    async with Server() as srv:
         monkeypatch.setattr(loop, "getaddrinfo", _two_addresses(srv.port))
         monkeypatch.setattr(loop, "sock_connect", connect)
         transport = Http1Transport(connect_timeout=1.0)
@@ -614,12 +611,6 @@ async def test_a_connect_cancelled_or_failing_gives_its_place_back(
 
 
 async def test_many_first_connections_share_one_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        body = await srv.request(reader)
-        writer.write(json_reply(body))
-        await writer.drain()
-        await reader.read()
-
     lookups = 0
     loop = asyncio.get_running_loop()
 
@@ -629,7 +620,7 @@ async def test_many_first_connections_share_one_lookup(monkeypatch: pytest.Monke
         await asyncio.sleep(0.05)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
 
-    async with Server(handler) as srv:
+    async with Server() as srv:
         monkeypatch.setattr(loop, "getaddrinfo", lookup)
         transport = Http1Transport()
         url = srv.url().replace("127.0.0.1", "api.example")

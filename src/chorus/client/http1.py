@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from chorus.client.transport import WatchedTimeouts, describe, keep_alive
 from chorus.errors import (
     AddressRefusedError,
     APIConnectionError,
@@ -523,14 +524,14 @@ class _Pool:
                 return conn
             except ssl.SSLError as exc:  # (certificate errors included)
                 _close(sock)
-                raise TLSError(f"TLS failed for {url}: {_describe(exc)}") from exc
+                raise TLSError(f"TLS failed for {url}: {describe(exc)}") from exc
             except OSError as exc:  # (a timeout of this address's share too: the next)
                 _close(sock)
                 last = exc
             except BaseException:
                 _close(sock)
                 raise
-        raise APIConnectionError(f"cannot reach {url}: {_describe(last)}") from last
+        raise APIConnectionError(f"cannot reach {url}: {describe(last)}") from last
 
     async def _resolve(self, origin: _Origin, url: str) -> list[Any]:
         """The origin's addresses, vetted; one lookup at a time per host, kept a while."""
@@ -559,7 +560,7 @@ class _Pool:
                 host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
             )
         except OSError as exc:
-            raise APIConnectionError(f"cannot reach {url}: {_describe(exc)}") from exc
+            raise APIConnectionError(f"cannot reach {url}: {describe(exc)}") from exc
         vet = self.owner.vet
         if vet is not None:
             for *_, address in found:
@@ -670,7 +671,7 @@ class _Pool:
             conn.abort()
 
 
-class Http1Transport:
+class Http1Transport(WatchedTimeouts):
     """Pooled HTTP/1.1 for model calls; one pool per event loop (loops cannot share sockets)."""
 
     def __init__(
@@ -702,19 +703,6 @@ class Http1Transport:
         self._pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
         self._origins: dict[str, _Origin] = {}
         self._heads: dict[tuple[str, str, str], bytes] = {}
-
-    @property
-    def watches_deadlines(self) -> bool:
-        """The watchdog stops a request or its body once its ``expires_in`` passes."""
-        return bool(self.read_timeout)
-
-    @property
-    def deadline_timer_below(self) -> float:
-        """A call with more time left than this needs no deadline timer of its own: the
-        connect timeout and the watchdog (idle, and ``expires_in``) stop it in time."""
-        if not self.read_timeout:
-            return float("inf")
-        return self.connect_timeout + self.read_timeout
 
     def tls(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -823,22 +811,12 @@ class Http1Transport:
 
 
 def _tune(sock: socket.socket) -> None:
-    """TCP keep-alive (60 s, 5 probes, as the official SDK sets it) and no Nagle delay."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    """TCP keep-alive, and no Nagle delay (a request is one write)."""
+    keep_alive(sock)
     with contextlib.suppress(AttributeError, OSError):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 60)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 5)
 
 
 def _close(sock: socket.socket | None) -> None:
     if sock is not None:
         sock.close()
-
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "no address"
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -36,7 +36,7 @@ from chorus.errors import (
     TLSError,
 )
 
-__all__ = ["AiohttpTransport", "Response", "Transport"]
+__all__ = ["AiohttpTransport", "Response", "Transport", "WatchedTimeouts", "describe", "keep_alive"]
 
 
 class Response(Protocol):
@@ -152,7 +152,7 @@ class _AiohttpResponse:
             return DeadlineExceededError(f"{what}: the call's deadline passed")
         if watch is not None and watch.fired and self._dog is not None:
             return ConnectionCutError(f"{what}: nothing received for {self._dog.idle:g} s")
-        return ConnectionCutError(f"{what}: {_describe(exc)}")
+        return ConnectionCutError(f"{what}: {describe(exc)}")
 
     def _finish(self) -> None:
         self._resp.release()
@@ -244,7 +244,29 @@ def _refusal_in(exc: BaseException) -> _Refused | None:
     return None
 
 
-class AiohttpTransport:
+class WatchedTimeouts:
+    """What a transport whose watchdog stops requests tells the engine: whether it stops
+    them at their call's deadline, and from how far off a call needs no timer of its own.
+    For a transport with ``connect_timeout`` and ``read_timeout`` (None: not watched)."""
+
+    connect_timeout: float
+    read_timeout: float | None
+
+    @property
+    def watches_deadlines(self) -> bool:
+        """The watchdog stops a request or its body once its ``expires_in`` passes."""
+        return bool(self.read_timeout)
+
+    @property
+    def deadline_timer_below(self) -> float:
+        """A call with more time left than this needs no deadline timer of its own: the
+        connect timeout and the watchdog (idle, and ``expires_in``) stop it in time."""
+        if not self.read_timeout:
+            return float("inf")
+        return self.connect_timeout + self.read_timeout
+
+
+class AiohttpTransport(WatchedTimeouts):
     """Pooled aiohttp transport, one session per event loop."""
 
     def __init__(
@@ -279,19 +301,6 @@ class AiohttpTransport:
         self._resolvers: dict[asyncio.AbstractEventLoop, _Vetted] = {}
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
         self._dogs: dict[asyncio.AbstractEventLoop, _Watchdog] = {}
-
-    @property
-    def watches_deadlines(self) -> bool:
-        """The watchdog stops a request or its body once its ``expires_in`` passes."""
-        return bool(self.read_timeout)
-
-    @property
-    def deadline_timer_below(self) -> float:
-        """A call with more time left than this needs no deadline timer of its own: the
-        connect timeout and the watchdog (idle, and ``expires_in``) stop it in time."""
-        if not self.read_timeout:
-            return float("inf")
-        return self.connect_timeout + self.read_timeout
 
     def _watchdog(self) -> _Watchdog | None:
         if not self.read_timeout:
@@ -368,12 +377,12 @@ class AiohttpTransport:
         except TimeoutError as exc:
             raise APITimeoutError(f"no response from {url}: timed out") from exc
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
-            raise TLSError(f"TLS failed for {url}: {_describe(exc)}") from exc
+            raise TLSError(f"TLS failed for {url}: {describe(exc)}") from exc
         except aiohttp.ClientError as exc:
             refused = _refusal_in(exc)
             if refused is not None:
                 raise AddressRefusedError(refused.strerror or str(refused)) from exc
-            raise APIConnectionError(f"cannot reach {url}: {_describe(exc)}") from exc
+            raise APIConnectionError(f"cannot reach {url}: {describe(exc)}") from exc
         finally:
             if watch is not None:
                 watch.task = None
@@ -402,17 +411,24 @@ class AiohttpTransport:
 
 
 def _keepalive_socket(addr_info: Any) -> socket.socket:
-    """TCP keep-alive on every connection, as the official SDK sets it (60 s, 5 probes)."""
     family, type_, proto, _, _ = addr_info
     sock = socket.socket(family=family, type=type_, proto=proto)
+    keep_alive(sock)
+    return sock
+
+
+def keep_alive(sock: socket.socket) -> None:
+    """TCP keep-alive on a connection, as the official SDK sets it (60 s, 5 probes)."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     with contextlib.suppress(AttributeError, OSError):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 60)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 5)
-    return sock
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException | None) -> str:
+    """An exception in one line for an error message: its type, and its text if any."""
+    if exc is None:
+        return "no address"
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
